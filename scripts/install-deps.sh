@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of peerlink from Debian 12 packages.
+# Used by the README quick start and by .ci/run; safe to run repeatedly.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential cmake ninja-build ccache pkg-config git
+  clang-14 clang-format-14 clang-tidy-14 libclang-rt-14-dev lld-14
+  libssl-dev openssl libboost-dev libboost-system-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  libcli11-dev nlohmann-json3-dev
+  # tests
+  coturn iproute2 iptables python3 python3-aioice procps psmisc
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "install-deps: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+# coturn's package enables a system service on some images; the tests start their own.
+if command -v systemctl >/dev/null 2>&1; then systemctl disable --now coturn >/dev/null 2>&1 || true; fi
+pkill -x turnserver >/dev/null 2>&1 || true
+echo "install-deps: all dependencies present" >&2

@@ -1,0 +1,108 @@
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "src/base/crypto.h"
+#include "src/base/result.h"
+#include "src/base/rng.h"
+#include "src/base/socket_address.h"
+#include "src/base/strong_id.h"
+#include "src/base/time.h"
+
+namespace peerlink {
+namespace {
+
+TEST(Time, InstantAndDurationArithmetic) {
+  Instant t0 = Instant::FromNanos(1000);
+  Instant t1 = t0 + Duration::Millis(5);
+  EXPECT_EQ((t1 - t0), Duration::Micros(5000));
+  EXPECT_LT(t0, t1);
+  EXPECT_EQ(Duration::Seconds(2).millis(), 2000);
+  EXPECT_EQ(Duration::Millis(250).ToString(), "250ms");
+}
+
+TEST(Result, HoldsValueOrError) {
+  Result<int, std::string> ok = 5;
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(*ok, 5);
+  Result<int, std::string> bad = MakeUnexpected(std::string("nope"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error(), "nope");
+}
+
+TEST(StrongId, SerialArithmeticWraps) {
+  EXPECT_TRUE(SerialLess<uint32_t>(0xfffffff0u, 5u));
+  EXPECT_FALSE(SerialLess<uint32_t>(5u, 0xfffffff0u));
+  EXPECT_TRUE(SerialLess<uint16_t>(1, 2));
+  EXPECT_FALSE(SerialLess<uint16_t>(2, 2));
+}
+
+TEST(Rng, SeededRngIsReproducible) {
+  SeededRng a(42), b(42), c(43);
+  EXPECT_EQ(a.U64(), b.U64());
+  EXPECT_NE(a.U64(), c.U64());
+}
+
+TEST(Rng, IceCharsUsesIceAlphabet) {
+  SeededRng r(1);
+  std::string s = r.IceChars(256);
+  ASSERT_EQ(s.size(), 256u);
+  for (char ch : s)
+    EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(ch)) || ch == '+' || ch == '/');
+}
+
+TEST(Rng, CryptoRngProducesDistinctValues) {
+  CryptoRng r;
+  std::set<uint64_t> seen;
+  for (int i = 0; i < 64; ++i)
+    seen.insert(r.U64());
+  EXPECT_EQ(seen.size(), 64u);
+  for (int i = 0; i < 1000; ++i)
+    EXPECT_LT(r.Below(7), 7u);
+}
+
+TEST(SocketAddress, ParsesAndPrintsV4AndV6) {
+  auto a = SocketAddress::Parse("192.0.2.1:3478");
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(a->ip().is_v4());
+  EXPECT_EQ(a->port(), 3478);
+  EXPECT_EQ(a->ToString(), "192.0.2.1:3478");
+  auto b = SocketAddress::Parse("[2001:db8::1]:443");
+  ASSERT_TRUE(b);
+  EXPECT_TRUE(b->ip().is_v6());
+  EXPECT_EQ(b->ToString(), "[2001:db8::1]:443");
+  EXPECT_FALSE(SocketAddress::Parse("1.2.3.4"));
+  EXPECT_FALSE(SocketAddress::Parse("1.2.3.4:70000"));
+  EXPECT_FALSE(SocketAddress::Parse("[::1]"));
+  EXPECT_FALSE(SocketAddress::Parse("::1:80"));
+}
+
+TEST(IpAddress, Classification) {
+  EXPECT_TRUE(IpAddress::Parse("127.0.0.1")->IsLoopback());
+  EXPECT_TRUE(IpAddress::Parse("::1")->IsLoopback());
+  EXPECT_TRUE(IpAddress::Parse("169.254.1.1")->IsLinkLocal());
+  EXPECT_TRUE(IpAddress::Parse("fe80::1")->IsLinkLocal());
+  EXPECT_TRUE(IpAddress::Parse("10.1.2.3")->IsPrivate());
+  EXPECT_TRUE(IpAddress::Parse("172.20.0.1")->IsPrivate());
+  EXPECT_FALSE(IpAddress::Parse("172.32.0.1")->IsPrivate());
+  EXPECT_TRUE(IpAddress::Parse("0.0.0.0")->IsUnspecified());
+}
+
+TEST(Crypto, KnownDigests) {
+  // RFC 2202 test case 2 for HMAC-SHA1.
+  auto mac = crypto::HmacSha1(AsBytes("Jefe"), AsBytes("what do ya want for nothing?"));
+  EXPECT_EQ(crypto::HexEncode(mac), "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+  EXPECT_EQ(crypto::HexEncode(crypto::Md5(AsBytes("abc"))), "900150983cd24fb0d6963f7d28e17f72");
+  EXPECT_EQ(crypto::Crc32(AsBytes("123456789")), 0xCBF43926u);
+}
+
+TEST(Crypto, Base64RoundTrip) {
+  EXPECT_EQ(crypto::Base64Encode(AsBytes("foob")), "Zm9vYg==");
+  auto d = crypto::Base64Decode("Zm9vYg==");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(std::string(d->begin(), d->end()), "foob");
+  EXPECT_FALSE(crypto::Base64Decode("abc"));
+}
+
+}  // namespace
+}  // namespace peerlink
