@@ -11,7 +11,7 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libcli11-dev nlohmann-json3-dev
   # tests
-  coturn iproute2 iptables python3 python3-aioice procps psmisc
+  coturn iproute2 iptables iputils-ping python3 python3-aioice procps psmisc
 )
 
 missing=()
@@ -26,8 +26,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # coturn's package may enable and start a system-wide turnserver; the tests start their own
+  # (tests/netns/coturn.sh). Stop only that packaged service, never a test's server.
+  if [[ " ${missing[*]} " == *" coturn "* ]]; then
+    if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+      $SUDO systemctl disable --now coturn >/dev/null 2>&1 || true
+    elif [ -x /etc/init.d/coturn ]; then
+      $SUDO /etc/init.d/coturn stop >/dev/null 2>&1 || true
+    fi
+  fi
 fi
-# coturn's package enables a system service on some images; the tests start their own.
-if command -v systemctl >/dev/null 2>&1; then systemctl disable --now coturn >/dev/null 2>&1 || true; fi
-pkill -x turnserver >/dev/null 2>&1 || true
 echo "install-deps: all dependencies present" >&2
