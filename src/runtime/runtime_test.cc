@@ -1,0 +1,230 @@
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "src/base/rng.h"
+#include "src/runtime/clock.h"
+#include "src/runtime/endpoint.h"
+#include "src/runtime/interfaces.h"
+#include "src/runtime/stun_server_runner.h"
+#include "src/runtime/turn_url.h"
+#include "src/runtime/udp_socket.h"
+#include "src/stun/message.h"
+
+namespace peerlink::runtime {
+namespace {
+
+// Runs `io` until `done()` or `timeout` passes; returns done().
+template <typename Pred>
+bool RunUntil(boost::asio::io_context& io, Pred done, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  const auto end = std::chrono::steady_clock::now() + timeout;
+  while (!done() && std::chrono::steady_clock::now() < end) {
+    if (io.stopped()) io.restart();
+    io.run_one_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+bool HasIpv6Loopback() {
+  boost::asio::io_context io;
+  UdpSocket s(io);
+  return !s.Bind(SocketAddress(IpAddress::Loopback(IpFamily::kV6), 0));
+}
+
+TEST(ClockTest, NowIsMonotonicAndRoundTripsThroughTimePoints) {
+  const Instant a = Now();
+  const Instant b = Now();
+  EXPECT_LE(a, b);
+  EXPECT_EQ(FromTimePoint(ToTimePoint(a)), a);
+  EXPECT_GT(UnixSeconds(), 1600000000);  // after 2020: the wall clock is sane
+}
+
+TEST(EndpointTest, ConvertsV4AndV6AndUnmapsV4MappedAddresses) {
+  const SocketAddress v4 = *SocketAddress::Parse("192.0.2.7:3478");
+  EXPECT_EQ(FromEndpoint(ToUdpEndpoint(v4)), v4);
+  EXPECT_EQ(ToUdpEndpoint(v4).address().to_string(), "192.0.2.7");
+  const SocketAddress v6 = *SocketAddress::Parse("[2001:db8::1]:5349");
+  EXPECT_EQ(FromEndpoint(ToTcpEndpoint(v6)), v6);
+  const auto mapped = boost::asio::ip::udp::endpoint(boost::asio::ip::make_address("::ffff:10.1.2.3"), 9);
+  EXPECT_EQ(FromEndpoint(mapped), *SocketAddress::Parse("10.1.2.3:9"));
+}
+
+TEST(EndpointTest, SplitsHostPortAndRejectsBadPorts) {
+  auto a = SplitHostPort("stun.example.org:3478");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->host, "stun.example.org");
+  EXPECT_EQ(a->port, 3478);
+  auto b = SplitHostPort("[::1]:19302");
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->host, "::1");
+  EXPECT_FALSE(SplitHostPort("::1:3478"));  // IPv6 needs brackets
+  EXPECT_FALSE(SplitHostPort("host:0"));
+  EXPECT_FALSE(SplitHostPort("host:70000"));
+  EXPECT_FALSE(SplitHostPort("host"));
+  std::string error;
+  auto r = Resolve("127.0.0.1", 3478, std::nullopt, &error);
+  ASSERT_TRUE(r) << error;
+  EXPECT_EQ(*r, *SocketAddress::Parse("127.0.0.1:3478"));
+}
+
+TEST(TurnUrlTest, ParsesSchemesPortsAndTransports) {
+  std::string error;
+  auto a = ParseTurnUrl("turn:127.0.0.1", &error);
+  ASSERT_TRUE(a) << error;
+  EXPECT_EQ(a->port, 3478);
+  EXPECT_EQ(a->transport, TransportProtocol::kUdp);
+  auto b = ParseTurnUrl("turn:turn.example.org:3479?transport=tcp", &error);
+  ASSERT_TRUE(b) << error;
+  EXPECT_EQ(b->host, "turn.example.org");
+  EXPECT_EQ(b->port, 3479);
+  EXPECT_EQ(b->transport, TransportProtocol::kTcp);
+  auto c = ParseTurnUrl("turns:[::1]", &error);
+  ASSERT_TRUE(c) << error;
+  EXPECT_EQ(c->host, "::1");
+  EXPECT_EQ(c->port, 5349);
+  EXPECT_EQ(c->transport, TransportProtocol::kTls);
+  EXPECT_FALSE(ParseTurnUrl("stun:1.2.3.4", &error));
+  EXPECT_FALSE(ParseTurnUrl("turns:1.2.3.4?transport=udp", &error));
+  EXPECT_FALSE(ParseTurnUrl("turn:1.2.3.4:99999", &error));
+  EXPECT_FALSE(ParseTurnUrl("turn:1.2.3.4?transport=sctp", &error));
+  EXPECT_FALSE(ParseTurnUrl("turn::3478", &error));
+}
+
+TEST(UdpSocketTest, SendsAndReceivesOnIpv4Loopback) {
+  boost::asio::io_context io;
+  UdpSocket a(io), b(io);
+  ASSERT_FALSE(a.Bind(SocketAddress(IpAddress::Loopback(IpFamily::kV4), 0)));
+  ASSERT_FALSE(b.Bind(SocketAddress(IpAddress::Loopback(IpFamily::kV4), 0)));
+  EXPECT_NE(a.local_address().port(), 0);
+  EXPECT_GT(a.granted_receive_buffer(), 0);
+  EXPECT_GT(a.granted_send_buffer(), 0);
+
+  std::vector<std::string> got;
+  std::optional<SocketAddress> sender, receiver;
+  b.StartReceiving([&](const SocketAddress& local, const SocketAddress& from, ByteView data) {
+    got.emplace_back(AsString(data));
+    sender = from;
+    receiver = local;
+  });
+  for (int i = 0; i < 3; ++i)
+    ASSERT_FALSE(a.SendTo(b.local_address(), AsBytes("datagram " + std::to_string(i))));
+  ASSERT_TRUE(RunUntil(io, [&] { return got.size() == 3; }));
+  EXPECT_EQ(got[0], "datagram 0");
+  EXPECT_EQ(got[2], "datagram 2");
+  EXPECT_EQ(*sender, a.local_address());
+  EXPECT_EQ(*receiver, b.local_address());
+  EXPECT_EQ(a.stats().datagrams_sent, 3u);
+  EXPECT_EQ(b.stats().datagrams_received, 3u);
+}
+
+TEST(UdpSocketTest, Ipv6SocketIsV6OnlyAndReceivesOnLoopback) {
+  if (!HasIpv6Loopback()) GTEST_FAIL() << "no IPv6 loopback (::1) in this environment";
+  boost::asio::io_context io;
+  UdpSocket a(io), b(io);
+  ASSERT_FALSE(a.Bind(SocketAddress(IpAddress::Loopback(IpFamily::kV6), 0)));
+  ASSERT_FALSE(b.Bind(SocketAddress(IpAddress::Loopback(IpFamily::kV6), 0)));
+  // V6ONLY: an IPv4 destination cannot be reached from an IPv6 socket.
+  EXPECT_TRUE(a.SendTo(*SocketAddress::Parse("127.0.0.1:9"), AsBytes("x")));
+  std::string got;
+  b.StartReceiving([&](const SocketAddress&, const SocketAddress&, ByteView data) { got = AsString(data); });
+  ASSERT_FALSE(a.SendTo(b.local_address(), AsBytes("over ::1")));
+  ASSERT_TRUE(RunUntil(io, [&] { return !got.empty(); }));
+  EXPECT_EQ(got, "over ::1");
+}
+
+TEST(UdpSocketTest, BindInRangeSkipsPortsInUse) {
+  boost::asio::io_context io;
+  UdpSocket first(io), second(io);
+  // Occupy an ephemeral port below 65535 (bounded retries), then scan [taken, taken + 1].
+  for (int i = 0; i < 5 && (i == 0 || first.local_address().port() == 65535); ++i)
+    ASSERT_FALSE(first.Bind(SocketAddress(IpAddress::Loopback(IpFamily::kV4), 0)));
+  const uint16_t taken = first.local_address().port();
+  ASSERT_LT(taken, 65535);
+  const std::error_code ec = second.BindInRange(IpAddress::Loopback(IpFamily::kV4), taken, taken + 1);
+  if (ec) GTEST_FAIL() << "port " << taken + 1 << " busy too: " << ec.message();
+  EXPECT_EQ(second.local_address().port(), taken + 1);
+  UdpSocket third(io);
+  EXPECT_TRUE(third.BindInRange(IpAddress::Loopback(IpFamily::kV4), taken, taken));
+}
+
+// Sends a Binding request from a fresh socket to `server` and returns the parsed XOR-MAPPED-ADDRESS.
+void ExpectBindingAnswer(boost::asio::io_context& io, const SocketAddress& client_bind, const SocketAddress& server) {
+  UdpSocket client(io);
+  ASSERT_FALSE(client.Bind(client_bind));
+  SeededRng rng(7);
+  stun::StunMessageBuilder builder(stun::Method::kBinding, stun::StunClass::kRequest, stun::RandomTransactionId(rng));
+  builder.AddFingerprint();
+  const stun::TransactionId tid = builder.transaction_id();
+  const std::vector<uint8_t> request = std::move(builder).Finish();
+  std::optional<SocketAddress> mapped;
+  bool tid_matched = false;
+  client.StartReceiving([&](const SocketAddress&, const SocketAddress& from, ByteView data) {
+    if (from != server) return;
+    auto msg = stun::StunMessage::Parse(data);
+    if (!msg || msg->cls() != stun::StunClass::kSuccessResponse) return;
+    tid_matched = msg->transaction_id() == tid;
+    mapped = msg->GetXorAddress(stun::attr::kXorMappedAddress);
+  });
+  ASSERT_FALSE(client.SendTo(server, request));
+  ASSERT_TRUE(RunUntil(io, [&] { return mapped.has_value(); })) << "no Binding response from " << server.ToString();
+  EXPECT_TRUE(tid_matched);
+  EXPECT_EQ(*mapped, client.local_address());
+}
+
+TEST(StunServerRunnerTest, AnswersBindingRequestsOverIpv4AndIpv6Loopback) {
+  boost::asio::io_context io;
+  StunServerRunner server(io, "runtime-test");
+  const SocketAddress v4(IpAddress::Loopback(IpFamily::kV4), 0);
+  ASSERT_FALSE(server.Listen(v4));
+  ExpectBindingAnswer(io, v4, server.local_addresses()[0]);
+  EXPECT_EQ(server.stats().requests, 1u);
+
+  if (!HasIpv6Loopback()) GTEST_FAIL() << "no IPv6 loopback (::1) in this environment";
+  const SocketAddress v6(IpAddress::Loopback(IpFamily::kV6), 0);
+  ASSERT_FALSE(server.Listen(v6));
+  ASSERT_EQ(server.local_addresses().size(), 2u);
+  ExpectBindingAnswer(io, v6, server.local_addresses()[1]);
+  EXPECT_EQ(server.stats().requests, 2u);
+}
+
+TEST(StunServerRunnerTest, IgnoresNonStunDatagrams) {
+  boost::asio::io_context io;
+  StunServerRunner server(io);
+  ASSERT_FALSE(server.Listen(SocketAddress(IpAddress::Loopback(IpFamily::kV4), 0)));
+  UdpSocket client(io);
+  ASSERT_FALSE(client.Bind(SocketAddress(IpAddress::Loopback(IpFamily::kV4), 0)));
+  int answers = 0;
+  client.StartReceiving([&](const SocketAddress&, const SocketAddress&, ByteView) { ++answers; });
+  ASSERT_FALSE(client.SendTo(server.local_addresses()[0], AsBytes("definitely not a STUN message")));
+  ASSERT_TRUE(RunUntil(io, [&] { return server.stats().dropped == 1; }));
+  RunUntil(
+      io, [] { return false; }, std::chrono::milliseconds(100));
+  EXPECT_EQ(answers, 0);
+}
+
+TEST(InterfacesTest, ReturnsLoopbackOnlyWhenAsked) {
+  InterfaceFilter loopback;
+  loopback.loopback_only = true;
+  const auto only = EnumerateInterfaces(loopback);
+  ASSERT_FALSE(only.empty());
+  bool has_127 = false;
+  for (const auto& a : only) {
+    EXPECT_TRUE(a.address.IsLoopback()) << a.address.ToString();
+    has_127 |= a.address == IpAddress::Loopback(IpFamily::kV4);
+  }
+  EXPECT_TRUE(has_127);
+  for (const auto& a : EnumerateInterfaces())
+    EXPECT_FALSE(a.address.IsLoopback()) << a.address.ToString();
+  InterfaceFilter v4_with_loopback;
+  v4_with_loopback.ipv6 = false;
+  v4_with_loopback.include_loopback = true;
+  for (const auto& a : EnumerateInterfaces(v4_with_loopback))
+    EXPECT_TRUE(a.address.is_v4());
+}
+
+}  // namespace
+}  // namespace peerlink::runtime

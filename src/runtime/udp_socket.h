@@ -1,0 +1,94 @@
+// A UDP socket for the runtime: bind with the options peerlink wants, a
+// receive loop that drains the kernel queue into one reused buffer, and
+// non-blocking sends.
+//
+// Threading: all methods and the receive handler run on the thread that runs
+// the io_context passed to the constructor. Not thread-safe.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <system_error>
+#include <vector>
+
+#include "src/base/byte_io.h"
+#include "src/base/socket_address.h"
+
+namespace peerlink::runtime {
+
+struct UdpSocketOptions {
+  // Requested SO_RCVBUF / SO_SNDBUF in bytes; 0 leaves the kernel default.
+  // Linux caps requests at net.core.{r,w}mem_max (and reports double the
+  // granted value); see granted_receive_buffer().
+  int receive_buffer = 4 * 1024 * 1024;
+  int send_buffer = 4 * 1024 * 1024;
+  // Largest datagram accepted; longer ones are truncated by the kernel and dropped here.
+  size_t max_datagram = 65536;
+  // Datagrams read per readiness wake-up before yielding to other handlers.
+  int max_reads_per_wakeup = 64;
+};
+
+struct UdpSocketStats {
+  uint64_t datagrams_received = 0;
+  uint64_t bytes_received = 0;
+  uint64_t datagrams_sent = 0;
+  uint64_t bytes_sent = 0;
+  uint64_t send_would_block = 0;  // dropped: the send buffer was full
+  uint64_t send_errors = 0;       // dropped: other errors (unreachable, no route, ...)
+  uint64_t truncated = 0;         // received datagrams larger than max_datagram
+};
+
+class UdpSocket {
+ public:
+  // `local` is the bound address of this socket, `from` the sender; `data`
+  // is valid only during the call (it points into the reused buffer).
+  using ReceiveHandler = std::function<void(const SocketAddress& local, const SocketAddress& from, ByteView data)>;
+
+  explicit UdpSocket(boost::asio::io_context& io, UdpSocketOptions options = {});
+  ~UdpSocket();
+  UdpSocket(const UdpSocket&) = delete;
+  UdpSocket& operator=(const UdpSocket&) = delete;
+
+  // Opens and binds to `addr` (port 0 = ephemeral). IPv6 sockets get
+  // IPV6_V6ONLY so that an IPv6 wildcard bind never shadows IPv4. The socket
+  // is non-blocking.
+  [[nodiscard]] std::error_code Bind(const SocketAddress& addr);
+  // Tries each port in [port_min, port_max] in order (a bounded scan).
+  [[nodiscard]] std::error_code BindInRange(const IpAddress& ip, uint16_t port_min, uint16_t port_max);
+
+  // Starts the receive loop; the handler runs for every datagram until Close().
+  void StartReceiving(ReceiveHandler handler);
+  // Sends one datagram without blocking. Drops it (and counts) if the kernel
+  // buffer is full or the send fails; UDP callers already expect loss.
+  std::error_code SendTo(const SocketAddress& to, ByteView data);
+  void Close();
+
+  bool is_open() const;
+  const SocketAddress& local_address() const { return local_; }
+  // SO_RCVBUF / SO_SNDBUF as the kernel reports them after Bind().
+  int granted_receive_buffer() const { return granted_rcvbuf_; }
+  int granted_send_buffer() const { return granted_sndbuf_; }
+  const UdpSocketStats& stats() const { return stats_; }
+
+ private:
+  void ArmWait();
+  void ReadReady();
+
+  boost::asio::ip::udp::socket socket_;
+  UdpSocketOptions options_;
+  SocketAddress local_;
+  int granted_rcvbuf_ = 0;
+  int granted_sndbuf_ = 0;
+  std::vector<uint8_t> buffer_;
+  ReceiveHandler handler_;
+  UdpSocketStats stats_;
+  // Handlers hold a weak reference: a completion queued before the socket
+  // was destroyed must not touch it.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace peerlink::runtime
