@@ -1,0 +1,485 @@
+#include "src/ice/agent.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "src/stun/credentials.h"
+#include "src/stun/message.h"
+
+namespace peerlink::ice {
+namespace {
+
+// Two (or more) agents exchanging datagrams by hand in virtual time, with
+// optional automatic trickle signaling between agent 0 and agent 1.
+class Harness {
+ public:
+  struct Peer {
+    std::unique_ptr<Agent> agent;
+    std::vector<SocketAddress> addrs;
+    std::vector<State> states;
+    std::vector<Candidate> local_candidates;
+    std::vector<std::string> app_data;
+    bool gathering_complete = false;
+    Instant deadline = Instant::Max();
+    std::optional<SelectedPairEvent> selected;
+  };
+
+  explicit Harness(uint64_t seed = 1) : rng_(seed) {}
+
+  int AddPeer(AgentConfig cfg, std::vector<std::string> addrs) {
+    Peer p;
+    p.agent = std::make_unique<Agent>(cfg, rng_, now_);
+    for (auto& a : addrs)
+      p.addrs.push_back(*SocketAddress::Parse(a));
+    peers_.push_back(std::move(p));
+    const int idx = static_cast<int>(peers_.size()) - 1;
+    for (auto& a : peers_[idx].addrs)
+      owner_[a] = idx;
+    return idx;
+  }
+
+  void Start(bool signal_credentials = true) {
+    for (auto& p : peers_) {
+      for (auto& a : p.addrs)
+        p.agent->AddLocalAddress(now_, a);
+      p.agent->StartGathering(now_);
+    }
+    if (signal_credentials) ExchangeCredentials();
+    for (size_t i = 0; i < peers_.size(); ++i)
+      Drain(static_cast<int>(i));
+  }
+
+  void ExchangeCredentials() {
+    peers_[0].agent->SetRemoteCredentials(now_, peers_[1].agent->local_credentials());
+    peers_[1].agent->SetRemoteCredentials(now_, peers_[0].agent->local_credentials());
+  }
+
+  void Drain(int i) {
+    Peer& p = peers_[i];
+    for (int guard = 0; guard < 100000; ++guard) {
+      Output out = p.agent->PollOutput(now_);
+      if (auto* t = std::get_if<Transmit>(&out)) {
+        ++transmits_;
+        if (drop_ && drop_(t->source, t->destination, t->data)) continue;
+        auto it = owner_.find(t->destination);
+        if (it == owner_.end()) continue;  // black hole
+        inflight_.push_back({now_ + latency_, it->second, t->source, t->destination, std::move(t->data)});
+      } else if (auto* e = std::get_if<AgentEvent>(&out)) {
+        OnEvent(i, std::move(*e));
+      } else {
+        p.deadline = std::get<Deadline>(out).at;
+        return;
+      }
+    }
+    FAIL() << "drain did not converge";
+  }
+
+  void OnEvent(int i, AgentEvent e) {
+    Peer& p = peers_[i];
+    const int other = i == 0 ? 1 : 0;
+    if (auto* c = std::get_if<LocalCandidateEvent>(&e)) {
+      p.local_candidates.push_back(c->candidate);
+      if (auto_signal_ && peers_.size() > 1) {
+        peers_[other].agent->AddRemoteCandidate(now_, c->candidate);
+        pending_drain_.insert(other);
+      }
+    } else if (auto* g = std::get_if<GatheringStateEvent>(&e)) {
+      if (g->state == GatheringState::kComplete) {
+        p.gathering_complete = true;
+        if (auto_signal_ && signal_eoc_ && peers_.size() > 1) {
+          peers_[other].agent->SetRemoteEndOfCandidates(now_);
+          pending_drain_.insert(other);
+        }
+      }
+    } else if (auto* s = std::get_if<StateEvent>(&e)) {
+      p.states.push_back(s->state);
+      last_reason_[i] = s->reason;
+    } else if (auto* sp = std::get_if<SelectedPairEvent>(&e)) {
+      p.selected = *sp;
+    } else if (auto* d = std::get_if<ApplicationDataEvent>(&e)) {
+      p.app_data.emplace_back(d->data.begin(), d->data.end());
+    }
+  }
+
+  // Advances virtual time event by event until `pred` holds or `limit` passes.
+  bool RunUntil(const std::function<bool()>& pred, Duration limit) {
+    const Instant end = now_ + limit;
+    for (int step = 0; step < 200000; ++step) {
+      FlushPendingDrains();
+      if (pred()) return true;
+      Instant next = end;
+      for (auto& f : inflight_)
+        next = std::min(next, f.at);
+      for (auto& p : peers_)
+        next = std::min(next, p.deadline);
+      if (next > end) {
+        now_ = end;
+        return pred();
+      }
+      now_ = std::max(now_, next);
+      // Deliver everything due.
+      std::vector<InFlight> due;
+      for (size_t k = 0; k < inflight_.size();) {
+        if (inflight_[k].at <= now_) {
+          due.push_back(std::move(inflight_[k]));
+          inflight_.erase(inflight_.begin() + static_cast<ptrdiff_t>(k));
+        } else {
+          ++k;
+        }
+      }
+      for (auto& f : due) {
+        Peer& p = peers_[f.to];
+        Received r = p.agent->HandleDatagram(now_, f.dst, f.src, f.data);
+        if (r == Received::kApplicationData) p.app_data.emplace_back(f.data.begin(), f.data.end());
+        EXPECT_TRUE(p.agent->IsConsistent());
+        Drain(f.to);
+      }
+      for (size_t i = 0; i < peers_.size(); ++i) {
+        if (peers_[i].deadline <= now_) {
+          peers_[i].agent->HandleTimeout(now_);
+          EXPECT_TRUE(peers_[i].agent->IsConsistent());
+          Drain(static_cast<int>(i));
+        }
+      }
+    }
+    return pred();
+  }
+
+  void RunFor(Duration d) {
+    RunUntil([] { return false; }, d);
+  }
+
+  void FlushPendingDrains() {
+    for (int guard = 0; guard < 100 && !pending_drain_.empty(); ++guard) {
+      auto s = pending_drain_;
+      pending_drain_.clear();
+      for (int i : s)
+        Drain(i);
+    }
+  }
+
+  bool Connected(int i) const {
+    State s = peers_[i].agent->state();
+    return s == State::kConnected || s == State::kCompleted;
+  }
+  bool BothConnected() const { return Connected(0) && Connected(1); }
+
+  Peer& peer(int i) { return peers_[i]; }
+  Instant now() const { return now_; }
+  void set_drop(std::function<bool(const SocketAddress&, const SocketAddress&, const std::vector<uint8_t>&)> d) {
+    drop_ = std::move(d);
+  }
+  void set_auto_signal(bool v) { auto_signal_ = v; }
+  void set_signal_eoc(bool v) { signal_eoc_ = v; }
+  void set_latency(Duration d) { latency_ = d; }
+  const std::string& reason(int i) { return last_reason_[i]; }
+
+ private:
+  struct InFlight {
+    Instant at;
+    int to;
+    SocketAddress src, dst;
+    std::vector<uint8_t> data;
+  };
+  SeededRng rng_;
+  Instant now_ = Instant::FromNanos(1'000'000'000);
+  std::vector<Peer> peers_;
+  std::map<SocketAddress, int> owner_;
+  std::vector<InFlight> inflight_;
+  std::set<int> pending_drain_;
+  std::map<int, std::string> last_reason_;
+  std::function<bool(const SocketAddress&, const SocketAddress&, const std::vector<uint8_t>&)> drop_;
+  Duration latency_ = Duration::Millis(1);
+  bool auto_signal_ = true;
+  bool signal_eoc_ = true;
+  uint64_t transmits_ = 0;
+};
+
+AgentConfig Controlling() {
+  AgentConfig c;
+  c.role = Role::kControlling;
+  return c;
+}
+AgentConfig Controlled() {
+  AgentConfig c;
+  c.role = Role::kControlled;
+  return c;
+}
+
+TEST(IceAgent, HostCandidatesConnectAndSelectHostPair) {
+  Harness h;
+  h.AddPeer(Controlling(), {"192.0.2.1:1000"});
+  h.AddPeer(Controlled(), {"192.0.2.2:2000"});
+  h.Start();
+  ASSERT_TRUE(h.RunUntil([&] { return h.BothConnected(); }, Duration::Seconds(5)));
+  ASSERT_TRUE(h.peer(0).selected);
+  ASSERT_TRUE(h.peer(1).selected);
+  EXPECT_EQ(h.peer(0).selected->local.type, CandidateType::kHost);
+  EXPECT_EQ(h.peer(0).selected->remote.address, *SocketAddress::Parse("192.0.2.2:2000"));
+  EXPECT_EQ(h.peer(1).selected->remote.address, *SocketAddress::Parse("192.0.2.1:1000"));
+  // Connected within a few round trips (1 ms one-way latency).
+  EXPECT_LT(h.now() - Instant::FromNanos(1'000'000'000), Duration::Millis(20));
+  h.RunFor(Duration::Millis(100));
+  EXPECT_EQ(h.peer(0).agent->state(), State::kCompleted);
+  EXPECT_EQ(h.peer(1).agent->state(), State::kCompleted);
+  auto stats = h.peer(0).agent->GetStats();
+  ASSERT_TRUE(stats.selected_index);
+  const PairStats& ps = stats.pairs[*stats.selected_index];
+  ASSERT_TRUE(ps.rtt);
+  EXPECT_EQ(ps.rtt->millis(), 2);
+  EXPECT_GE(ps.requests_sent, 1u);
+  EXPECT_GE(ps.responses_received, 1u);
+}
+
+TEST(IceAgent, ApplicationDataFlowsBothWaysOnSelectedPair) {
+  Harness h;
+  h.AddPeer(Controlling(), {"192.0.2.1:1000"});
+  h.AddPeer(Controlled(), {"192.0.2.2:2000"});
+  h.Start();
+  ASSERT_TRUE(h.RunUntil([&] { return h.BothConnected(); }, Duration::Seconds(5)));
+  const std::string a = "hello from a", b = "hello from b";
+  ASSERT_EQ(h.peer(0).agent->SendData(h.now(), AsBytes(a)), SendResult::kOk);
+  ASSERT_EQ(h.peer(1).agent->SendData(h.now(), AsBytes(b)), SendResult::kOk);
+  h.Drain(0);
+  h.Drain(1);
+  h.RunFor(Duration::Millis(10));
+  EXPECT_EQ(h.peer(1).app_data, std::vector<std::string>{a});
+  EXPECT_EQ(h.peer(0).app_data, std::vector<std::string>{b});
+  auto stats = h.peer(0).agent->GetStats();
+  EXPECT_EQ(stats.pairs[*stats.selected_index].bytes_sent, a.size());
+  EXPECT_EQ(stats.pairs[*stats.selected_index].bytes_received, b.size());
+}
+
+TEST(IceAgent, PrefersIpv6HostPairAndPairsOnlySameFamily) {
+  Harness h;
+  h.AddPeer(Controlling(), {"192.0.2.1:1000", "[2001:db8::1]:1000"});
+  h.AddPeer(Controlled(), {"192.0.2.2:2000", "[2001:db8::2]:2000"});
+  h.Start();
+  ASSERT_TRUE(h.RunUntil([&] { return h.BothConnected(); }, Duration::Seconds(5)));
+  h.RunFor(Duration::Millis(200));
+  EXPECT_TRUE(h.peer(0).selected->remote.address.ip().is_v6());
+  auto stats = h.peer(0).agent->GetStats();
+  EXPECT_EQ(stats.pairs.size(), 2u);
+  for (auto& p : stats.pairs)
+    EXPECT_EQ(p.local.address.family(), p.remote.address.family());
+}
+
+TEST(IceAgent, RoleConflictBothControllingResolvesByTieBreaker) {
+  Harness h(7);
+  h.AddPeer(Controlling(), {"192.0.2.1:1000"});
+  h.AddPeer(Controlling(), {"192.0.2.2:2000"});
+  h.Start();
+  ASSERT_TRUE(h.RunUntil([&] { return h.BothConnected(); }, Duration::Seconds(5)));
+  EXPECT_NE(h.peer(0).agent->role(), h.peer(1).agent->role());
+}
+
+TEST(IceAgent, RoleConflictBothControlledResolvesByTieBreaker) {
+  Harness h(8);
+  h.AddPeer(Controlled(), {"192.0.2.1:1000"});
+  h.AddPeer(Controlled(), {"192.0.2.2:2000"});
+  h.Start();
+  ASSERT_TRUE(h.RunUntil([&] { return h.BothConnected(); }, Duration::Seconds(5)));
+  EXPECT_NE(h.peer(0).agent->role(), h.peer(1).agent->role());
+}
+
+TEST(IceAgent, PeerReflexiveRemoteLearnedFromUnsignaledPeer) {
+  Harness h;
+  h.set_auto_signal(false);
+  h.AddPeer(Controlling(), {"192.0.2.1:1000"});
+  h.AddPeer(Controlled(), {"192.0.2.2:2000"});
+  h.Start();
+  // Only the controlling side's candidate reaches the controlled side; the
+  // controlled side's triggered checks teach the controlling side a prflx.
+  for (auto& c : h.peer(0).local_candidates)
+    h.peer(1).agent->AddRemoteCandidate(h.now(), c);
+  h.Drain(1);
+  ASSERT_TRUE(h.RunUntil([&] { return h.BothConnected(); }, Duration::Seconds(5)));
+  EXPECT_EQ(h.peer(0).selected->remote.type, CandidateType::kPeerReflexive);
+  EXPECT_EQ(h.peer(0).selected->remote.address, *SocketAddress::Parse("192.0.2.2:2000"));
+}
+
+TEST(IceAgent, ChecksBeforeRemoteCredentialsStillConnect) {
+  Harness h;
+  h.AddPeer(Controlling(), {"192.0.2.1:1000"});
+  h.AddPeer(Controlled(), {"192.0.2.2:2000"});
+  h.Start(/*signal_credentials=*/false);
+  // Only the controlled side learns credentials first (its answer reaches the
+  // offerer later): its checks arrive before the offerer can authenticate responses.
+  h.peer(1).agent->SetRemoteCredentials(h.now(), h.peer(0).agent->local_credentials());
+  h.Drain(1);
+  h.RunFor(Duration::Millis(30));
+  h.peer(0).agent->SetRemoteCredentials(h.now(), h.peer(1).agent->local_credentials());
+  h.Drain(0);
+  ASSERT_TRUE(h.RunUntil([&] { return h.BothConnected(); }, Duration::Seconds(5)));
+}
+
+TEST(IceAgent, FailsPromptlyWhenEveryPairFails) {
+  Harness h;
+  AgentConfig a = Controlling();
+  AgentConfig b = Controlled();
+  h.AddPeer(a, {"192.0.2.1:1000"});
+  h.AddPeer(b, {"192.0.2.2:2000"});
+  h.set_drop([](auto&, auto&, auto&) { return true; });  // nothing gets through
+  h.Start();
+  const Instant start = h.now();
+  ASSERT_TRUE(h.RunUntil([&] { return h.peer(0).agent->state() == State::kFailed; }, Duration::Seconds(30)));
+  // The one check times out after check_timeout (5 s); failure follows at once.
+  EXPECT_LE(h.now() - start, a.check_timeout + Duration::Millis(10));
+  EXPECT_NE(h.reason(0).find("candidate pairs failed"), std::string::npos);
+  EXPECT_EQ(h.peer(0).agent->SendData(h.now(), AsBytes("x")), SendResult::kConsentLost);
+}
+
+TEST(IceAgent, WaitsForTrickleBeforeFailingWithoutEndOfCandidates) {
+  Harness h;
+  h.set_signal_eoc(false);
+  AgentConfig a = Controlling();
+  h.AddPeer(a, {"192.0.2.1:1000"});
+  h.AddPeer(Controlled(), {"192.0.2.2:2000"});
+  h.set_drop([](auto&, auto&, auto&) { return true; });
+  h.Start();
+  const Instant start = h.now();
+  ASSERT_TRUE(h.RunUntil([&] { return h.peer(0).agent->state() == State::kFailed; }, Duration::Seconds(30)));
+  EXPECT_GE(h.now() - start, a.check_timeout + a.trickle_wait - Duration::Millis(10));
+  EXPECT_LE(h.now() - start, a.check_timeout + a.trickle_wait + Duration::Millis(10));
+}
+
+TEST(IceAgent, ConsentLossGoesDisconnectedThenFailedAndStopsTraffic) {
+  Harness h;
+  AgentConfig a = Controlling();
+  a.consent_timeout = Duration::Seconds(10);
+  h.AddPeer(a, {"192.0.2.1:1000"});
+  h.AddPeer(Controlled(), {"192.0.2.2:2000"});
+  h.Start();
+  ASSERT_TRUE(h.RunUntil([&] { return h.BothConnected(); }, Duration::Seconds(5)));
+  h.RunFor(Duration::Seconds(3));
+  EXPECT_TRUE(h.Connected(0)) << "consent checks keep an idle path alive";
+  bool cut = true;
+  h.set_drop([&](auto&, auto&, auto&) { return cut; });
+  const Instant cut_at = h.now();
+  ASSERT_TRUE(h.RunUntil([&] { return h.peer(0).agent->state() == State::kDisconnected; }, Duration::Seconds(10)));
+  EXPECT_LE(h.now() - cut_at, a.disconnected_timeout + Duration::Millis(5)) << "dead path demoted within 5 s";
+  ASSERT_TRUE(h.RunUntil([&] { return h.peer(0).agent->state() == State::kFailed; }, Duration::Seconds(20)));
+  EXPECT_NE(h.reason(0).find("consent expired"), std::string::npos);
+  EXPECT_EQ(h.peer(0).agent->SendData(h.now(), AsBytes("x")), SendResult::kConsentLost);
+}
+
+TEST(IceAgent, DisconnectedRecoversWhenTrafficResumes) {
+  Harness h;
+  h.AddPeer(Controlling(), {"192.0.2.1:1000"});
+  h.AddPeer(Controlled(), {"192.0.2.2:2000"});
+  h.Start();
+  ASSERT_TRUE(h.RunUntil([&] { return h.BothConnected(); }, Duration::Seconds(5)));
+  bool cut = true;
+  h.set_drop([&](auto&, auto&, auto&) { return cut; });
+  ASSERT_TRUE(h.RunUntil([&] { return h.peer(0).agent->state() == State::kDisconnected; }, Duration::Seconds(10)));
+  cut = false;
+  ASSERT_TRUE(h.RunUntil([&] { return h.Connected(0); }, Duration::Seconds(10)));
+}
+
+TEST(IceAgent, RestartKeepsOldPathUntilNewPairSelected) {
+  Harness h;
+  h.AddPeer(Controlling(), {"192.0.2.1:1000"});
+  h.AddPeer(Controlled(), {"192.0.2.2:2000"});
+  h.Start();
+  ASSERT_TRUE(h.RunUntil([&] { return h.BothConnected(); }, Duration::Seconds(5)));
+  const Credentials old0 = h.peer(0).agent->local_credentials();
+  h.set_auto_signal(false);
+  h.peer(0).agent->Restart(h.now());
+  h.peer(1).agent->Restart(h.now());
+  EXPECT_NE(h.peer(0).agent->local_credentials().ufrag, old0.ufrag);
+  // Data still flows on the old path before the new generation connects.
+  ASSERT_EQ(h.peer(0).agent->SendData(h.now(), AsBytes("during restart")), SendResult::kOk);
+  h.Drain(0);
+  h.RunFor(Duration::Millis(10));
+  ASSERT_EQ(h.peer(1).app_data.size(), 1u);
+  // New generation: exchange the new credentials and candidates.
+  h.set_auto_signal(true);
+  h.ExchangeCredentials();
+  for (auto& c : h.peer(0).local_candidates)
+    h.peer(1).agent->AddRemoteCandidate(h.now(), c);
+  for (auto& c : h.peer(1).local_candidates)
+    h.peer(0).agent->AddRemoteCandidate(h.now(), c);
+  h.peer(0).selected.reset();
+  h.peer(1).selected.reset();
+  h.Drain(0);
+  h.Drain(1);
+  ASSERT_TRUE(h.RunUntil([&] { return h.peer(0).selected && h.peer(1).selected; }, Duration::Seconds(5)));
+  EXPECT_TRUE(h.BothConnected());
+  ASSERT_EQ(h.peer(1).agent->SendData(h.now(), AsBytes("after restart")), SendResult::kOk);
+  h.Drain(1);
+  h.RunFor(Duration::Millis(10));
+  EXPECT_EQ(h.peer(0).app_data.back(), "after restart");
+}
+
+TEST(IceAgent, DropsUnauthenticatedChecksAndDataFromStrangers) {
+  Harness h;
+  h.AddPeer(Controlling(), {"192.0.2.1:1000"});
+  h.AddPeer(Controlled(), {"192.0.2.2:2000"});
+  h.Start();
+  ASSERT_TRUE(h.RunUntil([&] { return h.BothConnected(); }, Duration::Seconds(5)));
+  Agent& a = *h.peer(0).agent;
+  const auto local = *SocketAddress::Parse("192.0.2.1:1000");
+  const auto stranger = *SocketAddress::Parse("198.51.100.66:4444");
+  EXPECT_EQ(a.HandleDatagram(h.now(), local, stranger, AsBytes("not stun, not ours")), Received::kDropped);
+  // A check with a wrong password gets a 401 and creates no candidate.
+  SeededRng rng(3);
+  stun::StunMessageBuilder b(stun::Method::kBinding, stun::StunClass::kRequest, stun::RandomTransactionId(rng));
+  b.AddString(stun::attr::kUsername, a.local_credentials().ufrag + ":x");
+  b.AddU64(stun::attr::kIceControlled, 1);
+  b.AddMessageIntegrity(stun::ShortTermKey("wrong password"));
+  b.AddFingerprint();
+  auto req = std::move(b).Finish();
+  EXPECT_EQ(a.HandleDatagram(h.now(), local, stranger, req), Received::kConsumed);
+  bool saw_401 = false;
+  for (int i = 0; i < 10; ++i) {
+    Output out = a.PollOutput(h.now());
+    if (auto* t = std::get_if<Transmit>(&out)) {
+      auto m = stun::StunMessage::Parse(t->data);
+      if (m.ok() && t->destination == stranger && m->GetErrorCode() && m->GetErrorCode()->code == 401) saw_401 = true;
+    } else if (std::holds_alternative<Deadline>(out)) {
+      break;
+    }
+  }
+  EXPECT_TRUE(saw_401);
+  EXPECT_EQ(a.GetStats().pairs.size(), 1u);
+}
+
+TEST(IceAgent, CredentialsComeFromRngWithRfcLengths) {
+  SeededRng rng(11);
+  Agent a(AgentConfig{}, rng, Instant::Zero());
+  Agent b(AgentConfig{}, rng, Instant::Zero());
+  EXPECT_GE(a.local_credentials().ufrag.size(), 4u);
+  EXPECT_GE(a.local_credentials().pwd.size(), 22u);
+  EXPECT_NE(a.local_credentials().ufrag, b.local_credentials().ufrag);
+  EXPECT_NE(a.local_credentials().pwd, b.local_credentials().pwd);
+}
+
+TEST(IceAgent, ConnectsUnderLossWithRetransmissions) {
+  Harness h(5);
+  h.AddPeer(Controlling(), {"192.0.2.1:1000"});
+  h.AddPeer(Controlled(), {"192.0.2.2:2000"});
+  SeededRng loss(99);
+  h.set_drop([&](auto&, auto&, auto&) { return loss.Unit() < 0.3; });  // 30% loss each way
+  h.Start();
+  ASSERT_TRUE(h.RunUntil([&] { return h.BothConnected(); }, Duration::Seconds(5)));
+}
+
+TEST(IceAgent, CloseStopsEverything) {
+  Harness h;
+  h.AddPeer(Controlling(), {"192.0.2.1:1000"});
+  h.AddPeer(Controlled(), {"192.0.2.2:2000"});
+  h.Start();
+  ASSERT_TRUE(h.RunUntil([&] { return h.BothConnected(); }, Duration::Seconds(5)));
+  h.peer(0).agent->Close(h.now());
+  h.Drain(0);
+  EXPECT_EQ(h.peer(0).agent->state(), State::kClosed);
+  EXPECT_EQ(h.peer(0).deadline, Instant::Max());
+  EXPECT_EQ(h.peer(0).agent->SendData(h.now(), AsBytes("x")), SendResult::kClosed);
+}
+
+}  // namespace
+}  // namespace peerlink::ice
