@@ -6,7 +6,7 @@
 #include <string>
 
 #include "src/stun/credentials.h"
-#include "src/turn/test_harness.h"
+#include "src/turn/turn_test_harness.h"
 #include "src/turn/wire.h"
 
 namespace peerlink::turn {
