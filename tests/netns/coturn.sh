@@ -14,7 +14,8 @@
 # Local mode: PORT for UDP+TCP, PORT+1 for TLS/DTLS, relay ports 50000-50049, loopback
 # peers allowed (coturn refuses 127.0.0.0/8 peers unless allow-loopback-peers is set).
 #
-# WORKDIR receives turnserver.conf, cert.pem, key.pem, turnserver.log, turnserver.pid.
+# WORKDIR receives turnserver.conf, cert.pem, key.pem, turnserver.log (coturn's log, written
+# line by line), turnserver.out (its stdout/stderr), turnserver.pid.
 # "start" returns only after the server answered a STUN Binding request; otherwise it stops
 # the server, prints the log tail and fails.
 set -euo pipefail
@@ -72,8 +73,13 @@ write_config() {
       echo "allow-loopback-peers"
       echo "allowed-peer-ip=127.0.0.1-127.255.255.255"
     fi
-    echo "log-file=stdout"
+    # A file, not stdout: coturn block-buffers stdout into a file, so session lines would
+    # appear late or be lost when it is stopped; its own log file is written line by line.
+    echo "log-file=$workdir/turnserver.log"
     echo "simple-log"
+    # Session lifecycle lines (new/refreshed/closed, with transport and reason): the tests
+    # read them when a case fails, and a few assert on them.
+    echo "verbose"
     echo "pidfile=$workdir/turnserver.pid"
     echo "no-software-attribute"
   } >"$workdir/turnserver.conf"
@@ -114,7 +120,7 @@ start() {
   fi
   # setsid: the server outlives this script and is not hit by signals sent to its caller's
   # process group; it is ended only by "stop" (or topology.sh down).
-  "${prefix[@]}" setsid turnserver -c "$workdir/turnserver.conf" >"$workdir/turnserver.log" 2>&1 </dev/null &
+  "${prefix[@]}" setsid turnserver -c "$workdir/turnserver.conf" >"$workdir/turnserver.out" 2>&1 </dev/null &
   echo $! >"$workdir/coturn.sh.pid"
 
   # Bounded wait: up to ~10 s for a STUN Binding answer from the listening address.
@@ -129,8 +135,8 @@ start() {
     fi
   done
   if [ "$ok" != 1 ]; then
-    echo "---- $workdir/turnserver.log (tail)" >&2
-    tail -n 30 "$workdir/turnserver.log" >&2 || true
+    echo "---- $workdir/turnserver.log and turnserver.out (tails)" >&2
+    tail -n 30 "$workdir/turnserver.log" "$workdir/turnserver.out" >&2 || true
     stop "$workdir"
     die "turnserver did not answer a STUN Binding request on $ip:$port"
   fi

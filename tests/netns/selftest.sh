@@ -58,6 +58,15 @@ ok "a and b reach the public server address"
 if in_ns "$P-pub" ping -c 1 -W 1 10.0.1.2 >/dev/null 2>&1; then fail "pub reached a private LAN address"; fi
 if in_ns "$P-a" ping -c 1 -W 1 10.0.2.2 >/dev/null 2>&1; then fail "$P-a reached $P-b's private address"; fi
 ok "private addresses are unreachable from pub and from the other LAN"
+# pub has a default route into a sink (see topology.sh): a send to a private address must
+# succeed locally and vanish, as on a real server, not fail with ENETUNREACH.
+in_ns "$P-pub" "$PY" -c "
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('203.0.113.10', 0))
+assert s.sendto(b'x', ('10.0.1.2', 9)) == 1
+" || fail "pub cannot send to an unroutable private address without an error"
+ok "sends from pub to a private address leave via the upstream sink without a local error"
 
 say "NAT behaviour (RFC 4787) measured against a reflector in pub"
 in_ns "$P-pub" "$PY" "$HERE/nettool.py" reflector --listen 203.0.113.10:7000 --listen 203.0.113.10:7001 \

@@ -96,12 +96,24 @@ up() {
     in_ns "$ns" ip link set lo up
   done
 
-  # The "internet": one bridge holding both public addresses; no route to any 10/8 LAN.
+  # The "internet": one bridge holding both public addresses; no route to any 10/8 LAN
+  # (only the upstream sink below).
   in_ns "$P-pub" ip link add br0 type bridge || die "cannot create a bridge in $P-pub"
   in_ns "$P-pub" ip link set br0 up
   in_ns "$P-pub" ip addr add "$PUB_GW/24" dev br0
   in_ns "$P-pub" ip addr add "$PUB_IP/24" dev br0
   in_ns "$P-pub" ip addr add "$PUB_IP2/24" dev br0
+  # An "upstream" default route into a sink, as a real server has: a packet for an address
+  # nobody here owns (a peer's private 10/8 host candidate) is sent and silently lost instead
+  # of failing sendto() with ENETUNREACH. coturn 4.6 tears an allocation down when a relayed
+  # send fails that way, so without this route the first check a TURN client relays toward a
+  # private host candidate kills its own relay. The neighbour entry is static (no ARP): the
+  # frames go out on `upstream`, arrive on `sink`, which has no address, and are dropped.
+  in_ns "$P-pub" ip link add upstream type veth peer name sink || die "cannot create the upstream veth in $P-pub"
+  in_ns "$P-pub" ip link set upstream up
+  in_ns "$P-pub" ip link set sink up
+  in_ns "$P-pub" ip neigh add 198.51.100.254 lladdr 02:00:00:00:00:fe dev upstream nud permanent
+  in_ns "$P-pub" ip route add default via 198.51.100.254 dev upstream onlink
 
   # nat1: port-preserving MASQUERADE (endpoint-independent mapping while ports do not collide).
   link "$P-nat1" wan "$P-pub" nat1
