@@ -149,6 +149,9 @@ struct Agent::Impl {
                       const SocketAddress& remote,
                       const stun::StunMessage& msg);
   void MaybeNominate(Instant now);
+  // Marks a pair failed after a check failure; the selected pair is exempt
+  // (its liveness is consent's business, RFC 7675).
+  void FailPair(Instant now, Pair& p);
   void Unfreeze(const std::string& foundation);
   std::optional<size_t> HostIndex(const SocketAddress& local) const;
   const Candidate& ValidLocal(const Pair& p) const { return locals[p.valid_local.value_or(p.local)].cand; }

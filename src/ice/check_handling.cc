@@ -176,12 +176,7 @@ void Agent::Impl::HandleResponse(Instant now,
   const bool symmetric = remotes[p->remote].cand.address == remote &&
                          (via_local ? *via_local == p->local : (sent_from.host == host && !sent_from.turn));
   if (!symmetric) {
-    if (!c.consent && selected != p->id) {
-      p->state = PairState::kFailed;
-      p->valid = false;
-      p->nominating = false;
-      last_pair_failed_at = now;
-    }
+    if (!c.consent) FailPair(now, *p);
     return;
   }
   if (msg.cls() == stun::StunClass::kErrorResponse) {
@@ -193,19 +188,16 @@ void Agent::Impl::HandleResponse(Instant now,
         RecomputePriorities();
         Emit(RoleEvent{role});
       }
-      p->state = PairState::kWaiting;
-      p->valid = false;
       p->nominating = false;
-      triggered.push_back(p->id);
-      PaceChecks(now);
+      if (selected != p->id) {
+        p->state = PairState::kWaiting;
+        p->valid = false;
+        triggered.push_back(p->id);
+        PaceChecks(now);
+      }
       return;
     }
-    if (!c.consent) {
-      p->state = PairState::kFailed;
-      p->valid = false;
-      p->nominating = false;
-      last_pair_failed_at = now;
-    }
+    if (!c.consent) FailPair(now, *p);
     UpdateState(now);
     return;
   }

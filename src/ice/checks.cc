@@ -124,6 +124,14 @@ void Agent::Impl::SendCheck(Instant now, Pair& p, bool use_candidate, bool conse
   checks.push_back(std::move(c));
 }
 
+void Agent::Impl::FailPair(Instant now, Pair& p) {
+  p.nominating = false;
+  if (selected == p.id || (previous && &p == &previous->pair)) return;
+  p.state = PairState::kFailed;
+  p.valid = false;
+  last_pair_failed_at = now;
+}
+
 void Agent::Impl::PaceChecks(Instant now) {
   if (!remote_creds || closed) return;
   // Triggered checks go out at once: they answer authenticated requests, so
@@ -158,12 +166,7 @@ void Agent::Impl::CheckTimeouts(Instant now) {
       continue;
     }
     if (now >= c.fail_at) {
-      if (!c.consent) {
-        p->state = PairState::kFailed;
-        p->valid = false;
-        p->nominating = false;
-        last_pair_failed_at = now;
-      }
+      if (!c.consent) FailPair(now, *p);
       checks.erase(checks.begin() + static_cast<ptrdiff_t>(i));
       continue;
     }
