@@ -178,7 +178,7 @@ int RunIceDemo(const IceDemoOptions& options) {
                                      "--echo-count",
                                      std::to_string(options.echo_count),
                                      "--timeout",
-                                     std::to_string(options.timeout_s)};
+                                     FormatSeconds(options.timeout_s)};
     args.insert(args.end(), stun_args.begin(), stun_args.end());
     int stdout_fd = -1;
     std::string error;
@@ -204,7 +204,7 @@ int RunIceDemo(const IceDemoOptions& options) {
   deadline.expires_after(std::chrono::milliseconds(static_cast<int64_t>(options.timeout_s * 1000) + 1000));
   deadline.async_wait([&](const boost::system::error_code& ec) {
     if (ec) return;
-    failure = "ICE did not complete within " + std::to_string(options.timeout_s) + " s";
+    failure = "ICE did not complete within " + FormatSeconds(options.timeout_s) + " s";
     io.stop();
   });
   asio::signal_set signals(io, SIGINT, SIGTERM);

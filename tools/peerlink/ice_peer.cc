@@ -149,7 +149,7 @@ class IcePeer {
     deadline_timer_.expires_after(std::chrono::milliseconds(static_cast<int64_t>(options_.timeout_s * 1000)));
     deadline_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
-      Finish("timed out after " + std::to_string(options_.timeout_s) + " s (ICE state " +
+      Finish("timed out after " + FormatSeconds(options_.timeout_s) + " s (ICE state " +
              std::string(ice::ToString(runner_.agent().state())) + ", " + std::to_string(echoed_.size()) + "/" +
              std::to_string(options_.echo_count) + " echoes)");
     });

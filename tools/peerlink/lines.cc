@@ -4,6 +4,7 @@
 
 #include <boost/asio/read_until.hpp>
 #include <cerrno>
+#include <cstdio>
 #include <istream>
 
 namespace peerlink::cli {
@@ -65,6 +66,12 @@ bool WriteLine(int fd, std::string_view line) {
     off += static_cast<size_t>(n);
   }
   return true;
+}
+
+std::string FormatSeconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", s);
+  return buf;
 }
 
 void LogLine(std::string_view tag, std::string_view message) {

@@ -37,6 +37,9 @@ class LineReader {
 // Returns false if the reader is gone (EPIPE; SIGPIPE is ignored by main).
 bool WriteLine(int fd, std::string_view line);
 
+// "10", "2.5": seconds for messages and child command lines (no trailing zeros).
+std::string FormatSeconds(double s);
+
 // One line to stderr, prefixed "peerlink[<tag>]: ".
 void LogLine(std::string_view tag, std::string_view message);
 
