@@ -175,9 +175,8 @@ def expect_success(out):
         check("error" not in r, "%s reported error %r" % (p.name, r.get("error")))
         check(r.get("echo_ok") is True, "%s: echo check not ok: %s" % (p.name, r))
         check(r.get("selected"), "%s: no selected pair" % p.name)
-    c = out["controlling"].result
-    check(c.get("echo_received") == c.get("echo_sent") or c.get("echo_received", 0) >= 1,
-          "controlling side saw no echo: %s" % c)
+    # echo_ok: the controlling side got every "pong:<i>", the controlled side answered as many
+    # distinct "ping:<i>" (see tools/peerlink/ice_peer.cc).
 
 
 def selected(out, name):
