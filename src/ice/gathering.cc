@@ -150,7 +150,14 @@ void Agent::Impl::HandleTurnEvent(Instant now, size_t slot_index, turn::ClientEv
     CheckGatheringComplete(now);
   } else if (std::get_if<turn::AllocationFailedEvent>(&ev)) {
     slot.done = true;
+    // An allocation lost after it worked (refresh failure, 437, transport
+    // error): pairs through it are dead. The selected pair is left to consent,
+    // which demotes it within disconnected_timeout.
+    if (slot.local)
+      for (auto& [id, p] : pairs)
+        if (p.local == *slot.local) FailPair(now, p);
     CheckGatheringComplete(now);
+    UpdateState(now);
   } else if (auto* d = std::get_if<turn::PeerDataEvent>(&ev)) {
     if (slot.local) {
       bool app = false;

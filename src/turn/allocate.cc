@@ -170,8 +170,19 @@ void Client::Impl::HandleResponse(Instant now, const stun::StunMessage& msg) {
       else
         Fail(code, std::move(what));
       break;
-    case RequestKind::kCreatePermission: OnPermissionResult(now, req, false); break;
-    case RequestKind::kChannelBind: OnChannelResult(now, req, false); break;
+    case RequestKind::kCreatePermission:
+    case RequestKind::kChannelBind:
+      // RFC 8656 section 7 (437 Allocation Mismatch): the server no longer has
+      // our allocation, so nothing relayed will work any more; say so instead
+      // of carrying on with a dead relayed address.
+      if (code == stun::error::kAllocationMismatch) {
+        Fail(code, what + " (the allocation is gone)");
+      } else if (req.kind == RequestKind::kCreatePermission) {
+        OnPermissionResult(now, req, false);
+      } else {
+        OnChannelResult(now, req, false);
+      }
+      break;
   }
 }
 

@@ -494,6 +494,22 @@ TEST(TurnClient, AllocationMismatchOnRefreshFails) {
   EXPECT_NE(failed[0].reason.find("Refresh"), std::string::npos) << failed[0].reason;
 }
 
+TEST(TurnClient, AllocationMismatchOnCreatePermissionFailsTheAllocation) {
+  Net n;
+  n.AllocateOk();
+  n.server.HandleClientClosed(n.now, kClientAddr, TransportProtocol::kUdp);  // the server forgets us
+  n.client.CreatePermission(n.now, IpAddress::V4(198, 51, 100, 9));
+  n.Pump();
+  EXPECT_EQ(n.client.state(), State::kFailed);
+  EXPECT_FALSE(n.client.relayed_address());
+  auto failed = n.Events<AllocationFailedEvent>();
+  ASSERT_EQ(failed.size(), 1u);
+  EXPECT_EQ(failed[0].code, 437);
+  EXPECT_NE(failed[0].reason.find("allocation is gone"), std::string::npos) << failed[0].reason;
+  EXPECT_EQ(n.client.SendToPeer(n.now, SocketAddress(IpAddress::V4(198, 51, 100, 9), 7), Bytes("x")),
+            SendStatus::kNotAllocated);
+}
+
 TEST(TurnClient, EchoesPasswordAlgorithmsWhenOffered) {
   ServerOptions so = ServerOpts();
   so.offer_password_algorithms = true;
