@@ -1,6 +1,7 @@
 #include "src/base/time.h"
 
 #include <cstdio>
+#include <ostream>
 
 namespace peerlink {
 
@@ -12,6 +13,13 @@ std::string Duration::ToString() const {
   else
     std::snprintf(buf, sizeof(buf), "%.3fms", millis_f());
   return buf;
+}
+
+std::ostream& operator<<(std::ostream& os, Duration d) {
+  return os << d.ToString();
+}
+std::ostream& operator<<(std::ostream& os, Instant t) {
+  return os << "t+" << Duration::Nanos(t.nanos()).ToString();
 }
 
 }  // namespace peerlink

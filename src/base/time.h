@@ -4,6 +4,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <iosfwd>
 #include <limits>
 #include <string>
 
@@ -69,5 +70,9 @@ class Instant {
   constexpr explicit Instant(int64_t ns) : ns_(ns) {}
   int64_t ns_ = 0;
 };
+
+// For test failure messages and logs.
+std::ostream& operator<<(std::ostream& os, Duration d);
+std::ostream& operator<<(std::ostream& os, Instant t);
 
 }  // namespace peerlink
