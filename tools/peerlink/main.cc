@@ -26,7 +26,6 @@ int main(int argc, char** argv) {
                        "IP:PORT to listen on, repeatable (default 0.0.0.0:3478 and [::]:3478)");
   stun_cmd->add_option("--software", stun.software, "SOFTWARE attribute value")->capture_default_str();
 
-#ifdef PEERLINK_CLI_HAS_ICE
   IcePeerOptions peer;
   auto* peer_cmd = app.add_subcommand(
       "ice-peer", "One ICE agent speaking JSON-lines signaling on stdin/stdout (used by ice-demo and interop tests)");
@@ -65,7 +64,6 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
   demo_cmd->add_flag("--no-stun", demo.no_stun, "Do not start the embedded STUN server (host candidates only)");
-#endif
 
   try {
     app.parse(argc, argv);
@@ -75,10 +73,8 @@ int main(int argc, char** argv) {
   }
 
   if (stun_cmd->parsed()) return RunStun(stun);
-#ifdef PEERLINK_CLI_HAS_ICE
   if (peer_cmd->parsed()) return RunIcePeer(peer);
   if (demo_cmd->parsed()) return RunIceDemo(demo);
-#endif
   std::cerr << app.help() << '\n';
   return kExitUsage;
 }
