@@ -196,7 +196,9 @@ Instant Agent::Impl::NextDeadline(Instant now) const {
   if (closed) return d;
   for (const auto& g : gathers)
     if (!g.done && g.tx)
-      if (auto t = g.tx->deadline()) consider(*t);
+      if (auto t = g.tx->deadline()) consider(std::min(*t, g.tx->first_sent() + config.gathering_timeout));
+  for (const auto& t : turns)
+    if (!t.done) consider(t.started + config.gathering_timeout);
   for (const auto& c : checks)
     consider(std::min(c.next_rtx, c.fail_at));
   bool have_work = !triggered.empty();

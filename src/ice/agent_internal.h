@@ -88,8 +88,9 @@ struct TurnSlot {
   size_t host = 0;
   TurnServerConfig config;
   std::unique_ptr<turn::Client> client;
-  bool done = false;            // allocation finished (either way)
+  bool done = false;            // allocation finished (either way), or gathering gave up on it
   std::optional<size_t> local;  // relayed local candidate
+  Instant started;              // when the allocation was started
 };
 
 // The selected pair of the previous generation, kept across an ICE restart

@@ -468,6 +468,24 @@ TEST(IceAgent, ConnectsUnderLossWithRetransmissions) {
   ASSERT_TRUE(h.RunUntil([&] { return h.BothConnected(); }, Duration::Seconds(5)));
 }
 
+TEST(IceAgent, RelayOnlyWithUnreachableTurnFailsAfterGatheringTimeout) {
+  Harness h;
+  AgentConfig a = Controlling();
+  a.policy = TransportPolicy::kRelay;
+  a.turn_servers = {{*SocketAddress::Parse("203.0.113.99:3478"), TransportProtocol::kUdp, "u", "p"}};
+  h.AddPeer(a, {"192.0.2.1:1000"});
+  h.AddPeer(Controlled(), {"192.0.2.2:2000"});
+  h.Start();
+  const Instant start = h.now();
+  // The controlled side signals end-of-candidates long before A's gathering ends.
+  ASSERT_TRUE(h.RunUntil([&] { return h.peer(0).agent->state() == State::kFailed; }, Duration::Seconds(60)));
+  EXPECT_GE(h.now() - start, a.gathering_timeout);
+  EXPECT_LE(h.now() - start, a.gathering_timeout + Duration::Millis(50));
+  EXPECT_EQ(h.reason(0), "no usable candidate pairs");
+  EXPECT_TRUE(h.peer(0).gathering_complete);
+  EXPECT_TRUE(h.peer(0).local_candidates.empty()) << "relay-only offers no host candidates";
+}
+
 TEST(IceAgent, CloseStopsEverything) {
   Harness h;
   h.AddPeer(Controlling(), {"192.0.2.1:1000"});

@@ -63,6 +63,7 @@ void Agent::Impl::StartHostGathering(Instant now, size_t host) {
     slot.host = host;
     slot.config = ts;
     slot.client = std::make_unique<turn::Client>(o, rng, now);
+    slot.started = now;
     slot.client->Allocate(now);
     turns.push_back(std::move(slot));
   }
@@ -182,8 +183,10 @@ void Agent::Impl::GatheringTimeouts(Instant now) {
   }
   for (auto& t : turns) {
     // A TURN server that neither answers nor fails within the gathering
-    // timeout no longer holds up gathering (the allocation may still land).
-    if (!t.done && t.client && t.client->state() == turn::State::kFailed) {
+    // timeout no longer holds up gathering (the allocation may still land
+    // later; its candidate then trickles).
+    if (!t.done && t.client &&
+        (t.client->state() == turn::State::kFailed || now - t.started >= config.gathering_timeout)) {
       t.done = true;
       changed = true;
     }
@@ -192,7 +195,6 @@ void Agent::Impl::GatheringTimeouts(Instant now) {
 }
 
 void Agent::Impl::CheckGatheringComplete(Instant now) {
-  (void)now;
   if (!gathering_started || gathering == GatheringState::kComplete) return;
   for (const auto& g : gathers)
     if (!g.done) return;
@@ -200,6 +202,9 @@ void Agent::Impl::CheckGatheringComplete(Instant now) {
     if (!t.done) return;
   gathering = GatheringState::kComplete;
   Emit(GatheringStateEvent{GatheringState::kComplete});
+  // Failure may hinge on our own gathering (e.g. nothing was gathered and the
+  // peer already sent end-of-candidates).
+  UpdateState(now);
 }
 
 }  // namespace peerlink::ice
