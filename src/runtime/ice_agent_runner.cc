@@ -13,7 +13,10 @@ IceAgentRunner::IceAgentRunner(asio::io_context& io, IceAgentRunnerOptions optio
     : io_(io),
       options_(std::move(options)),
       agent_(std::make_unique<ice::Agent>(options_.agent, rng, Now())),
-      timer_(io) {}
+      timer_(io, [this] {
+        agent_->HandleTimeout(Now());
+        Drain();
+      }) {}
 
 IceAgentRunner::~IceAgentRunner() = default;
 
@@ -205,27 +208,7 @@ void IceAgentRunner::Drain() {
     if (!drain_again_) break;
   }
   draining_ = false;
-  ArmTimer(deadline);
-}
-
-void IceAgentRunner::ArmTimer(Instant at) {
-  if (armed_ && *armed_ == at) return;
-  ++timer_generation_;
-  if (at == Instant::Max()) {
-    armed_.reset();
-    timer_.cancel();
-    return;
-  }
-  armed_ = at;
-  timer_.expires_at(ToTimePoint(at));
-  std::weak_ptr<bool> alive = alive_;
-  const uint64_t generation = timer_generation_;
-  timer_.async_wait([this, alive, generation](const boost::system::error_code& ec) {
-    if (alive.expired() || ec == asio::error::operation_aborted || generation != timer_generation_) return;
-    armed_.reset();
-    agent_->HandleTimeout(Now());
-    Drain();
-  });
+  timer_.Arm(deadline);
 }
 
 }  // namespace peerlink::runtime

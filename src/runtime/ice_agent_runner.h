@@ -34,6 +34,7 @@
 
 #include "src/base/rng.h"
 #include "src/ice/agent.h"
+#include "src/runtime/core_timer.h"
 #include "src/runtime/log.h"
 #include "src/runtime/stream_connection.h"
 #include "src/runtime/udp_socket.h"
@@ -97,14 +98,13 @@ class IceAgentRunner {
   const ice::Agent& agent() const { return *agent_; }
   ice::AgentStats GetStats() const { return agent_->GetStats(); }
   std::vector<SocketAddress> local_addresses() const;
-  std::optional<Instant> next_deadline() const { return armed_; }
+  std::optional<Instant> next_deadline() const { return timer_.armed(); }
 
  private:
   using StreamKey = std::pair<SocketAddress, SocketAddress>;  // (source, server)
   void OnDatagram(const SocketAddress& local, const SocketAddress& from, ByteView data);
   void SendStream(const ice::Transmit& tx);
   void Drain();
-  void ArmTimer(Instant at);
   void Bury(std::unique_ptr<StreamConnection> conn);
 
   boost::asio::io_context& io_;
@@ -116,9 +116,7 @@ class IceAgentRunner {
   std::map<StreamKey, std::unique_ptr<StreamConnection>> streams_;
   std::vector<std::unique_ptr<StreamConnection>> graveyard_;
   std::shared_ptr<boost::asio::ssl::context> tls_context_;
-  boost::asio::steady_timer timer_;
-  std::optional<Instant> armed_;
-  uint64_t timer_generation_ = 0;
+  CoreTimer timer_;
   uint64_t unknown_source_drops_ = 0;
   bool draining_ = false;
   bool drain_again_ = false;

@@ -8,6 +8,7 @@
 
 #include "src/base/rng.h"
 #include "src/runtime/clock.h"
+#include "src/runtime/core_timer.h"
 #include "src/runtime/endpoint.h"
 #include "src/runtime/interfaces.h"
 #include "src/runtime/stun_server_runner.h"
@@ -33,6 +34,50 @@ bool HasIpv6Loopback() {
   boost::asio::io_context io;
   UdpSocket s(io);
   return !s.Bind(SocketAddress(IpAddress::Loopback(IpFamily::kV6), 0));
+}
+
+TEST(CoreTimer, FiresOnceAtTheArmedInstant) {
+  boost::asio::io_context io;
+  int fired = 0;
+  CoreTimer t(io, [&] { ++fired; });
+  const Instant at = Now() + Duration::Millis(20);
+  t.Arm(at);
+  EXPECT_EQ(t.armed(), at);
+  ASSERT_TRUE(RunUntil(io, [&] { return fired == 1; }));
+  EXPECT_GE(Now(), at);
+  EXPECT_FALSE(t.armed());
+  RunUntil(
+      io, [] { return false; }, std::chrono::milliseconds(50));
+  EXPECT_EQ(fired, 1);
+}
+
+TEST(CoreTimer, RearmingReplacesAndDisarmingCancels) {
+  boost::asio::io_context io;
+  int fired = 0;
+  CoreTimer t(io, [&] { ++fired; });
+  t.Arm(Now() + Duration::Millis(10));
+  t.Arm(Now() + Duration::Seconds(60));  // replaces the earlier expiry
+  RunUntil(
+      io, [] { return false; }, std::chrono::milliseconds(60));
+  EXPECT_EQ(fired, 0);
+  t.Arm(Now() + Duration::Millis(10));
+  t.Arm(Instant::Max());  // disarms
+  EXPECT_FALSE(t.armed());
+  RunUntil(
+      io, [] { return false; }, std::chrono::milliseconds(60));
+  EXPECT_EQ(fired, 0);
+}
+
+TEST(CoreTimer, DestroyedWhilePendingNeverRunsTheCallback) {
+  boost::asio::io_context io;
+  int fired = 0;
+  {
+    CoreTimer t(io, [&] { ++fired; });
+    t.Arm(Now() + Duration::Millis(5));
+  }
+  RunUntil(
+      io, [] { return false; }, std::chrono::milliseconds(40));
+  EXPECT_EQ(fired, 0);
 }
 
 TEST(ClockTest, NowIsMonotonicAndRoundTripsThroughTimePoints) {

@@ -12,7 +12,10 @@ TurnClientRunner::TurnClientRunner(asio::io_context& io, TurnClientRunnerOptions
     : io_(io),
       options_(std::move(options)),
       client_(std::make_unique<turn::Client>(options_.client, rng, Now())),
-      timer_(io) {}
+      timer_(io, [this] {
+        client_->HandleTimeout(Now());
+        Drain();
+      }) {}
 
 TurnClientRunner::~TurnClientRunner() = default;
 
@@ -133,27 +136,7 @@ void TurnClientRunner::Drain() {
     if (!drain_again_) break;
   }
   draining_ = false;
-  ArmTimer(deadline);
-}
-
-void TurnClientRunner::ArmTimer(Instant at) {
-  if (armed_ && *armed_ == at) return;
-  ++timer_generation_;
-  if (at == Instant::Max()) {
-    armed_.reset();
-    timer_.cancel();
-    return;
-  }
-  armed_ = at;
-  timer_.expires_at(ToTimePoint(at));
-  std::weak_ptr<bool> alive = alive_;
-  const uint64_t generation = timer_generation_;
-  timer_.async_wait([this, alive, generation](const boost::system::error_code& ec) {
-    if (alive.expired() || ec == asio::error::operation_aborted || generation != timer_generation_) return;
-    armed_.reset();
-    client_->HandleTimeout(Now());
-    Drain();
-  });
+  timer_.Arm(deadline);
 }
 
 }  // namespace peerlink::runtime

@@ -20,6 +20,7 @@
 #include <optional>
 
 #include "src/base/rng.h"
+#include "src/runtime/core_timer.h"
 #include "src/runtime/log.h"
 #include "src/runtime/stream_connection.h"
 #include "src/runtime/udp_socket.h"
@@ -59,7 +60,7 @@ class TurnClientRunner {
 
   const turn::Client& client() const { return *client_; }
   // The deadline the core asked for after the last drain (nullopt: none).
-  std::optional<Instant> next_deadline() const { return armed_; }
+  std::optional<Instant> next_deadline() const { return timer_.armed(); }
   // Local address of the socket / stream to the server (after Start()).
   SocketAddress local_address() const;
 
@@ -67,7 +68,6 @@ class TurnClientRunner {
   void OnServerBytes(ByteView data);
   void OnTransportError(const std::string& reason);
   void Drain();
-  void ArmTimer(Instant at);
 
   boost::asio::io_context& io_;
   TurnClientRunnerOptions options_;
@@ -75,9 +75,7 @@ class TurnClientRunner {
   EventHandler on_event_;
   std::unique_ptr<UdpSocket> udp_;
   std::unique_ptr<StreamConnection> stream_;
-  boost::asio::steady_timer timer_;
-  std::optional<Instant> armed_;
-  uint64_t timer_generation_ = 0;
+  CoreTimer timer_;
   bool draining_ = false;
   bool drain_again_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
