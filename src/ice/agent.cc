@@ -184,45 +184,53 @@ void Agent::Impl::DrainTurn(Instant now) {
       } else if (auto* e = std::get_if<turn::ClientEvent>(&out)) {
         HandleTurnEvent(now, i, std::move(*e));
       } else {
+        turns[i].deadline = std::get<turn::Deadline>(out).at;
         break;
       }
     }
   }
 }
 
-Instant Agent::Impl::NextDeadline(Instant now) const {
-  Instant d = Instant::Max();
-  auto consider = [&d](Instant t) { d = std::min(d, t); };
+Deadline Agent::Impl::NextDeadline(Instant now) const {
+  Deadline d{Instant::Max(), "idle"};
+  auto consider = [&d](Instant t, const char* timer) {
+    if (t < d.at) d = Deadline{t, timer};
+  };
   if (closed) return d;
   for (const auto& g : gathers)
     if (!g.done && g.tx)
-      if (auto t = g.tx->deadline()) consider(std::min(*t, g.tx->first_sent() + config.gathering_timeout));
-  for (const auto& t : turns)
-    if (!t.done) consider(t.started + config.gathering_timeout);
+      if (auto t = g.tx->deadline())
+        consider(std::min(*t, g.tx->first_sent() + config.gathering_timeout), "stun-gathering");
+  for (const auto& t : turns) {
+    if (!t.done) consider(t.started + config.gathering_timeout, "turn-gathering");
+    consider(t.deadline, "turn");
+  }
   for (const auto& c : checks)
-    consider(std::min(c.next_rtx, c.fail_at));
+    consider(std::min(c.next_rtx, c.fail_at), c.consent ? "consent-check" : "check");
   bool have_work = !triggered.empty();
   for (const auto& [id, p] : pairs) {
     if (p.state == PairState::kWaiting || p.state == PairState::kFrozen) have_work = true;
-    if (p.next_consent) consider(*p.next_consent);
+    if (p.next_consent) consider(*p.next_consent, "consent");
   }
-  if (have_work && remote_creds) consider(next_check_at);
-  if (previous && previous->pair.next_consent) consider(*previous->pair.next_consent);
+  if (have_work && remote_creds) consider(next_check_at, "pacing");
+  if (previous && previous->pair.next_consent) consider(*previous->pair.next_consent, "consent-previous");
   // Level-triggered conditions only wake us while they lie ahead; once
   // reached, HandleTimeout has acted on them and they must not re-fire.
-  auto ahead = [&](Instant t) {
-    if (t > now) consider(t);
+  auto ahead = [&](Instant t, const char* timer) {
+    if (t > now) consider(t, timer);
   };
   if (selected && state != State::kFailed) {
     auto it = pairs.find(*selected);
     if (it != pairs.end()) {
       if (it->second.last_received && state != State::kDisconnected)
-        ahead(*it->second.last_received + config.disconnected_timeout);
-      if (it->second.last_consent) ahead(*it->second.last_consent + config.consent_timeout);
+        ahead(*it->second.last_received + config.disconnected_timeout, "disconnected");
+      if (it->second.last_consent) ahead(*it->second.last_consent + config.consent_timeout, "consent-expiry");
     }
   }
-  if (first_valid_at && !selected && role == Role::kControlling) ahead(*first_valid_at + config.nomination_wait);
-  if (last_pair_failed_at && !selected && state != State::kFailed) ahead(*last_pair_failed_at + config.trickle_wait);
+  if (first_valid_at && !selected && role == Role::kControlling)
+    ahead(*first_valid_at + config.nomination_wait, "nomination");
+  if (last_pair_failed_at && !selected && state != State::kFailed)
+    ahead(*last_pair_failed_at + config.trickle_wait, "trickle-wait");
   return d;
 }
 
@@ -438,7 +446,7 @@ Output Agent::PollOutput(Instant now) {
     s.events.pop_front();
     return e;
   }
-  return Deadline{s.NextDeadline(now)};
+  return s.NextDeadline(now);
 }
 
 SendResult Agent::SendData(Instant now, ByteView data) {

@@ -154,6 +154,9 @@ using AgentEvent = std::
 
 struct Deadline {
   Instant at;  // Instant::Max() when idle
+  // Which timer asked for this wake-up ("check", "pacing", "consent",
+  // "turn", "gathering", ...): for logs and debugging only.
+  const char* timer = "idle";
 };
 using Output = std::variant<Transmit, AgentEvent, Deadline>;
 

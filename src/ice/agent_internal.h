@@ -88,9 +88,10 @@ struct TurnSlot {
   size_t host = 0;
   TurnServerConfig config;
   std::unique_ptr<turn::Client> client;
-  bool done = false;            // allocation finished (either way), or gathering gave up on it
-  std::optional<size_t> local;  // relayed local candidate
-  Instant started;              // when the allocation was started
+  bool done = false;                  // allocation finished (either way), or gathering gave up on it
+  std::optional<size_t> local;        // relayed local candidate
+  Instant started;                    // when the allocation was started
+  Instant deadline = Instant::Max();  // the TURN client's own next deadline
 };
 
 // The selected pair of the previous generation, kept across an ICE restart
@@ -114,7 +115,7 @@ struct Agent::Impl {
   void UpdateState(Instant now);
   void SendVia(Instant now, size_t host, std::optional<size_t> turn, const SocketAddress& to, ByteView data);
   void DrainTurn(Instant now);
-  Instant NextDeadline(Instant now) const;
+  Deadline NextDeadline(Instant now) const;
   Pair* FindPair(uint32_t id);
   const Pair* UsablePair() const;
   Pair* UsablePair();

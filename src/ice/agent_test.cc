@@ -486,6 +486,26 @@ TEST(IceAgent, RelayOnlyWithUnreachableTurnFailsAfterGatheringTimeout) {
   EXPECT_TRUE(h.peer(0).local_candidates.empty()) << "relay-only offers no host candidates";
 }
 
+TEST(IceAgent, TurnClientTimersDriveTheAgentDeadline) {
+  // Nothing but the TURN allocation is pending, so only its own retransmission
+  // deadlines can wake the agent: RFC 8489 schedule 0, 0.5, 1.5, 3.5 s.
+  Harness h;
+  AgentConfig a = Controlling();
+  const auto turn = *SocketAddress::Parse("203.0.113.99:3478");
+  a.turn_servers = {{turn, TransportProtocol::kUdp, "u", "p"}};
+  h.AddPeer(a, {"192.0.2.1:1000"});
+  std::vector<Duration> sent;
+  const Instant start = h.now();
+  h.set_drop([&](const SocketAddress&, const SocketAddress& to, const std::vector<uint8_t>&) {
+    if (to == turn) sent.push_back(h.now() - start);
+    return true;
+  });
+  h.Start(/*signal_credentials=*/false);
+  h.RunFor(Duration::Millis(4000));
+  EXPECT_EQ(sent, (std::vector<Duration>{Duration::Zero(), Duration::Millis(500), Duration::Millis(1500),
+                                         Duration::Millis(3500)}));
+}
+
 TEST(IceAgent, CloseStopsEverything) {
   Harness h;
   h.AddPeer(Controlling(), {"192.0.2.1:1000"});
