@@ -2,30 +2,12 @@
 // for parse, parse+verify and serialize (crypto is real here: HMAC-SHA1 and CRC32).
 #include <benchmark/benchmark.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <vector>
 
 #include "src/base/rng.h"
 #include "src/stun/credentials.h"
 #include "src/stun/message.h"
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-static std::atomic<uint64_t> g_allocs{0};
-void* operator new(size_t n) {
-  g_allocs.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, size_t) noexcept {
-  std::free(p);
-}
+#include "tests/util/alloc_counter.h"
 
 namespace {
 using namespace peerlink;
@@ -45,14 +27,14 @@ std::vector<uint8_t> MakeCheck(Rng& rng) {
 }
 
 void SetAllocCounter(benchmark::State& state, uint64_t before) {
-  state.counters["allocs_per_msg"] =
-      benchmark::Counter(static_cast<double>(g_allocs.load() - before), benchmark::Counter::kAvgIterations);
+  state.counters["allocs_per_msg"] = benchmark::Counter(
+      static_cast<double>(peerlink::testing::AllocationCount() - before), benchmark::Counter::kAvgIterations);
 }
 
 void BM_StunParse(benchmark::State& state) {
   SeededRng rng(1);
   const auto msg = MakeCheck(rng);
-  const uint64_t before = g_allocs.load();
+  const uint64_t before = peerlink::testing::AllocationCount();
   for (auto _ : state) {
     auto m = StunMessage::Parse(msg);
     benchmark::DoNotOptimize(m);
@@ -66,7 +48,7 @@ void BM_StunParseVerifyIntegrityAndFingerprint(benchmark::State& state) {
   SeededRng rng(1);
   const auto msg = MakeCheck(rng);
   const auto key = ShortTermKey("0123456789abcdefghijklmn");
-  const uint64_t before = g_allocs.load();
+  const uint64_t before = peerlink::testing::AllocationCount();
   for (auto _ : state) {
     auto m = StunMessage::Parse(msg);
     bool ok = m.ok() && m->VerifyFingerprint() && m->VerifyMessageIntegrity(key);
@@ -78,7 +60,7 @@ BENCHMARK(BM_StunParseVerifyIntegrityAndFingerprint);
 
 void BM_StunSerializeCheck(benchmark::State& state) {
   SeededRng rng(1);
-  const uint64_t before = g_allocs.load();
+  const uint64_t before = peerlink::testing::AllocationCount();
   for (auto _ : state) {
     auto bytes = MakeCheck(rng);
     benchmark::DoNotOptimize(bytes);
@@ -93,7 +75,7 @@ void BM_StunSerializeBindingResponse(benchmark::State& state) {
   const auto parsed = StunMessage::Parse(req);
   const auto from = *SocketAddress::Parse("192.0.2.1:5000");
   const auto key = ShortTermKey("0123456789abcdefghijklmn");
-  const uint64_t before = g_allocs.load();
+  const uint64_t before = peerlink::testing::AllocationCount();
   for (auto _ : state) {
     auto b = StunMessageBuilder::ResponseTo(*parsed, StunClass::kSuccessResponse);
     b.AddXorAddress(attr::kXorMappedAddress, from).AddMessageIntegrity(key).AddFingerprint();

@@ -2,9 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
 #include <string>
 #include <vector>
 
@@ -12,23 +9,7 @@
 #include "src/stun/binding_server.h"
 #include "src/stun/credentials.h"
 #include "src/stun/framing.h"
-
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-// Counts heap allocations so tests can assert that parsing allocates nothing.
-static std::atomic<uint64_t> g_allocations{0};
-void* operator new(size_t n) {
-  g_allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, size_t) noexcept {
-  std::free(p);
-}
+#include "tests/util/alloc_counter.h"
 
 namespace peerlink::stun {
 namespace {
@@ -237,14 +218,14 @@ TEST(StunCodec, AttributesAfterMessageIntegrityAreIgnored) {
 }
 
 TEST(StunCodec, ParsingAllocatesNothing) {
-  const uint64_t before = g_allocations.load();
+  const uint64_t before = testing::AllocationCount();
   for (int i = 0; i < 100; ++i) {
     auto m = StunMessage::Parse(kSampleIpv6Response);
     ASSERT_TRUE(m.ok());
     ASSERT_TRUE(m->GetXorAddress(attr::kXorMappedAddress));
     ASSERT_TRUE(m->VerifyFingerprint());
   }
-  EXPECT_EQ(g_allocations.load(), before);
+  EXPECT_EQ(testing::AllocationCount(), before);
 }
 
 TEST(StunCodec, TooManyAttributesIsRejected) {
