@@ -1,0 +1,503 @@
+#include "src/dtls/endpoint.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <array>
+#include <deque>
+
+#include "src/base/check.h"
+
+namespace peerlink::dtls {
+
+std::string_view ToString(Role r) {
+  return r == Role::kClient ? "client" : "server";
+}
+
+std::string_view ToString(CipherSuite c) {
+  switch (c) {
+    case CipherSuite::kEcdheEcdsaAes128Gcm: return "ECDHE-ECDSA-AES128-GCM-SHA256";
+    case CipherSuite::kEcdheEcdsaAes256Gcm: return "ECDHE-ECDSA-AES256-GCM-SHA384";
+    case CipherSuite::kEcdheEcdsaChacha20Poly1305: return "ECDHE-ECDSA-CHACHA20-POLY1305";
+  }
+  return "?";
+}
+
+std::vector<CipherSuite> AllCipherSuites() {
+  return {CipherSuite::kEcdheEcdsaAes128Gcm, CipherSuite::kEcdheEcdsaAes256Gcm,
+          CipherSuite::kEcdheEcdsaChacha20Poly1305};
+}
+
+std::string_view ToString(State s) {
+  switch (s) {
+    case State::kNew: return "new";
+    case State::kHandshaking: return "handshaking";
+    case State::kConnected: return "connected";
+    case State::kClosed: return "closed";
+    case State::kFailed: return "failed";
+  }
+  return "?";
+}
+
+std::string_view ToString(SendResult r) {
+  switch (r) {
+    case SendResult::kOk: return "ok";
+    case SendResult::kNotConnected: return "not connected";
+    case SendResult::kTooLarge: return "too large for one datagram";
+    case SendResult::kFailed: return "failed";
+  }
+  return "?";
+}
+
+namespace {
+// OpenSSL refuses a DTLS MTU below this (dtls1_min_mtu with no BIO overhead).
+constexpr size_t kMinMtu = 256;
+// Largest DTLS record OpenSSL reads (2^14 plaintext + expansion); datagrams beyond it are
+// truncated by our BIO, which OpenSSL then discards as a bad record.
+constexpr size_t kMaxRecordRead = 16384 + 2048;
+}  // namespace
+
+struct Endpoint::Impl {
+  Options options;
+  std::shared_ptr<const Certificate> cert;
+  State state = State::kNew;
+  Stats stats;
+
+  SSL_CTX* ctx = nullptr;
+  SSL* ssl = nullptr;
+  BIO_METHOD* bio_method = nullptr;
+
+  // The datagram OpenSSL is reading (our BIO hands it over whole, preserving the boundary).
+  ByteView pending_in;
+  bool has_pending_in = false;
+  // Datagrams OpenSSL wrote. During the handshake consecutive records written in one input
+  // call share a datagram while they fit the MTU (fewer packets per flight, so fewer chances
+  // to lose one); Send() writes exactly one record per datagram.
+  std::deque<std::vector<uint8_t>> out;
+  bool coalesce = false;
+  size_t sealed = 0;  // out[0..sealed) may not be appended to
+
+  std::deque<Event> events;
+  std::optional<Instant> handshake_deadline;
+  std::string verify_error;
+  std::optional<Fingerprint> remote_fingerprint;
+  std::string setup_error;
+  bool failed_event_pending = false;
+
+  ~Impl() {
+    if (ssl != nullptr) SSL_free(ssl);  // frees the BIO too
+    if (ctx != nullptr) SSL_CTX_free(ctx);
+    if (bio_method != nullptr) BIO_meth_free(bio_method);
+  }
+
+  // --- the memory datagram BIO -------------------------------------------------------------
+  static int BioWrite(BIO* b, const char* data, int len) {
+    auto* self = static_cast<Impl*>(BIO_get_data(b));
+    BIO_clear_retry_flags(b);
+    if (len <= 0) return 0;
+    const auto* p = reinterpret_cast<const uint8_t*>(data);
+    const size_t n = static_cast<size_t>(len);
+    if (self->coalesce && self->out.size() > self->sealed && self->out.back().size() + n <= self->options.mtu) {
+      self->out.back().insert(self->out.back().end(), p, p + n);
+    } else {
+      self->out.emplace_back(p, p + n);
+    }
+    return len;
+  }
+  static int BioRead(BIO* b, char* data, int len) {
+    auto* self = static_cast<Impl*>(BIO_get_data(b));
+    BIO_clear_retry_flags(b);
+    if (!self->has_pending_in) {
+      BIO_set_retry_read(b);
+      return -1;
+    }
+    const size_t n = std::min(self->pending_in.size(), static_cast<size_t>(std::max(len, 0)));
+    std::copy_n(self->pending_in.data(), n, reinterpret_cast<uint8_t*>(data));
+    self->has_pending_in = false;  // one datagram per read; a truncated tail is lost, as on UDP
+    return static_cast<int>(n);
+  }
+  static long BioCtrl(BIO* /*b*/, int cmd, long /*num*/, void* /*ptr*/) {
+    switch (cmd) {
+      case BIO_CTRL_FLUSH: return 1;  // OpenSSL fails the handshake if a flush "fails"
+      case BIO_CTRL_DGRAM_QUERY_MTU: return 0;
+      case BIO_CTRL_DGRAM_GET_MTU_OVERHEAD: return 0;  // Options::mtu is the UDP payload already
+      case BIO_CTRL_WPENDING:
+      case BIO_CTRL_PENDING: return 0;
+      default: return 0;
+    }
+  }
+  static int BioCreate(BIO* b) {
+    BIO_set_init(b, 1);
+    return 1;
+  }
+  static int BioDestroy(BIO* b) {
+    BIO_set_data(b, nullptr);
+    return 1;
+  }
+
+  // RFC 6347 section 4.2.4.1: double the timer on each retransmission, from our initial value.
+  static unsigned int TimerCallback(SSL* s, unsigned int previous_us) {
+    auto* self = static_cast<Impl*>(SSL_get_app_data(s));
+    const int64_t initial = std::max<int64_t>(self->options.initial_retransmit_timeout.micros(), 1000);
+    const int64_t max = std::max<int64_t>(self->options.max_retransmit_timeout.micros(), initial);
+    int64_t next = previous_us == 0 ? initial : std::min<int64_t>(int64_t{previous_us} * 2, max);
+    return static_cast<unsigned int>(std::min<int64_t>(next, 0xffffffffLL));
+  }
+
+  // Replaces chain verification: the peer is self-signed, so it is authenticated by its
+  // fingerprint alone. Returning 0 makes OpenSSL send a bad_certificate alert.
+  static int VerifyCallback(X509_STORE_CTX* store, void* arg) {
+    auto* self = static_cast<Impl*>(arg);
+    X509* leaf = X509_STORE_CTX_get0_cert(store);
+    if (leaf == nullptr) {
+      self->verify_error = "the peer sent no certificate";
+      X509_STORE_CTX_set_error(store, X509_V_ERR_UNSPECIFIED);
+      return 0;
+    }
+    // RFC 8122 section 5: verify with the strongest hash function offered.
+    HashFunction hash = self->options.expected_remote.front().hash;
+    for (const auto& fp : self->options.expected_remote) {
+      if (Strength(fp.hash) > Strength(hash)) hash = fp.hash;
+    }
+    int len = i2d_X509(leaf, nullptr);
+    if (len <= 0) {
+      self->verify_error = "the peer's certificate cannot be encoded";
+      X509_STORE_CTX_set_error(store, X509_V_ERR_UNSPECIFIED);
+      return 0;
+    }
+    std::vector<uint8_t> der(static_cast<size_t>(len));
+    unsigned char* p = der.data();
+    i2d_X509(leaf, &p);
+    Fingerprint actual = Fingerprint::OfDer(hash, der);
+    std::string expected;
+    for (const auto& fp : self->options.expected_remote) {
+      if (fp.hash != hash) continue;
+      if (fp == actual) {
+        self->remote_fingerprint = actual;
+        X509_STORE_CTX_set_error(store, X509_V_OK);
+        return 1;
+      }
+      if (!expected.empty()) expected += " or ";
+      expected += fp.ToString();
+    }
+    self->verify_error = "remote certificate fingerprint mismatch: expected " + expected + ", got " + actual.ToString();
+    X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
+    return 0;
+  }
+
+  // --- setup -------------------------------------------------------------------------------
+  bool Setup() {
+    ERR_clear_error();
+    if (options.expected_remote.empty()) {
+      setup_error = "no expected remote fingerprint: the peer cannot be authenticated";
+      return false;
+    }
+    if (options.mtu < kMinMtu) {
+      setup_error = "mtu " + std::to_string(options.mtu) + " is below the minimum of 256 bytes";
+      return false;
+    }
+    if (options.cipher_suites.empty()) {
+      setup_error = "no cipher suites enabled";
+      return false;
+    }
+    if (cert == nullptr) {
+      setup_error = "no certificate";
+      return false;
+    }
+    ctx = SSL_CTX_new(DTLS_method());
+    if (ctx == nullptr) return SetupFailed("SSL_CTX_new");
+    std::string ciphers;
+    for (CipherSuite c : options.cipher_suites) {
+      if (!ciphers.empty()) ciphers += ':';
+      ciphers += ToString(c);
+    }
+    if (SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION) != 1 ||
+        SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION) != 1) {
+      return SetupFailed("restricting to DTLS 1.2");
+    }
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET | SSL_OP_NO_QUERY_MTU |
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    if (SSL_CTX_set_cipher_list(ctx, ciphers.c_str()) != 1) return SetupFailed("SSL_CTX_set_cipher_list");
+    if (SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384") != 1) return SetupFailed("SSL_CTX_set1_groups_list");
+    if (SSL_CTX_set1_sigalgs_list(ctx, "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512") != 1) {
+      return SetupFailed("SSL_CTX_set1_sigalgs_list");
+    }
+    if (SSL_CTX_use_certificate(ctx, cert->x509()) != 1) return SetupFailed("SSL_CTX_use_certificate");
+    if (SSL_CTX_use_PrivateKey(ctx, cert->key()) != 1) return SetupFailed("SSL_CTX_use_PrivateKey");
+    for (X509* c : cert->chain()) {
+      if (SSL_CTX_add1_chain_cert(ctx, c) != 1) return SetupFailed("SSL_CTX_add1_chain_cert");
+    }
+    if (SSL_CTX_check_private_key(ctx) != 1) return SetupFailed("SSL_CTX_check_private_key");
+    // Both roles demand a certificate (the server sends CertificateRequest); the callback
+    // replaces chain building with the fingerprint comparison.
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    SSL_CTX_set_cert_verify_callback(ctx, &Impl::VerifyCallback, this);
+
+    ssl = SSL_new(ctx);
+    if (ssl == nullptr) return SetupFailed("SSL_new");
+    SSL_set_app_data(ssl, this);
+
+    bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "peerlink-dtls-datagram");
+    if (bio_method == nullptr || BIO_meth_set_write(bio_method, &Impl::BioWrite) != 1 ||
+        BIO_meth_set_read(bio_method, &Impl::BioRead) != 1 || BIO_meth_set_ctrl(bio_method, &Impl::BioCtrl) != 1 ||
+        BIO_meth_set_create(bio_method, &Impl::BioCreate) != 1 ||
+        BIO_meth_set_destroy(bio_method, &Impl::BioDestroy) != 1) {
+      return SetupFailed("BIO_meth_new");
+    }
+    BIO* bio = BIO_new(bio_method);
+    if (bio == nullptr) return SetupFailed("BIO_new");
+    BIO_set_data(bio, this);
+    SSL_set_bio(ssl, bio, bio);  // one reference, used for both directions
+
+    SSL_set_options(ssl, SSL_OP_NO_QUERY_MTU);
+    // Returns the MTU set (not 1), or 0 below dtls1_min_mtu.
+    if (SSL_set_mtu(ssl, static_cast<long>(options.mtu)) <= 0) return SetupFailed("SSL_set_mtu");
+    DTLS_set_timer_cb(ssl, &Impl::TimerCallback);
+    if (options.role == Role::kClient) {
+      SSL_set_connect_state(ssl);
+    } else {
+      SSL_set_accept_state(ssl);
+    }
+    return true;
+  }
+
+  bool SetupFailed(std::string_view what) {
+    setup_error = OpenSslError(std::string("DTLS setup failed: ") + std::string(what));
+    return false;
+  }
+
+  // --- state changes -------------------------------------------------------------------------
+  void Fail(std::string reason) {
+    if (state == State::kFailed || state == State::kClosed) return;
+    state = State::kFailed;
+    handshake_deadline.reset();
+    events.push_back(Failed{std::move(reason)});
+  }
+
+  std::string HandshakeError(std::string_view what) {
+    if (!verify_error.empty()) {
+      ERR_clear_error();
+      return verify_error;
+    }
+    return OpenSslError(what);
+  }
+
+  void BeginInput() {
+    ERR_clear_error();
+    sealed = out.size();
+  }
+
+  void Begin(Instant now) {
+    state = State::kHandshaking;
+    handshake_deadline = now + options.handshake_timeout;
+  }
+
+  void Drive(Instant now) {
+    if (state == State::kHandshaking) {
+      coalesce = true;
+      const int r = SSL_do_handshake(ssl);
+      coalesce = false;
+      if (r == 1) {
+        OnHandshakeDone();
+      } else {
+        const int err = SSL_get_error(ssl, r);
+        if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+          Fail(HandshakeError("DTLS handshake failed"));
+          return;
+        }
+      }
+    }
+    if (state == State::kConnected) ReadApplicationData(now);
+  }
+
+  void OnHandshakeDone() {
+    handshake_deadline.reset();
+    if (!remote_fingerprint.has_value()) {
+      Fail("handshake completed without verifying the peer's certificate");
+      return;
+    }
+    if (SSL_version(ssl) != DTLS1_2_VERSION) {
+      Fail("negotiated a protocol version other than DTLS 1.2");
+      return;
+    }
+    if (SSL_get_extms_support(ssl) != 1) {
+      // RFC 7627 / RFC 8827 section 6.5: without it the session can be re-synchronised.
+      Fail("the peer did not negotiate the extended master secret (RFC 7627)");
+      return;
+    }
+    state = State::kConnected;
+    Connected c;
+    c.remote_fingerprint = *remote_fingerprint;
+    const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
+    c.cipher = cipher != nullptr ? SSL_CIPHER_get_name(cipher) : "";
+    c.srtp_profile = "none";
+    c.extended_master_secret = true;
+    events.push_back(std::move(c));
+  }
+
+  void ReadApplicationData(Instant /*now*/) {
+    std::array<uint8_t, kMaxRecordRead> buf;
+    for (int guard = 0; guard < 64; ++guard) {
+      const int n = SSL_read(ssl, buf.data(), static_cast<int>(buf.size()));
+      if (n > 0) {
+        if (events.size() >= options.max_queued_events) {
+          ++stats.events_dropped;
+        } else {
+          events.push_back(ApplicationData{std::vector<uint8_t>(buf.data(), buf.data() + n)});
+        }
+        continue;
+      }
+      const int err = SSL_get_error(ssl, n);
+      if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return;
+      if (err == SSL_ERROR_ZERO_RETURN) {
+        // close_notify: answer with ours (RFC 5246 section 7.2.1) and stop.
+        SSL_shutdown(ssl);
+        state = State::kClosed;
+        events.push_back(Closed{"the peer sent close_notify", true});
+        return;
+      }
+      Fail(OpenSslError("DTLS connection failed"));
+      return;
+    }
+  }
+};
+
+Endpoint::Endpoint(const Options& options, std::shared_ptr<const Certificate> certificate, Rng& /*rng*/)
+    : impl_(std::make_unique<Impl>()) {
+  // OpenSSL draws the handshake randoms and ECDHE keys from its own CSPRNG; there is nothing
+  // in DTLS for an injected generator to decide.
+  impl_->options = options;
+  impl_->cert = std::move(certificate);
+  if (!impl_->Setup()) impl_->Fail(impl_->setup_error);
+}
+
+Endpoint::~Endpoint() = default;
+
+void Endpoint::Start(Instant now) {
+  Impl& d = *impl_;
+  if (d.state != State::kNew) return;
+  d.BeginInput();
+  d.Begin(now);
+  if (d.options.role == Role::kClient) d.Drive(now);
+}
+
+void Endpoint::HandleDatagram(Instant now, ByteView datagram) {
+  Impl& d = *impl_;
+  ++d.stats.datagrams_received;
+  d.stats.bytes_received += datagram.size();
+  if (d.state == State::kFailed || d.state == State::kClosed) return;
+  // RFC 7983: only 20..63 is DTLS; OpenSSL would discard the rest anyway.
+  if (datagram.empty() || datagram[0] < 20 || datagram[0] > 63) return;
+  if (d.state == State::kNew) {
+    if (d.options.role == Role::kClient) return;  // nothing to answer before our ClientHello
+    d.Begin(now);
+  }
+  d.BeginInput();
+  d.pending_in = datagram;
+  d.has_pending_in = true;
+  d.Drive(now);
+  d.has_pending_in = false;
+  d.pending_in = {};
+  PL_DCHECK(IsConsistent());
+}
+
+void Endpoint::HandleTimeout(Instant now) {
+  Impl& d = *impl_;
+  if (d.state != State::kHandshaking && d.state != State::kConnected) return;
+  d.BeginInput();
+  if (d.handshake_deadline && now >= *d.handshake_deadline) {
+    d.Fail("DTLS handshake timed out after " + d.options.handshake_timeout.ToString());
+    return;
+  }
+  d.coalesce = true;
+  const int r = DTLSv1_handle_timeout(d.ssl);
+  d.coalesce = false;
+  if (r > 0) {
+    ++d.stats.handshake_timeouts;
+  } else if (r < 0) {
+    d.Fail(d.HandshakeError("DTLS retransmission failed"));
+  }
+  PL_DCHECK(IsConsistent());
+}
+
+SendResult Endpoint::Send(Instant /*now*/, ByteView data) {
+  Impl& d = *impl_;
+  if (d.state == State::kFailed) return SendResult::kFailed;
+  if (d.state != State::kConnected) return SendResult::kNotConnected;
+  if (data.size() > max_application_payload()) return SendResult::kTooLarge;
+  if (data.empty()) return SendResult::kOk;
+  d.BeginInput();
+  const int r = SSL_write(d.ssl, data.data(), static_cast<int>(data.size()));
+  if (r != static_cast<int>(data.size())) {
+    d.Fail(OpenSslError("DTLS write failed"));
+    return SendResult::kFailed;
+  }
+  return SendResult::kOk;
+}
+
+void Endpoint::Close(Instant /*now*/) {
+  Impl& d = *impl_;
+  if (d.state == State::kFailed || d.state == State::kClosed) return;
+  d.BeginInput();
+  if (d.state != State::kNew) SSL_shutdown(d.ssl);  // close_notify (an alert, also valid mid-handshake)
+  d.state = State::kClosed;
+  d.handshake_deadline.reset();
+  d.events.push_back(Closed{"closed locally", false});
+}
+
+Output Endpoint::PollOutput(Instant now) {
+  Impl& d = *impl_;
+  if (!d.out.empty()) {
+    Transmit t{std::move(d.out.front())};
+    d.out.pop_front();
+    if (d.sealed > 0) --d.sealed;
+    ++d.stats.datagrams_sent;
+    d.stats.bytes_sent += t.datagram.size();
+    return t;
+  }
+  if (!d.events.empty()) {
+    Event e = std::move(d.events.front());
+    d.events.pop_front();
+    return e;
+  }
+  Instant at = Instant::Max();
+  if (d.ssl != nullptr && (d.state == State::kHandshaking || d.state == State::kConnected)) {
+    timeval tv{};
+    if (DTLSv1_get_timeout(d.ssl, &tv) == 1) {
+      at = now + Duration::Seconds(tv.tv_sec) + Duration::Micros(tv.tv_usec);
+    }
+    if (d.handshake_deadline) at = std::min(at, *d.handshake_deadline);
+  }
+  return Deadline{at};
+}
+
+State Endpoint::state() const {
+  return impl_->state;
+}
+Role Endpoint::role() const {
+  return impl_->options.role;
+}
+const Stats& Endpoint::stats() const {
+  return impl_->stats;
+}
+
+size_t Endpoint::max_application_payload() const {
+  if (impl_->state != State::kConnected) return 0;
+  return DTLS_get_data_mtu(impl_->ssl);
+}
+
+bool Endpoint::IsConsistent() const {
+  const Impl& d = *impl_;
+  if (d.state == State::kConnected && !d.remote_fingerprint) return false;
+  if (d.sealed > d.out.size() + 1) return false;
+  for (const auto& dgram : d.out) {
+    if (dgram.size() > d.options.mtu) return false;
+  }
+  return d.state != State::kHandshaking || d.handshake_deadline.has_value();
+}
+
+}  // namespace peerlink::dtls

@@ -1,0 +1,517 @@
+// Two Endpoints passing datagrams by hand. OpenSSL's retransmission timer reads the real clock,
+// so `now` here is the real monotonic clock and the loss tests wait (about 100 ms) for it.
+#include "src/dtls/endpoint.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include "src/dtls/certificate.h"
+
+namespace peerlink::dtls {
+namespace {
+
+Instant Now() {
+  return Instant::FromNanos(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
+
+std::shared_ptr<const Certificate> MakeCert(uint64_t seed, std::string cn = "peerlink-test") {
+  SeededRng rng(seed);
+  auto cert = Certificate::Generate(rng, {.common_name = std::move(cn)});
+  PL_CHECK(cert.ok());
+  return *cert;
+}
+
+struct Side {
+  std::unique_ptr<Endpoint> ep;
+  std::shared_ptr<const Certificate> cert;
+  std::vector<Event> events;
+  std::vector<std::vector<uint8_t>> sent;
+  Instant deadline = Instant::Max();
+
+  template <typename T>
+  const T* Find() const {
+    for (const auto& e : events) {
+      if (const T* t = std::get_if<T>(&e)) return t;
+    }
+    return nullptr;
+  }
+  std::vector<std::vector<uint8_t>> Received() const {
+    std::vector<std::vector<uint8_t>> out;
+    for (const auto& e : events) {
+      if (const auto* d = std::get_if<ApplicationData>(&e)) out.push_back(d->data);
+    }
+    return out;
+  }
+};
+
+// A client and a server; `drop(from_client, index_from_that_side, datagram)` decides loss.
+class Pair {
+ public:
+  Pair(Options client_opts,
+       Options server_opts,
+       std::shared_ptr<const Certificate> client_cert = MakeCert(1),
+       std::shared_ptr<const Certificate> server_cert = MakeCert(2),
+       bool correct_fingerprints = true) {
+    client_opts.role = Role::kClient;
+    server_opts.role = Role::kServer;
+    if (correct_fingerprints) {
+      client_opts.expected_remote = {server_cert->GetFingerprint()};
+      server_opts.expected_remote = {client_cert->GetFingerprint()};
+    }
+    client.cert = client_cert;
+    server.cert = server_cert;
+    client.ep = std::make_unique<Endpoint>(client_opts, client_cert, rng);
+    server.ep = std::make_unique<Endpoint>(server_opts, server_cert, rng);
+  }
+
+  // Drains `s`; returns the datagrams it transmitted.
+  std::vector<std::vector<uint8_t>> Drain(Side& s) {
+    std::vector<std::vector<uint8_t>> out;
+    for (int i = 0; i < 10000; ++i) {
+      Output o = s.ep->PollOutput(Now());
+      if (auto* t = std::get_if<Transmit>(&o)) {
+        s.sent.push_back(t->datagram);
+        out.push_back(std::move(t->datagram));
+      } else if (auto* e = std::get_if<Event>(&o)) {
+        s.events.push_back(std::move(*e));
+      } else {
+        s.deadline = std::get<Deadline>(o).at;
+        EXPECT_TRUE(s.ep->IsConsistent());
+        return out;
+      }
+    }
+    ADD_FAILURE() << "PollOutput never returned a Deadline";
+    return out;
+  }
+
+  void Deliver(bool from_client, std::vector<std::vector<uint8_t>> dgrams) {
+    Side& to = from_client ? server : client;
+    if (reverse) std::reverse(dgrams.begin(), dgrams.end());
+    for (auto& d : dgrams) {
+      size_t& idx = from_client ? client_index : server_index;
+      const size_t i = idx++;
+      if (drop && drop(from_client, i, d)) continue;
+      to.ep->HandleDatagram(Now(), d);
+    }
+  }
+
+  // Moves datagrams and fires timers until `done` or `limit` of real time passes.
+  bool RunUntil(const std::function<bool()>& done, Duration limit = Duration::Seconds(5)) {
+    const Instant end = Now() + limit;
+    while (Now() < end) {
+      bool moved = false;
+      for (int round = 0; round < 100; ++round) {
+        auto from_client = Drain(client);
+        auto from_server = Drain(server);
+        if (from_client.empty() && from_server.empty()) break;
+        moved = true;
+        Deliver(true, std::move(from_client));
+        Deliver(false, std::move(from_server));
+      }
+      if (done()) return true;
+      if (moved) continue;
+      const Instant next = std::min({client.deadline, server.deadline, end});
+      const Instant now = Now();
+      if (next > now) {
+        std::this_thread::sleep_for(std::chrono::nanoseconds(std::min<int64_t>((next - now).nanos(), 20000000)));
+      }
+      if (Now() >= client.deadline) client.ep->HandleTimeout(Now());
+      if (Now() >= server.deadline) server.ep->HandleTimeout(Now());
+    }
+    return done();
+  }
+
+  bool BothConnected() { return client.ep->state() == State::kConnected && server.ep->state() == State::kConnected; }
+  // Both connected, or the outcome is decided: both failed, or one failed while the other never
+  // heard anything.
+  bool Settled() {
+    auto failed = [](const Side& s) { return s.ep->state() == State::kFailed; };
+    auto idle = [](const Side& s) { return s.ep->state() == State::kNew || s.ep->stats().datagrams_received == 0; };
+    return BothConnected() || (failed(client) && (failed(server) || idle(server))) ||
+           (failed(server) && (failed(client) || idle(client)));
+  }
+  bool Handshake(Duration limit = Duration::Seconds(5)) {
+    client.ep->Start(Now());
+    server.ep->Start(Now());
+    RunUntil([&] { return Settled(); }, limit);
+    return BothConnected();
+  }
+
+  SeededRng rng{7};
+  Side client, server;
+  std::function<bool(bool, size_t, const std::vector<uint8_t>&)> drop;
+  bool reverse = false;
+  size_t client_index = 0, server_index = 0;
+};
+
+Options Fast() {
+  Options o;
+  o.initial_retransmit_timeout = Duration::Millis(100);
+  return o;
+}
+
+TEST(DtlsEndpoint, HandshakeConnectsAndReportsPeerFingerprint) {
+  Pair p(Fast(), Fast());
+  ASSERT_TRUE(p.Handshake());
+  for (Side* s : {&p.client, &p.server}) {
+    const Connected* c = s->Find<Connected>();
+    ASSERT_NE(c, nullptr);
+    const Side& other = s == &p.client ? p.server : p.client;
+    EXPECT_EQ(c->remote_fingerprint, other.cert->GetFingerprint());
+    EXPECT_EQ(c->cipher, "ECDHE-ECDSA-AES128-GCM-SHA256");
+    EXPECT_EQ(c->srtp_profile, "none");
+    EXPECT_TRUE(c->extended_master_secret);
+    EXPECT_EQ(s->Find<Failed>(), nullptr);
+  }
+  EXPECT_EQ(p.client.ep->role(), Role::kClient);
+  EXPECT_EQ(p.server.ep->role(), Role::kServer);
+  // No timer is left running once both sides are done.
+  EXPECT_EQ(p.client.deadline, Instant::Max());
+}
+
+// RFC 8842: either side of the offer/answer may end up the DTLS client; swap which certificate
+// (and which test "peer") holds each role.
+TEST(DtlsEndpoint, HandshakeWithEitherRoleAssignment) {
+  auto cert_a = MakeCert(11, "a");
+  auto cert_b = MakeCert(12, "b");
+  for (bool a_is_client : {true, false}) {
+    Pair p(Fast(), Fast(), a_is_client ? cert_a : cert_b, a_is_client ? cert_b : cert_a);
+    ASSERT_TRUE(p.Handshake()) << a_is_client;
+    EXPECT_EQ(p.client.Find<Connected>()->remote_fingerprint, (a_is_client ? cert_b : cert_a)->GetFingerprint());
+    EXPECT_EQ(p.server.Find<Connected>()->remote_fingerprint, (a_is_client ? cert_a : cert_b)->GetFingerprint());
+  }
+}
+
+TEST(DtlsEndpoint, NegotiatesEachAllowedCipherSuite) {
+  for (CipherSuite suite : {CipherSuite::kEcdheEcdsaAes128Gcm, CipherSuite::kEcdheEcdsaAes256Gcm,
+                            CipherSuite::kEcdheEcdsaChacha20Poly1305}) {
+    Options o = Fast();
+    o.cipher_suites = {suite};
+    Pair p(o, Fast());  // server accepts all three; the client offers only one
+    ASSERT_TRUE(p.Handshake()) << ToString(suite);
+    EXPECT_EQ(p.client.Find<Connected>()->cipher, ToString(suite));
+    EXPECT_EQ(p.server.Find<Connected>()->cipher, ToString(suite));
+    // Application data works with every suite.
+    const std::vector<uint8_t> msg(1000, 0x5a);
+    ASSERT_EQ(p.client.ep->Send(Now(), msg), SendResult::kOk);
+    ASSERT_TRUE(p.RunUntil([&] { return !p.server.Received().empty(); }));
+    EXPECT_EQ(p.server.Received().front(), msg);
+  }
+}
+
+TEST(DtlsEndpoint, NoCommonSuiteFailsTheHandshake) {
+  Options c = Fast(), s = Fast();
+  c.cipher_suites = {CipherSuite::kEcdheEcdsaAes128Gcm};
+  s.cipher_suites = {CipherSuite::kEcdheEcdsaChacha20Poly1305};
+  Pair p(c, s);
+  EXPECT_FALSE(p.Handshake(Duration::Millis(500)));
+  ASSERT_NE(p.server.Find<Failed>(), nullptr);
+  EXPECT_NE(p.server.Find<Failed>()->reason.find("no shared cipher"), std::string::npos)
+      << p.server.Find<Failed>()->reason;
+  ASSERT_NE(p.client.Find<Failed>(), nullptr);
+}
+
+TEST(DtlsEndpoint, ApplicationDataBothWaysOneRecordPerDatagram) {
+  Pair p(Fast(), Fast());
+  std::vector<uint8_t> early(10, 1);
+  EXPECT_EQ(p.client.ep->Send(Now(), early), SendResult::kNotConnected);
+  ASSERT_TRUE(p.Handshake());
+  const size_t max = p.client.ep->max_application_payload();
+  EXPECT_GE(max, 1100u);  // 1200 - 13 (header) - 8 (explicit nonce) - 16 (tag) = 1163
+  EXPECT_LE(max, 1200u - 13u);
+  std::vector<uint8_t> too_big(max + 1, 7);
+  EXPECT_EQ(p.client.ep->Send(Now(), too_big), SendResult::kTooLarge);
+
+  std::vector<std::vector<uint8_t>> c2s, s2c;
+  SeededRng r(3);
+  for (int i = 0; i < 50; ++i) {
+    std::vector<uint8_t> m(1 + r.Below(max));
+    r.Fill(m);
+    c2s.push_back(m);
+    ASSERT_EQ(p.client.ep->Send(Now(), m), SendResult::kOk);
+    std::vector<uint8_t> n(1 + r.Below(max));
+    r.Fill(n);
+    s2c.push_back(n);
+    ASSERT_EQ(p.server.ep->Send(Now(), n), SendResult::kOk);
+  }
+  const size_t client_sent_before = p.client.sent.size();
+  // One Send, one datagram, never above the MTU.
+  auto out = p.Drain(p.client);
+  EXPECT_EQ(out.size(), 50u);
+  for (const auto& d : out)
+    EXPECT_LE(d.size(), 1200u);
+  p.Deliver(true, std::move(out));
+  ASSERT_TRUE(p.RunUntil([&] { return p.server.Received().size() == 50 && p.client.Received().size() == 50; }));
+  EXPECT_EQ(p.server.Received(), c2s);
+  EXPECT_EQ(p.client.Received(), s2c);
+  EXPECT_EQ(p.client.sent.size(), client_sent_before + 50);
+}
+
+TEST(DtlsEndpoint, WrongFingerprintIsRefusedOnTheClientWithANamedError) {
+  auto client_cert = MakeCert(1), server_cert = MakeCert(2), other = MakeCert(3);
+  Options c = Fast(), s = Fast();
+  c.expected_remote = {other->GetFingerprint()};
+  s.expected_remote = {client_cert->GetFingerprint()};
+  Pair p(c, s, client_cert, server_cert, /*correct_fingerprints=*/false);
+  EXPECT_FALSE(p.Handshake(Duration::Millis(500)));
+  const Failed* cf = p.client.Find<Failed>();
+  ASSERT_NE(cf, nullptr);
+  EXPECT_EQ(cf->reason, "remote certificate fingerprint mismatch: expected " + other->GetFingerprint().ToString() +
+                            ", got " + server_cert->GetFingerprint().ToString());
+  // The client sent a bad_certificate alert; the server fails naming it.
+  const Failed* sf = p.server.Find<Failed>();
+  ASSERT_NE(sf, nullptr);
+  EXPECT_NE(sf->reason.find("bad certificate"), std::string::npos) << sf->reason;
+  EXPECT_EQ(p.client.Find<Connected>(), nullptr);
+  EXPECT_EQ(p.server.Find<Connected>(), nullptr);
+}
+
+TEST(DtlsEndpoint, WrongFingerprintIsRefusedOnTheServerWithANamedError) {
+  auto client_cert = MakeCert(1), server_cert = MakeCert(2), other = MakeCert(3);
+  Options c = Fast(), s = Fast();
+  c.expected_remote = {server_cert->GetFingerprint()};
+  s.expected_remote = {other->GetFingerprint()};
+  Pair p(c, s, client_cert, server_cert, false);
+  EXPECT_FALSE(p.Handshake(Duration::Millis(500)));
+  const Failed* sf = p.server.Find<Failed>();
+  ASSERT_NE(sf, nullptr);
+  EXPECT_NE(sf->reason.find("fingerprint mismatch: expected " + other->GetFingerprint().ToString()), std::string::npos)
+      << sf->reason;
+  EXPECT_NE(sf->reason.find("got " + client_cert->GetFingerprint().ToString()), std::string::npos);
+  const Failed* cf = p.client.Find<Failed>();
+  ASSERT_NE(cf, nullptr);
+  EXPECT_NE(cf->reason.find("bad certificate"), std::string::npos) << cf->reason;
+  // Refused before any application data could flow: the client never reported Connected.
+  EXPECT_EQ(p.client.Find<Connected>(), nullptr);
+}
+
+TEST(DtlsEndpoint, VerifiesWithTheStrongestOfferedHash) {
+  auto client_cert = MakeCert(1), server_cert = MakeCert(2), other = MakeCert(3);
+  // sha-256 right, sha-1 wrong: sha-256 decides -> connects.
+  {
+    Options c = Fast(), s = Fast();
+    c.expected_remote = {other->GetFingerprint(HashFunction::kSha1), server_cert->GetFingerprint()};
+    s.expected_remote = {client_cert->GetFingerprint(HashFunction::kSha512)};
+    Pair p(c, s, client_cert, server_cert, false);
+    ASSERT_TRUE(p.Handshake());
+    EXPECT_EQ(p.server.Find<Connected>()->remote_fingerprint, client_cert->GetFingerprint(HashFunction::kSha512));
+  }
+  // sha-1 right, sha-256 wrong: a weaker match does not rescue a stronger mismatch.
+  {
+    Options c = Fast(), s = Fast();
+    c.expected_remote = {server_cert->GetFingerprint(HashFunction::kSha1), other->GetFingerprint()};
+    s.expected_remote = {client_cert->GetFingerprint()};
+    Pair p(c, s, client_cert, server_cert, false);
+    EXPECT_FALSE(p.Handshake(Duration::Millis(500)));
+    ASSERT_NE(p.client.Find<Failed>(), nullptr);
+    EXPECT_NE(p.client.Find<Failed>()->reason.find("mismatch"), std::string::npos);
+  }
+}
+
+TEST(DtlsEndpoint, NoExpectedFingerprintFailsAtOnce) {
+  SeededRng rng(1);
+  Endpoint ep(Options{}, MakeCert(1), rng);
+  EXPECT_EQ(ep.state(), State::kFailed);
+  Output o = ep.PollOutput(Now());
+  ASSERT_TRUE(std::holds_alternative<Event>(o));
+  const auto* f = std::get_if<Failed>(&std::get<Event>(o));
+  ASSERT_NE(f, nullptr);
+  EXPECT_NE(f->reason.find("no expected remote fingerprint"), std::string::npos);
+  ep.Start(Now());
+  EXPECT_TRUE(std::holds_alternative<Deadline>(ep.PollOutput(Now())));
+}
+
+TEST(DtlsEndpoint, CloseNotifyDeliversClosedOnBothSides) {
+  Pair p(Fast(), Fast());
+  ASSERT_TRUE(p.Handshake());
+  p.client.ep->Close(Now());
+  ASSERT_TRUE(p.RunUntil([&] { return p.server.Find<Closed>() != nullptr; }));
+  ASSERT_NE(p.client.Find<Closed>(), nullptr);
+  EXPECT_FALSE(p.client.Find<Closed>()->by_peer);
+  EXPECT_TRUE(p.server.Find<Closed>()->by_peer);
+  EXPECT_EQ(p.server.ep->state(), State::kClosed);
+  EXPECT_EQ(p.client.ep->Send(Now(), std::vector<uint8_t>(4)), SendResult::kNotConnected);
+  EXPECT_EQ(p.client.Find<Failed>(), nullptr);
+  EXPECT_EQ(p.server.Find<Failed>(), nullptr);
+}
+
+TEST(DtlsEndpoint, LostFirstFlightIsRetransmittedAfterTheInitialTimeout) {
+  Pair p(Fast(), Fast());
+  p.drop = [](bool from_client, size_t i, const std::vector<uint8_t>&) { return from_client && i == 0; };
+  const Instant start = Now();
+  p.client.ep->Start(start);
+  (void)p.Drain(p.client);  // the ClientHello, then the deadline
+  // The deadline is OpenSSL's initial timer, as configured.
+  EXPECT_GE(p.client.deadline - start, Duration::Millis(90));
+  EXPECT_LE(p.client.deadline - start, Duration::Millis(150));
+  ASSERT_EQ(p.client.sent.size(), 1u);
+  p.client_index = 1;  // that ClientHello was "lost" (never delivered)
+  // Calling HandleTimeout early does nothing.
+  p.client.ep->HandleTimeout(Now());
+  EXPECT_EQ(p.client.ep->stats().handshake_timeouts, 0u);
+  ASSERT_TRUE(p.RunUntil([&] { return p.BothConnected(); }));
+  EXPECT_GE(Now() - start, Duration::Millis(95));
+  EXPECT_EQ(p.client.ep->stats().handshake_timeouts, 1u);
+  // The retransmitted ClientHello is the same handshake message in a record with the next
+  // sequence number (RFC 6347 section 4.1).
+  ASSERT_EQ(p.client.sent[1].size(), p.client.sent[0].size());
+  EXPECT_TRUE(std::equal(p.client.sent[1].begin() + 13, p.client.sent[1].end(), p.client.sent[0].begin() + 13));
+  EXPECT_EQ(p.client.sent[0][10], 0);
+  EXPECT_EQ(p.client.sent[1][10], 1);
+}
+
+TEST(DtlsEndpoint, LostServerFlightAndLostFinishedAreRecovered) {
+  for (size_t lost : {0, 1, 2}) {
+    Pair p(Fast(), Fast());
+    // Drop the server's lost-th datagram once, and the client's second datagram (its
+    // Certificate..Finished flight) once.
+    p.drop = [lost](bool from_client, size_t i, const std::vector<uint8_t>&) {
+      return from_client ? i == 1 : i == lost;
+    };
+    ASSERT_TRUE(p.Handshake()) << lost;
+    EXPECT_GE(p.client.ep->stats().handshake_timeouts + p.server.ep->stats().handshake_timeouts, 1u);
+  }
+}
+
+TEST(DtlsEndpoint, HandshakeSurvivesReorderedDatagrams) {
+  Options o = Fast();
+  o.mtu = 400;  // several datagrams per flight, delivered last-first
+  Pair p(o, o);
+  p.reverse = true;
+  ASSERT_TRUE(p.Handshake());
+  EXPECT_GT(p.server.sent.size(), 3u);
+  const std::vector<uint8_t> m(300, 9);
+  ASSERT_EQ(p.client.ep->Send(Now(), m), SendResult::kOk);
+  ASSERT_EQ(p.client.ep->Send(Now(), std::vector<uint8_t>(10, 1)), SendResult::kOk);
+  ASSERT_TRUE(p.RunUntil([&] { return p.server.Received().size() == 2; }));
+  EXPECT_EQ(p.server.Received()[1], m);  // reversed, and DTLS delivers in arrival order
+}
+
+std::shared_ptr<const Certificate> CertWithLongChain() {
+  auto leaf = MakeCert(21, "leaf-with-a-long-chain");
+  std::string pem = leaf->ToPem();
+  for (uint64_t i = 0; i < 4; ++i) {
+    std::string extra = MakeCert(30 + i, "intermediate-" + std::to_string(i))->ToPem();
+    pem += extra.substr(extra.find("-----BEGIN CERTIFICATE-----"));
+  }
+  auto cert = Certificate::FromPem(pem);
+  PL_CHECK(cert.ok());
+  PL_CHECK((*cert)->chain().size() == 4);
+  return *cert;
+}
+
+TEST(DtlsEndpoint, HandshakeDatagramsRespectTheMtuWithALargeChain) {
+  for (size_t mtu : {size_t{1200}, size_t{576}, size_t{300}}) {
+    Options o = Fast();
+    o.mtu = mtu;
+    Pair p(o, o, CertWithLongChain(), CertWithLongChain());
+    ASSERT_TRUE(p.Handshake()) << mtu;
+    size_t server_bytes = 0;
+    for (const Side* s : {&p.client, &p.server}) {
+      for (const auto& d : s->sent)
+        EXPECT_LE(d.size(), mtu);
+    }
+    for (const auto& d : p.server.sent)
+      server_bytes += d.size();
+    EXPECT_GT(server_bytes, mtu + mtu / 2) << "the chain must not fit one datagram, or the test proves nothing";
+    const size_t max = p.client.ep->max_application_payload();
+    ASSERT_EQ(p.client.ep->Send(Now(), std::vector<uint8_t>(max, 3)), SendResult::kOk);
+    auto out = p.Drain(p.client);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_LE(out[0].size(), mtu);
+    EXPECT_GE(out[0].size(), mtu - 16);  // and max_application_payload is not wastefully small
+  }
+}
+
+TEST(DtlsEndpoint, MtuBelowOpenSslMinimumFailsClearly) {
+  Options o = Fast();
+  o.mtu = 200;
+  o.expected_remote = {MakeCert(2)->GetFingerprint()};
+  SeededRng rng(1);
+  Endpoint ep(o, MakeCert(1), rng);
+  EXPECT_EQ(ep.state(), State::kFailed);
+  auto out = ep.PollOutput(Now());
+  ASSERT_TRUE(std::holds_alternative<Event>(out));
+  EXPECT_NE(std::get<Failed>(std::get<Event>(out)).reason.find("below the minimum"), std::string::npos);
+}
+
+TEST(DtlsEndpoint, GarbageDatagramsAreDroppedWithoutHarm) {
+  Pair p(Fast(), Fast());
+  SeededRng r(99);
+  auto garbage = [&](Side& s) {
+    for (int i = 0; i < 200; ++i) {
+      std::vector<uint8_t> g(r.Below(300));
+      r.Fill(g);
+      if (!g.empty() && i % 2 == 0) g[0] = static_cast<uint8_t>(20 + r.Below(44));  // looks like DTLS
+      // A plausible record header with a bogus epoch/sequence and body.
+      if (g.size() > 13 && i % 4 == 0) {
+        g[0] = 23;
+        g[1] = 0xfe;
+        g[2] = 0xfd;
+      }
+      s.ep->HandleDatagram(Now(), g);
+      (void)p.Drain(s);
+    }
+  };
+  p.client.ep->Start(Now());
+  (void)p.Drain(p.client);
+  garbage(p.client);  // mid-handshake
+  p.client_index = 0;
+  p.client.sent.clear();
+  p.client.ep->HandleTimeout(Now() + Duration::Seconds(1));
+  ASSERT_TRUE(p.RunUntil([&] { return p.BothConnected(); }));
+  garbage(p.server);
+  garbage(p.client);
+  EXPECT_TRUE(p.BothConnected());
+  ASSERT_EQ(p.client.ep->Send(Now(), std::vector<uint8_t>(100, 1)), SendResult::kOk);
+  ASSERT_TRUE(p.RunUntil([&] { return p.server.Received().size() == 1; }));
+  EXPECT_EQ(p.server.Received().front(), std::vector<uint8_t>(100, 1));
+}
+
+TEST(DtlsEndpoint, HandshakeGivesUpAfterHandshakeTimeout) {
+  Options o = Fast();
+  o.handshake_timeout = Duration::Millis(300);
+  Pair p(o, Fast());
+  p.drop = [](bool, size_t, const std::vector<uint8_t>&) { return true; };  // a black hole
+  EXPECT_FALSE(p.Handshake(Duration::Seconds(2)));
+  const Failed* f = p.client.Find<Failed>();
+  ASSERT_NE(f, nullptr);
+  EXPECT_NE(f->reason.find("timed out"), std::string::npos) << f->reason;
+  // 100 ms, then 200 ms: the first retransmission happened before the limit.
+  EXPECT_GE(p.client.ep->stats().handshake_timeouts, 1u);
+  EXPECT_GE(p.client.sent.size(), 2u);
+}
+
+TEST(DtlsCertificate, PemRoundTripKeepsTheFingerprint) {
+  auto cert = MakeCert(5);
+  const std::string pem = cert->ToPem();
+  EXPECT_NE(pem.find("-----BEGIN PRIVATE KEY-----"), std::string::npos);
+  auto back = Certificate::FromPem(pem);
+  ASSERT_TRUE(back.ok()) << back.error();
+  EXPECT_EQ((*back)->GetFingerprint(), cert->GetFingerprint());
+  EXPECT_EQ((*back)->ToPem(), pem);
+  EXPECT_NE(MakeCert(6)->GetFingerprint(), cert->GetFingerprint());
+  EXPECT_EQ(cert->GetFingerprint().ToString().rfind("sha-256 ", 0), 0u);
+  EXPECT_EQ(cert->GetFingerprint(HashFunction::kSha1).digest.size(), 20u);
+}
+
+TEST(DtlsCertificate, BadPemIsAnErrorNotACrash) {
+  auto none = Certificate::FromPem("not a pem");
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().find("no PEM private key"), std::string::npos) << none.error();
+  // A key with somebody else's certificate.
+  std::string a = MakeCert(1)->ToPem(), b = MakeCert(2)->ToPem();
+  std::string mixed =
+      a.substr(0, a.find("-----BEGIN CERTIFICATE-----")) + b.substr(b.find("-----BEGIN CERTIFICATE-----"));
+  auto bad = Certificate::FromPem(mixed);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().find("does not match"), std::string::npos) << bad.error();
+}
+
+}  // namespace
+}  // namespace peerlink::dtls
