@@ -33,7 +33,8 @@ class Channel {
   // acknowledged: payloads still in the Controller's queue, plus those polled
   // but not yet covered by a HandleBufferedAmount report, plus SCTP's last
   // reported amount. Counts what SCTP counts (a DCEP OPEN/ACK, the one byte
-  // standing for an empty message), so reports never make it jump.
+  // standing for an empty message), so reports never make it jump; only
+  // user data arms the bufferedamountlow event.
   size_t buffered_amount() const { return queued_ + polled_unreported_ + sctp_reported_; }
   size_t buffered_amount_low_threshold() const { return low_threshold_; }
   // Whether we opened it with DATA_CHANNEL_OPEN (false: remote or negotiated).
@@ -59,6 +60,9 @@ class Channel {
   size_t polled_unreported_ = 0;
   size_t sctp_reported_ = 0;
   size_t low_threshold_ = 0;
+  // User data was sent since the last bufferedamountlow: the event is about
+  // the application's messages, not a DCEP OPEN/ACK draining.
+  bool user_data_since_low_ = false;
   // Deprecated PPID 52/54 fragments (RFC 8831 section 6.6).
   std::vector<uint8_t> partial_;
   std::optional<bool> partial_binary_;

@@ -203,6 +203,7 @@ SendStatus Controller::Send(Instant /*now*/, ChannelId id, ByteView data, bool b
     ppid = binary ? Ppid::kBinary : Ppid::kString;
   }
   QueueSend(*ch, ppid, std::move(payload), /*dcep=*/false);
+  ch->user_data_since_low_ = true;
   ++stats_.messages_sent;
   PL_DCHECK(IsConsistent());
   return SendStatus::kOk;
@@ -234,8 +235,11 @@ void Controller::HandleBufferedAmount(Instant /*now*/, StreamId stream, size_t a
 
 void Controller::CheckBufferedLow(Channel& ch, size_t before) {
   const size_t after = ch.buffered_amount();
-  if (before > ch.low_threshold_ && after <= ch.low_threshold_ && ch.state_ != ReadyState::kClosed)
+  if (before > ch.low_threshold_ && after <= ch.low_threshold_ && ch.user_data_since_low_ &&
+      ch.state_ != ReadyState::kClosed) {
+    ch.user_data_since_low_ = false;
     QueueEvent(BufferedAmountLow{ch.handle_});
+  }
 }
 
 void Controller::QueueEvent(Event e) {
