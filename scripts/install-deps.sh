@@ -10,6 +10,7 @@ packages=(
   libssl-dev openssl libboost-dev libboost-system-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   libcli11-dev nlohmann-json3-dev
+  libnetfilter-queue-dev  # tests/netns/delayline.c (NFQUEUE delay line; no tc netem here)
   # tests
   coturn iproute2 iptables iputils-ping python3 python3-aioice procps psmisc
 )
