@@ -105,7 +105,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   };
 
   for (int op = 0; op < 256 && in.n > 0; ++op) {
-    switch (in.U8() % 16) {
+    const uint8_t opcode = in.U8() % 16;
+    switch (opcode) {
       case 0: {  // raw DCEP bytes
         const StreamId s = PickStream(in);
         c.HandleMessage(now, s, Ppid::kDcep, in.Bytes(in.U8()));
@@ -132,11 +133,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         break;
       }
       case 3:
-      case 4: {  // peer resets / our resets done, for arbitrary streams
+      case 4: {  // 3: peer resets, 4: our resets done, for arbitrary streams
+        const bool by_peer = opcode == 3;
         std::vector<StreamId> streams(1 + in.U8() % 3);
         for (StreamId& s : streams)
           s = PickStream(in);
-        if (op % 2)
+        if (by_peer)
           c.HandleStreamsResetByPeer(now, streams);
         else
           c.HandleStreamsResetDone(now, streams);
