@@ -1,0 +1,56 @@
+// Congestion control (RFC 9260 section 7.2), with the tuning described in
+// docs/sctp.md: a larger initial window, slow start counting all acked bytes,
+// and a configurable decrease factor.
+#include <algorithm>
+
+#include "src/sctp/assoc/tcb.h"
+
+namespace peerlink::sctp {
+namespace {
+// Bounds cwnd so that a long loss-free run cannot grow it without limit
+// (the receive window caps what is useful anyway).
+constexpr size_t kMaxCwnd = 64 * 1024 * 1024;
+}  // namespace
+
+void Association::OnBytesAcked(size_t bytes_acked, bool cumulative_advanced) {
+  Tcb& t = *tcb_;
+  // Section 7.2.1/7.2.2: cwnd grows only when the cumulative ack advances,
+  // never during fast recovery, and only if the window was in use.
+  if (!cumulative_advanced || bytes_acked == 0 || t.fast_recovery_exit) return;
+  bool was_full = t.flight_bytes + bytes_acked + options_.mtu >= t.cwnd;
+  if (!was_full) return;
+  if (t.cwnd <= t.ssthresh) {
+    // Slow start. The RFC's min(bytes_acked, MTU) per SACK halves the growth
+    // rate under delayed acks; we count every acked byte (RFC 3465 without L).
+    size_t inc = options_.slow_start_full_byte_counting ? bytes_acked : std::min(bytes_acked, options_.mtu);
+    t.cwnd = std::min(t.cwnd + inc, kMaxCwnd);
+    return;
+  }
+  // Congestion avoidance (section 7.2.2): one MTU per cwnd of acked bytes.
+  t.partial_bytes_acked += bytes_acked;
+  if (t.partial_bytes_acked >= t.cwnd) {
+    t.partial_bytes_acked -= t.cwnd;
+    t.cwnd = std::min(t.cwnd + options_.mtu, kMaxCwnd);
+  }
+}
+
+void Association::EnterFastRecovery() {
+  Tcb& t = *tcb_;
+  // Section 7.2.3: ssthresh = max(cwnd/2, 4*MTU), cwnd = ssthresh.
+  size_t reduced = static_cast<size_t>(static_cast<double>(t.cwnd) * options_.loss_decrease_factor);
+  t.ssthresh = std::max(reduced, 4 * options_.mtu);
+  t.cwnd = t.ssthresh;
+  t.partial_bytes_acked = 0;
+  t.fast_recovery_exit = t.next_tsn - 1;  // section 7.2.4 step 2
+}
+
+void Association::OnT3CongestionEvent() {
+  Tcb& t = *tcb_;
+  // Section 7.2.3: on T3-rtx expiry ssthresh = max(cwnd/2, 4*MTU), cwnd = 1 MTU.
+  t.ssthresh = std::max(t.cwnd / 2, 4 * options_.mtu);
+  t.cwnd = options_.mtu;
+  t.partial_bytes_acked = 0;
+  t.fast_recovery_exit.reset();
+}
+
+}  // namespace peerlink::sctp

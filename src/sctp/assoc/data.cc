@@ -1,0 +1,246 @@
+// Data transfer (RFC 9260 section 6): receiving DATA / I-DATA, building
+// outgoing packets (control chunks, SACK, retransmissions, then new data as
+// cwnd and the peer's rwnd allow), and SACK generation.
+#include <algorithm>
+
+#include "src/base/check.h"
+#include "src/sctp/assoc/tcb.h"
+#include "src/sctp/control_chunks.h"
+#include "src/sctp/data_chunks.h"
+#include "src/sctp/packet.h"
+#include "src/sctp/parameters.h"
+
+namespace peerlink::sctp {
+
+void Association::HandleData(Instant now, const ChunkView& c) {
+  (void)now;
+  if (!tcb_) return;
+  if (state_ != State::kEstablished && state_ != State::kShutdownPending && state_ != State::kShutdownSent &&
+      state_ != State::kShutdownReceived)
+    return;
+  Tcb& t = *tcb_;
+  bool idata = c.type == static_cast<uint8_t>(ChunkType::kIData);
+  if (idata != t.caps.i_data) {
+    // RFC 8260 section 2.1: DATA when I-DATA was negotiated (or the reverse) is a protocol violation.
+    SendAbort(cause::kProtocolViolation, idata ? "I-DATA not negotiated" : "DATA sent although I-DATA negotiated");
+    CloseWithReason(idata ? "peer sent I-DATA without negotiating it" : "peer sent DATA although I-DATA was negotiated",
+                    false);
+    return;
+  }
+  ReassemblyQueue::Incoming in;
+  Tsn wire_tsn;
+  if (idata) {
+    auto d = IDataChunk::Parse(c);
+    if (!d) {
+      SendAbort(cause::kNoUserData, "");
+      CloseWithReason("peer sent an I-DATA chunk without user data", false);
+      return;
+    }
+    wire_tsn = d->tsn;
+    in.stream_id = d->stream_id;
+    in.ssn_or_mid = d->mid.value();
+    in.fsn = d->fsn;
+    in.ppid = d->ppid;
+    in.unordered = d->unordered;
+    in.beginning = d->beginning;
+    in.ending = d->ending;
+    in.payload = d->payload;
+  } else {
+    auto d = DataChunk::Parse(c);
+    if (!d) {
+      // RFC 9260 section 6.2: a DATA chunk with no user data -> ABORT "No User Data".
+      SendAbort(cause::kNoUserData, "");
+      CloseWithReason("peer sent a DATA chunk without user data", false);
+      return;
+    }
+    wire_tsn = d->tsn;
+    in.stream_id = d->stream_id;
+    in.ssn_or_mid = d->unordered ? 0 : d->ssn.value();
+    in.ppid = d->ppid;
+    in.unordered = d->unordered;
+    in.beginning = d->beginning;
+    in.ending = d->ending;
+    in.payload = d->payload;
+  }
+  in.tsn = t.tracker.Unwrap(wire_tsn);
+  counters_.data_chunks_received++;
+  switch (t.tracker.Check(in.tsn)) {
+    case DataTracker::Verdict::kDuplicate: t.tracker.RecordDuplicate(wire_tsn); return;
+    case DataTracker::Verdict::kDropped: return;
+    case DataTracker::Verdict::kNew: break;
+  }
+  if (in.stream_id.value() >= t.inbound_streams) {
+    // Section 6.5: ack the TSN, drop the data, report Invalid Stream Identifier.
+    t.tracker.Record(in.tsn);
+    std::vector<uint8_t> buf(64);
+    PacketBuilder b(buf, options_.local_port, options_.remote_port, t.peer_tag);
+    size_t at = BeginChunk(b.writer(), static_cast<uint8_t>(ChunkType::kError), 0);
+    b.writer().U16(cause::kInvalidStreamIdentifier);
+    b.writer().U16(8);
+    b.writer().U16(in.stream_id.value());
+    b.writer().U16(0);
+    FinishChunk(b.writer(), at);
+    QueueControlPacket(FinishControl(b, true));
+    return;
+  }
+  // Section 6.2: data beyond the receive window may be dropped (not acked,
+  // so the peer retransmits it). The next expected TSN is always taken so
+  // that delivery can progress, up to a hard cap of twice the window.
+  size_t held = t.reassembly.buffered_bytes();
+  bool next_expected = in.tsn == t.tracker.cumulative() + 1;
+  if (held + in.payload.size() > options_.max_receive_buffer && !next_expected) return;
+  if (held + in.payload.size() > 2 * options_.max_receive_buffer) {
+    SendAbort(cause::kOutOfResource, "receive buffer exhausted");
+    CloseWithReason("peer overran the receive buffer (" + std::to_string(held) + " bytes held)", false);
+    return;
+  }
+  t.tracker.Record(in.tsn);
+  if (!t.reassembly.Add(in)) {
+    std::string why = t.reassembly.error();
+    SendAbort(cause::kProtocolViolation, why);
+    CloseWithReason(why, false);
+  }
+}
+
+size_t Association::DataHeaderSize() const {
+  return tcb_ && tcb_->caps.i_data ? IDataChunk::kHeaderSize : DataChunk::kHeaderSize;
+}
+
+void Association::WriteDataChunk(ByteWriter& w, UnwrappedTsn tsn, const Fragment& f, bool immediate) const {
+  if (tcb_->caps.i_data) {
+    IDataChunk d;
+    d.tsn = TsnUnwrapper::Wrap(tsn);
+    d.stream_id = f.stream_id;
+    d.mid = Mid(f.ssn_or_mid);
+    d.ppid = f.ppid;
+    d.fsn = f.fsn;
+    d.unordered = f.unordered;
+    d.beginning = f.beginning;
+    d.ending = f.ending;
+    d.immediate_ack = immediate;
+    d.payload = f.data();
+    d.SerializeTo(w);
+  } else {
+    DataChunk d;
+    d.tsn = TsnUnwrapper::Wrap(tsn);
+    d.stream_id = f.stream_id;
+    d.ssn = Ssn(static_cast<uint16_t>(f.ssn_or_mid));
+    d.ppid = f.ppid;
+    d.unordered = f.unordered;
+    d.beginning = f.beginning;
+    d.ending = f.ending;
+    d.immediate_ack = immediate;
+    d.payload = f.data();
+    d.SerializeTo(w);
+  }
+}
+
+void Association::WriteSack(Instant now, ByteWriter& w) {
+  (void)now;
+  Tcb& t = *tcb_;
+  size_t held = t.reassembly.buffered_bytes();
+  uint32_t a_rwnd = static_cast<uint32_t>(held >= options_.max_receive_buffer ? 0 : options_.max_receive_buffer - held);
+  const auto& dups = t.tracker.duplicates();
+  size_t room = w.remaining() > 16 + 4 * dups.size() ? (w.remaining() - 16 - 4 * dups.size()) / 4 : 0;
+  auto gaps = t.tracker.GapBlocks(std::min<size_t>(room, 128));
+  SackChunk::Serialize(w, t.tracker.cumulative_tsn(), a_rwnd, gaps, dups);
+  t.tracker.ClearDuplicates();
+  t.sack_now = false;
+  t.delayed_ack.reset();
+  t.data_packets_since_sack = 0;
+}
+
+bool Association::BuildDataPacket(Instant now, Transmit* out) {
+  Tcb& t = *tcb_;
+  bool can_send_data = state_ == State::kEstablished || state_ == State::kShutdownPending ||
+                       state_ == State::kShutdownReceived || state_ == State::kShutdownSent;
+  bool new_data_allowed =
+      state_ == State::kEstablished || state_ == State::kShutdownPending || state_ == State::kShutdownReceived;
+  bool want_retransmit = can_send_data && t.to_retransmit > 0 && (t.flight_bytes < t.cwnd || t.fast_retransmit_now);
+  bool want_new = new_data_allowed && t.send_queue.HasDataToSend() && t.flight_bytes < t.cwnd &&
+                  (t.peer_rwnd > 0 || t.outstanding_bytes == 0);  // zero window probe: one chunk when idle
+  bool want_fwd = t.forward_tsn_needed && t.caps.forward_tsn && AdvancedPeerAckPoint() > t.cumulative_ack;
+  if (!t.sack_now && !want_retransmit && !want_new && !want_fwd) {
+    t.forward_tsn_needed = false;
+    return false;
+  }
+  out->packet.resize(options_.mtu);
+  PacketBuilder b(out->packet, options_.local_port, options_.remote_port, t.peer_tag);
+  ByteWriter& w = b.writer();
+  // Section 6.4: control chunks come first, SACK bundled whenever one is due
+  // (or with any data, since it costs little and speeds the peer up).
+  if (t.sack_now || ((want_retransmit || want_new) && t.delayed_ack)) WriteSack(now, w);
+  if (want_fwd) {
+    WriteForwardTsn(w);
+    t.forward_tsn_needed = false;
+  }
+  size_t header = DataHeaderSize();
+  bool wrote_data = false;
+  // 1) Retransmissions, lowest TSN first (section 6.1 rule C / 7.2.4).
+  if (want_retransmit) {
+    for (OutstandingChunk& c : t.outstanding) {
+      if (t.to_retransmit == 0) break;
+      if (c.state != OutstandingChunk::State::kToRetransmit) continue;
+      if (ShouldAbandon(now, c)) {
+        AbandonMessage(c.fragment.message_id, c.fragment.stream_id);
+        continue;
+      }
+      if (!t.fast_retransmit_now && t.flight_bytes >= t.cwnd) break;
+      if (w.remaining() < PadTo4(header + c.fragment.length)) {
+        if (wrote_data) break;
+        continue;
+      }
+      WriteDataChunk(w, c.tsn, c.fragment, false);
+      c.state = OutstandingChunk::State::kInFlight;
+      c.transmissions++;
+      c.nacks = 0;
+      c.sent_at = now;
+      t.to_retransmit--;
+      t.flight_bytes += c.size;
+      counters_.retransmissions++;
+      counters_.data_chunks_sent++;
+      wrote_data = true;
+    }
+    t.fast_retransmit_now = false;
+  }
+  // 2) New data while cwnd and the peer's window allow (section 6.1 rules A, B).
+  if (new_data_allowed) {
+    while (t.flight_bytes < t.cwnd && (t.peer_rwnd > 0 || t.outstanding_bytes == 0)) {
+      if (w.remaining() < header + 64 && (wrote_data || w.remaining() < header + 1)) break;
+      size_t max_payload = w.remaining() - header;
+      max_payload &= ~size_t{3};  // keep fragments 4-byte aligned: no padding in full packets
+      if (max_payload == 0) break;
+      auto f = t.send_queue.Produce(now, max_payload);
+      if (!f) break;
+      UnwrappedTsn tsn = t.next_tsn++;
+      bool last = !t.send_queue.HasDataToSend();
+      // RFC 7053: ask for an immediate SACK when the queue runs dry, so the
+      // last packet of a burst is not held by the peer's delayed ack.
+      WriteDataChunk(w, tsn, *f, last);
+      OutstandingChunk c;
+      c.tsn = tsn;
+      c.size = PadTo4(header + f->length);
+      c.fragment = std::move(*f);
+      c.sent_at = now;
+      t.flight_bytes += c.size;
+      t.outstanding_bytes += c.size;
+      t.peer_rwnd = t.peer_rwnd > c.size ? t.peer_rwnd - c.size : 0;
+      t.outstanding.push_back(std::move(c));
+      counters_.data_chunks_sent++;
+      wrote_data = true;
+    }
+  }
+  if (wrote_data) {
+    t.last_data_sent = now;
+    if (!t.t3_rtx) t.t3_rtx = now + t.rto.rto();  // section 6.3.2 R1
+  }
+  if (w.size() == kCommonHeaderSize) {
+    out->packet.clear();
+    return false;
+  }
+  size_t n = b.Finish(t.caps.zero_checksum);
+  out->packet.resize(n);
+  return n > 0;
+}
+
+}  // namespace peerlink::sctp

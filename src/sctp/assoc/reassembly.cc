@@ -1,0 +1,244 @@
+#include "src/sctp/assoc/reassembly.h"
+
+namespace peerlink::sctp {
+
+bool ReassemblyQueue::SerialLessOrEqual(uint32_t a, uint32_t b) const {
+  if (a == b) return true;
+  return interleaving_ ? SerialLess<uint32_t>(a, b) : SerialLess<uint16_t>(uint16_t(a), uint16_t(b));
+}
+
+bool ReassemblyQueue::Add(const Incoming& in) {
+  return interleaving_ ? AddIData(in) : AddData(in);
+}
+
+bool ReassemblyQueue::AddData(const Incoming& in) {
+  if (in.beginning && in.ending) {  // the common case: no fragmentation, no copy into the map
+    if (in.payload.size() > max_message_size_) {
+      error_ = "peer sent a " + std::to_string(in.payload.size()) + "-byte message, above max_message_size";
+      return false;
+    }
+    Complete(in.stream_id, in.ssn_or_mid, in.unordered, in.ppid,
+             std::vector<uint8_t>(in.payload.begin(), in.payload.end()));
+    return true;
+  }
+  Fragment f;
+  f.tsn = in.tsn;
+  f.stream_id = in.stream_id;
+  f.ssn_or_mid = in.ssn_or_mid;
+  f.ppid = in.ppid;
+  f.unordered = in.unordered;
+  f.beginning = in.beginning;
+  f.ending = in.ending;
+  f.data.assign(in.payload.begin(), in.payload.end());
+  buffered_ += f.data.size();
+  auto it = data_fragments_.emplace(in.tsn, std::move(f)).first;
+  auto same = [](const Fragment& a, const Fragment& b) {
+    return a.stream_id == b.stream_id && a.unordered == b.unordered && a.ssn_or_mid == b.ssn_or_mid;
+  };
+  // Walk back to the B fragment and forward to the E fragment over consecutive TSNs.
+  auto first = it;
+  size_t bytes = first->second.data.size();
+  while (!first->second.beginning) {
+    if (first == data_fragments_.begin()) return true;
+    auto prev = std::prev(first);
+    if (prev->first + 1 != first->first || !same(prev->second, first->second) || prev->second.ending) return true;
+    first = prev;
+    bytes += first->second.data.size();
+  }
+  auto last = it;
+  while (!last->second.ending) {
+    auto next = std::next(last);
+    if (next == data_fragments_.end() || next->first != last->first + 1 || !same(next->second, last->second) ||
+        next->second.beginning) {
+      if (bytes > max_message_size_) {
+        error_ = "peer sent a message above max_message_size (" + std::to_string(bytes) + " bytes buffered)";
+        return false;
+      }
+      return true;
+    }
+    last = next;
+    bytes += last->second.data.size();
+  }
+  std::vector<uint8_t> payload;
+  payload.reserve(bytes);
+  auto end = std::next(last);
+  for (auto p = first; p != end; ++p)
+    payload.insert(payload.end(), p->second.data.begin(), p->second.data.end());
+  Fragment head = std::move(first->second);
+  data_fragments_.erase(first, end);
+  buffered_ -= bytes;
+  if (bytes > max_message_size_) {
+    error_ = "peer sent a " + std::to_string(bytes) + "-byte message, above max_message_size";
+    return false;
+  }
+  Complete(head.stream_id, head.ssn_or_mid, head.unordered, head.ppid, std::move(payload));
+  return true;
+}
+
+bool ReassemblyQueue::AddIData(const Incoming& in) {
+  // Ordered messages already delivered or skipped are stale (a retransmission
+  // that crossed a FORWARD-TSN): ignore them.
+  if (!in.unordered) {
+    auto s = streams_.find(in.stream_id.value());
+    uint32_t next = s == streams_.end() ? 0 : s->second.next;
+    if (in.ssn_or_mid != next && SerialLess<uint32_t>(in.ssn_or_mid, next)) return true;
+  }
+  if (in.beginning && in.ending) {
+    if (in.payload.size() > max_message_size_) {
+      error_ = "peer sent a " + std::to_string(in.payload.size()) + "-byte message, above max_message_size";
+      return false;
+    }
+    Complete(in.stream_id, in.ssn_or_mid, in.unordered, in.ppid,
+             std::vector<uint8_t>(in.payload.begin(), in.payload.end()));
+    return true;
+  }
+  Key key{in.stream_id.value(), in.unordered, in.ssn_or_mid};
+  Partial& p = partials_[key];
+  uint32_t fsn = in.beginning ? 0 : in.fsn;
+  if (!in.beginning && fsn == 0) {
+    // RFC 8260 section 2.1: FSN 0 belongs to the B fragment only.
+    error_ = "I-DATA fragment without B flag has FSN 0";
+    return false;
+  }
+  if (p.fragments.count(fsn)) return true;  // same fragment under a new TSN: keep the first
+  Fragment f;
+  f.tsn = in.tsn;
+  f.stream_id = in.stream_id;
+  f.ssn_or_mid = in.ssn_or_mid;
+  f.ppid = in.ppid;
+  f.unordered = in.unordered;
+  f.beginning = in.beginning;
+  f.ending = in.ending;
+  f.data.assign(in.payload.begin(), in.payload.end());
+  p.bytes += f.data.size();
+  buffered_ += f.data.size();
+  if (in.ending) p.last_fsn = fsn;
+  p.fragments.emplace(fsn, std::move(f));
+  if (p.bytes > max_message_size_) {
+    error_ = "peer sent a message above max_message_size (" + std::to_string(p.bytes) + " bytes buffered)";
+    return false;
+  }
+  if (!p.last_fsn || p.fragments.size() != *p.last_fsn + 1 || !p.fragments.begin()->second.beginning) return true;
+  std::vector<uint8_t> payload;
+  payload.reserve(p.bytes);
+  for (auto& [n, frag] : p.fragments)
+    payload.insert(payload.end(), frag.data.begin(), frag.data.end());
+  Ppid ppid = p.fragments.begin()->second.ppid;
+  buffered_ -= p.bytes;
+  partials_.erase(key);
+  Complete(in.stream_id, in.ssn_or_mid, in.unordered, ppid, std::move(payload));
+  return true;
+}
+
+void ReassemblyQueue::Complete(StreamId sid,
+                               uint32_t ssn_or_mid,
+                               bool unordered,
+                               Ppid ppid,
+                               std::vector<uint8_t> payload) {
+  if (unordered) {
+    ready_.push_back(MessageReceived{sid, ppid, std::move(payload), true});
+    return;
+  }
+  InStream& s = streams_[sid.value()];
+  if (ssn_or_mid == s.next) {
+    ready_.push_back(MessageReceived{sid, ppid, std::move(payload), false});
+    s.next = Next(s.next);
+    DeliverWaiting(sid, s);
+    return;
+  }
+  if (SerialLessOrEqual(ssn_or_mid, s.next)) return;  // already delivered or skipped: a stale duplicate
+  buffered_ += payload.size();
+  s.waiting.emplace(ssn_or_mid, MessageReceived{sid, ppid, std::move(payload), false});
+}
+
+void ReassemblyQueue::DeliverWaiting(StreamId sid, InStream& s) {
+  (void)sid;
+  for (auto it = s.waiting.find(s.next); it != s.waiting.end(); it = s.waiting.find(s.next)) {
+    buffered_ -= it->second.payload.size();
+    ready_.push_back(std::move(it->second));
+    s.waiting.erase(it);
+    s.next = Next(s.next);
+  }
+}
+
+void ReassemblyQueue::HandleForwardTsn(UnwrappedTsn new_cumulative, std::span<const ForwardTsnChunk::Skipped> skipped) {
+  // RFC 3758 section 3.6: fragments up to the new cumulative TSN belong to
+  // abandoned messages (our sender never forwards past a partly acked message).
+  while (!data_fragments_.empty() && data_fragments_.begin()->first <= new_cumulative) {
+    buffered_ -= data_fragments_.begin()->second.data.size();
+    data_fragments_.erase(data_fragments_.begin());
+  }
+  for (const auto& k : skipped) {
+    InStream& s = streams_[k.stream_id.value()];
+    uint32_t ssn = k.ssn.value();
+    // Drop waiting messages at or before the skipped SSN, then move past it.
+    for (auto it = s.waiting.begin(); it != s.waiting.end();) {
+      if (SerialLessOrEqual(it->first, ssn)) {
+        buffered_ -= it->second.payload.size();
+        it = s.waiting.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (SerialLessOrEqual(s.next, ssn)) s.next = Next(ssn);
+    DeliverWaiting(k.stream_id, s);
+  }
+}
+
+void ReassemblyQueue::HandleIForwardTsn(std::span<const IForwardTsnChunk::Skipped> skipped) {
+  for (const auto& k : skipped) {
+    uint32_t mid = k.mid.value();
+    for (auto it = partials_.begin(); it != partials_.end();) {
+      const auto& [sid, unordered, m] = it->first;
+      bool drop =
+          sid == k.stream_id.value() && unordered == k.unordered && (unordered ? m == mid : SerialLessOrEqual(m, mid));
+      if (drop) {
+        buffered_ -= it->second.bytes;
+        it = partials_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (k.unordered) continue;
+    InStream& s = streams_[k.stream_id.value()];
+    for (auto it = s.waiting.begin(); it != s.waiting.end();) {
+      if (SerialLessOrEqual(it->first, mid)) {
+        buffered_ -= it->second.payload.size();
+        it = s.waiting.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (SerialLessOrEqual(s.next, mid)) s.next = Next(mid);
+    DeliverWaiting(k.stream_id, s);
+  }
+}
+
+void ReassemblyQueue::ResetStreams(std::span<const StreamId> streams) {
+  for (StreamId sid : streams) {
+    InStream& s = streams_[sid.value()];
+    for (auto& [n, m] : s.waiting)
+      buffered_ -= m.payload.size();
+    s.waiting.clear();
+    s.next = 0;
+  }
+}
+
+bool ReassemblyQueue::IsConsistent() const {
+  size_t b = 0;
+  for (const auto& [tsn, f] : data_fragments_)
+    b += f.data.size();
+  for (const auto& [k, p] : partials_) {
+    size_t pb = 0;
+    for (const auto& [fsn, f] : p.fragments)
+      pb += f.data.size();
+    if (pb != p.bytes) return false;
+    b += pb;
+  }
+  for (const auto& [id, s] : streams_)
+    for (const auto& [n, m] : s.waiting)
+      b += m.payload.size();
+  return b == buffered_;
+}
+
+}  // namespace peerlink::sctp

@@ -1,0 +1,252 @@
+// Acknowledgement processing on the sending side (RFC 9260 section 6.2.1),
+// fast retransmit (7.2.4), the T3-rtx timer (6.3.2, 6.3.3), and PR-SCTP
+// abandonment with FORWARD-TSN / I-FORWARD-TSN (RFC 3758 section 3.5,
+// RFC 8260 section 2.3), plus receiving those.
+#include <algorithm>
+#include <map>
+
+#include "src/base/check.h"
+#include "src/sctp/assoc/tcb.h"
+#include "src/sctp/data_chunks.h"
+#include "src/sctp/packet.h"
+
+namespace peerlink::sctp {
+
+void Association::HandleSack(Instant now, const ChunkView& c) {
+  if (!tcb_ || state_ == State::kCookieWait || state_ == State::kCookieEchoed) return;
+  auto sack = SackChunk::Parse(c);
+  if (!sack) return;
+  Tcb& t = *tcb_;
+  UnwrappedTsn cum = TsnUnwrapper::Unwrap(t.cumulative_ack, sack->cumulative_tsn_ack);
+  // Section 6.2.1 D i): a SACK older than the cumulative ack point is stale.
+  if (cum < t.cumulative_ack) return;
+  // Acking a TSN never sent: a protocol violation we ignore rather than trust.
+  if (cum >= t.next_tsn) return;
+  t.error_count = 0;  // section 8.3: the peer is reachable
+  bool cum_advanced = cum > t.cumulative_ack;
+  size_t newly_acked = 0;
+  std::optional<Duration> rtt;
+  auto ack_chunk = [&](OutstandingChunk& ch) {
+    switch (ch.state) {
+      case OutstandingChunk::State::kAcked: return;
+      case OutstandingChunk::State::kInFlight:
+        t.flight_bytes -= ch.size;
+        newly_acked += ch.size;
+        // Karn's rule (section 6.3.1 C5): no RTT samples from retransmitted chunks.
+        if (ch.transmissions == 1) rtt = now - ch.sent_at;
+        break;
+      case OutstandingChunk::State::kToRetransmit:
+        t.to_retransmit--;
+        newly_acked += ch.size;
+        break;
+      case OutstandingChunk::State::kAbandoned: break;
+    }
+    t.outstanding_bytes -= ch.size;
+    ch.state = OutstandingChunk::State::kAcked;
+  };
+  while (!t.outstanding.empty() && t.outstanding.front().tsn <= cum) {
+    ack_chunk(t.outstanding.front());
+    t.outstanding.pop_front();
+  }
+  t.cumulative_ack = cum;
+
+  UnwrappedTsn highest_newly_acked = cum;
+  UnwrappedTsn highest_in_sack = cum;
+  for (size_t i = 0; i < sack->gap_block_count; ++i) {
+    GapAckBlock g = sack->gap_block(i);
+    for (uint32_t off = g.start; off <= g.end; ++off) {
+      size_t idx = off - 1;
+      if (idx >= t.outstanding.size()) break;
+      OutstandingChunk& ch = t.outstanding[idx];
+      if (ch.state != OutstandingChunk::State::kAcked && ch.state != OutstandingChunk::State::kAbandoned) {
+        ack_chunk(ch);
+        highest_newly_acked = std::max(highest_newly_acked, ch.tsn);
+      }
+      highest_in_sack = std::max(highest_in_sack, ch.tsn);
+    }
+  }
+  if (rtt) t.rto.Observe(*rtt);
+
+  // Section 7.2.4: miss indications with the HTNA rule; in fast recovery a
+  // SACK that advances the cumulative ack counts every reported hole.
+  bool in_recovery = t.fast_recovery_exit.has_value();
+  UnwrappedTsn limit = (in_recovery && cum_advanced) ? highest_in_sack : highest_newly_acked;
+  bool any_fast = false;
+  if (sack->gap_block_count > 0) {
+    for (OutstandingChunk& ch : t.outstanding) {
+      if (ch.tsn >= limit) break;
+      if (ch.state != OutstandingChunk::State::kInFlight || ch.fast_retransmitted) continue;
+      if (++ch.nacks < 3) continue;
+      if (ShouldAbandon(now, ch)) {
+        AbandonMessage(ch.fragment.message_id, ch.fragment.stream_id);
+        continue;
+      }
+      ch.state = OutstandingChunk::State::kToRetransmit;
+      ch.fast_retransmitted = true;
+      t.flight_bytes -= ch.size;
+      t.to_retransmit++;
+      counters_.fast_retransmits++;
+      any_fast = true;
+    }
+  }
+  if (t.fast_recovery_exit && cum >= *t.fast_recovery_exit) t.fast_recovery_exit.reset();
+  if (any_fast) {
+    if (!t.fast_recovery_exit) EnterFastRecovery();
+    t.fast_retransmit_now = true;
+  }
+  OnBytesAcked(newly_acked, cum_advanced);
+
+  // Section 6.2.1: rwnd = a_rwnd - bytes still outstanding.
+  t.peer_rwnd = sack->a_rwnd > t.outstanding_bytes ? sack->a_rwnd - t.outstanding_bytes : 0;
+
+  // Section 6.3.2 R2/R3.
+  if (t.flight_bytes == 0 && t.to_retransmit == 0 && t.outstanding_bytes == 0) {
+    t.t3_rtx.reset();
+  } else if (cum_advanced) {
+    t.t3_rtx = now + t.rto.rto();
+  }
+  if (t.caps.forward_tsn && AdvancedPeerAckPoint() > t.cumulative_ack) t.forward_tsn_needed = true;
+}
+
+bool Association::ShouldAbandon(Instant now, const OutstandingChunk& c) const {
+  if (!tcb_->caps.forward_tsn) return false;
+  const Fragment& f = c.fragment;
+  if (f.max_retransmits && c.transmissions > *f.max_retransmits) return true;
+  if (f.expires_at && now > *f.expires_at) return true;
+  return false;
+}
+
+void Association::AbandonMessage(uint64_t message_id, StreamId stream_id) {
+  Tcb& t = *tcb_;
+  for (OutstandingChunk& ch : t.outstanding) {
+    if (ch.fragment.message_id != message_id) continue;
+    if (ch.state == OutstandingChunk::State::kInFlight) t.flight_bytes -= ch.size;
+    if (ch.state == OutstandingChunk::State::kToRetransmit) t.to_retransmit--;
+    if (ch.state != OutstandingChunk::State::kAcked) ch.state = OutstandingChunk::State::kAbandoned;
+  }
+  // RFC 3758 section 3.5 A3: the unsent rest of the message is dropped too.
+  t.send_queue.DiscardRest(stream_id, message_id);
+  t.forward_tsn_needed = true;
+  counters_.messages_abandoned++;
+}
+
+UnwrappedTsn Association::AdvancedPeerAckPoint() const {
+  const Tcb& t = *tcb_;
+  UnwrappedTsn point = t.cumulative_ack;
+  for (const OutstandingChunk& ch : t.outstanding) {
+    if (ch.state != OutstandingChunk::State::kAcked && ch.state != OutstandingChunk::State::kAbandoned) break;
+    // With DATA the receiver drops fragments up to the new cumulative TSN, so
+    // the point never splits a message that is still being delivered.
+    if (t.caps.i_data || ch.state == OutstandingChunk::State::kAbandoned || ch.fragment.ending) point = ch.tsn;
+  }
+  return point;
+}
+
+void Association::WriteForwardTsn(ByteWriter& w) {
+  Tcb& t = *tcb_;
+  UnwrappedTsn point = AdvancedPeerAckPoint();
+  size_t room = w.remaining() > 64 ? (w.remaining() - 64) : 0;
+  if (t.caps.i_data) {
+    // One entry per abandoned message: (stream, U, MID).
+    std::map<std::tuple<uint16_t, bool>, uint32_t> highest;
+    for (const OutstandingChunk& ch : t.outstanding) {
+      if (ch.tsn > point) break;
+      if (ch.state != OutstandingChunk::State::kAbandoned) continue;
+      auto key = std::make_tuple(ch.fragment.stream_id.value(), ch.fragment.unordered);
+      auto it = highest.find(key);
+      if (it == highest.end() || SerialLess(it->second, ch.fragment.ssn_or_mid)) highest[key] = ch.fragment.ssn_or_mid;
+    }
+    // Unordered messages are listed individually (their MIDs are independent).
+    std::vector<IForwardTsnChunk::Skipped> skipped;
+    for (const OutstandingChunk& ch : t.outstanding) {
+      if (ch.tsn > point || skipped.size() * 8 >= room) break;
+      if (ch.state != OutstandingChunk::State::kAbandoned || !ch.fragment.unordered) continue;
+      IForwardTsnChunk::Skipped s{ch.fragment.stream_id, true, Mid(ch.fragment.ssn_or_mid)};
+      if (skipped.empty() || skipped.back().stream_id != s.stream_id || skipped.back().mid != s.mid)
+        skipped.push_back(s);
+    }
+    for (const auto& [key, mid] : highest) {
+      if (std::get<1>(key) || skipped.size() * 8 >= room) continue;
+      skipped.push_back({StreamId(std::get<0>(key)), false, Mid(mid)});
+    }
+    IForwardTsnChunk::Serialize(w, TsnUnwrapper::Wrap(point), skipped);
+  } else {
+    std::map<uint16_t, uint16_t> highest;  // ordered streams only
+    for (const OutstandingChunk& ch : t.outstanding) {
+      if (ch.tsn > point) break;
+      if (ch.state != OutstandingChunk::State::kAbandoned || ch.fragment.unordered) continue;
+      uint16_t ssn = static_cast<uint16_t>(ch.fragment.ssn_or_mid);
+      auto it = highest.find(ch.fragment.stream_id.value());
+      if (it == highest.end() || SerialLess(it->second, ssn)) highest[ch.fragment.stream_id.value()] = ssn;
+    }
+    std::vector<ForwardTsnChunk::Skipped> skipped;
+    for (const auto& [sid, ssn] : highest) {
+      if (skipped.size() * 4 >= room) break;
+      skipped.push_back({StreamId(sid), Ssn(ssn)});
+    }
+    ForwardTsnChunk::Serialize(w, TsnUnwrapper::Wrap(point), skipped);
+  }
+}
+
+void Association::HandleForwardTsn(Instant now, const ChunkView& c) {
+  (void)now;
+  if (!tcb_ || state_ == State::kCookieWait || state_ == State::kCookieEchoed) return;
+  Tcb& t = *tcb_;
+  if (!t.caps.forward_tsn) return;
+  bool ifwd = c.type == static_cast<uint8_t>(ChunkType::kIForwardTsn);
+  if (ifwd != t.caps.i_data) return;  // RFC 8260 section 2.3: the wrong kind is ignored
+  if (ifwd) {
+    auto f = IForwardTsnChunk::Parse(c);
+    if (!f) return;
+    UnwrappedTsn cum = t.tracker.Unwrap(f->new_cumulative_tsn);
+    if (cum - t.tracker.cumulative() > DataTracker::kMaxTsnDistance && cum > t.tracker.cumulative()) return;
+    std::vector<IForwardTsnChunk::Skipped> skipped;
+    skipped.reserve(f->skipped_count);
+    for (size_t i = 0; i < f->skipped_count; ++i)
+      skipped.push_back(f->skipped(i));
+    t.tracker.ForwardTo(cum);
+    t.reassembly.HandleIForwardTsn(skipped);
+  } else {
+    auto f = ForwardTsnChunk::Parse(c);
+    if (!f) return;
+    UnwrappedTsn cum = t.tracker.Unwrap(f->new_cumulative_tsn);
+    if (cum - t.tracker.cumulative() > DataTracker::kMaxTsnDistance && cum > t.tracker.cumulative()) return;
+    std::vector<ForwardTsnChunk::Skipped> skipped;
+    skipped.reserve(f->skipped_count);
+    for (size_t i = 0; i < f->skipped_count; ++i)
+      skipped.push_back(f->skipped(i));
+    t.tracker.ForwardTo(cum);
+    t.reassembly.HandleForwardTsn(t.tracker.cumulative(), skipped);
+  }
+  // RFC 3758 section 3.6: answer with a SACK right away.
+  t.sack_now = true;
+  ProcessDeferredIncomingReset();
+}
+
+void Association::OnT3Expired(Instant now) {
+  Tcb& t = *tcb_;
+  t.t3_rtx.reset();
+  counters_.t3_expiries++;
+  if (CountError(now, "retransmission timeout")) return;
+  t.rto.Backoff();  // section 6.3.3 E2
+  OnT3CongestionEvent();
+  // E3: everything in flight is marked for retransmission.
+  for (OutstandingChunk& ch : t.outstanding) {
+    if (ch.state != OutstandingChunk::State::kInFlight) continue;
+    if (ShouldAbandon(now, ch)) {
+      AbandonMessage(ch.fragment.message_id, ch.fragment.stream_id);
+      continue;
+    }
+    ch.state = OutstandingChunk::State::kToRetransmit;
+    ch.nacks = 0;
+    t.flight_bytes -= ch.size;
+    t.to_retransmit++;
+  }
+  t.fast_retransmit_now = false;
+  if (t.caps.forward_tsn && AdvancedPeerAckPoint() > t.cumulative_ack) t.forward_tsn_needed = true;
+  // Keep the timer running while anything is unacknowledged (retransmissions,
+  // or a FORWARD-TSN that must be repeated until acked).
+  if (!t.outstanding.empty()) t.t3_rtx = now + t.rto.rto();
+}
+
+}  // namespace peerlink::sctp

@@ -1,0 +1,128 @@
+// Transmission control block: the state that exists once an association is
+// set up (RFC 9260 section 14). Private to src/sctp/assoc/*.cc.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <set>
+#include <vector>
+
+#include "src/sctp/assoc/data_tracker.h"
+#include "src/sctp/assoc/reassembly.h"
+#include "src/sctp/assoc/send_queue.h"
+#include "src/sctp/association.h"
+#include "src/sctp/parameters.h"
+
+namespace peerlink::sctp {
+
+// RFC 9260 section 6.3.1: SRTT / RTTVAR / RTO with alpha 1/8, beta 1/4.
+class RtoEstimator {
+ public:
+  explicit RtoEstimator(const Options& o) : min_(o.rto_min), max_(o.rto_max), rto_(o.rto_initial) {}
+  void Observe(Duration rtt) {
+    if (rtt < Duration::Zero()) return;
+    if (!srtt_) {  // C1
+      srtt_ = rtt;
+      rttvar_ = rtt / 2;
+    } else {  // C2
+      Duration diff = *srtt_ > rtt ? *srtt_ - rtt : rtt - *srtt_;
+      rttvar_ = rttvar_ * 3 / 4 + diff / 4;
+      srtt_ = *srtt_ * 7 / 8 + rtt / 8;
+    }
+    // G (clock granularity) is 1 ms here: keeps RTO above SRTT on a zero-jitter link.
+    Duration var = std::max(rttvar_ * 4, Duration::Millis(1));
+    rto_ = std::clamp(*srtt_ + var, min_, max_);  // C3, C6, C7
+  }
+  void Backoff() { rto_ = std::min(rto_ * 2, max_); }  // E2 / section 6.3.3
+  Duration rto() const { return rto_; }
+  std::optional<Duration> srtt() const { return srtt_; }
+
+ private:
+  Duration min_, max_, rto_;
+  std::optional<Duration> srtt_;
+  Duration rttvar_;
+};
+
+struct OutstandingChunk {
+  enum class State : uint8_t { kInFlight, kAcked, kToRetransmit, kAbandoned };
+  UnwrappedTsn tsn = 0;
+  Fragment fragment;
+  Instant sent_at;
+  State state = State::kInFlight;
+  uint16_t nacks = 0;
+  uint16_t transmissions = 1;
+  bool fast_retransmitted = false;
+  size_t size = 0;  // chunk bytes counted against cwnd/rwnd
+};
+
+struct Association::Negotiated {
+  bool i_data = false, zero_checksum = false, forward_tsn = false, reconfig = false;
+};
+
+struct Association::Tcb {
+  Tcb(const Options& o, UnwrappedTsn local_initial, UnwrappedTsn peer_initial, bool interleaving)
+      : send_queue(o.max_send_buffer, o.per_stream_send_buffer, interleaving),
+        next_tsn(local_initial),
+        cumulative_ack(local_initial - 1),
+        rto(o),
+        tracker(peer_initial),
+        reassembly(interleaving, o.max_message_size) {}
+
+  VerificationTag local_tag, peer_tag;
+  Tsn local_initial_tsn, peer_initial_tsn;
+  Negotiated caps;
+  uint16_t outbound_streams = 0, inbound_streams = 0;
+
+  // --- Send side (data.cc, sack.cc, congestion.cc).
+  SendQueue send_queue;
+  std::deque<OutstandingChunk> outstanding;  // outstanding[i].tsn == cumulative_ack + 1 + i
+  UnwrappedTsn next_tsn;
+  UnwrappedTsn cumulative_ack;   // highest cumulative TSN ack the peer sent
+  size_t flight_bytes = 0;       // chunks in state kInFlight
+  size_t outstanding_bytes = 0;  // chunks not yet acked by the peer (for rwnd)
+  size_t to_retransmit = 0;      // chunks in state kToRetransmit
+  size_t peer_rwnd = 0;
+  size_t cwnd = 0, ssthresh = 0, partial_bytes_acked = 0;
+  std::optional<UnwrappedTsn> fast_recovery_exit;
+  bool fast_retransmit_now = false;  // the next packet may ignore cwnd (RFC 9260 section 7.2.4 step 3)
+  bool forward_tsn_needed = false;
+  RtoEstimator rto;
+  uint64_t next_message_id = 1;
+
+  // --- Receive side.
+  DataTracker tracker;
+  ReassemblyQueue reassembly;
+  bool sack_now = false;
+  int data_packets_since_sack = 0;
+
+  // --- Timers.
+  std::optional<Instant> t3_rtx, delayed_ack, heartbeat, heartbeat_timeout, t2_shutdown, reconfig_timer;
+  int error_count = 0;  // association error counter (section 8.1)
+  int t2_count = 0;
+  Instant last_data_sent;
+  uint64_t heartbeat_nonce = 0;
+
+  // --- Stream reset (stream_reset.cc), RFC 6525.
+  uint32_t next_request_sequence = 0;
+  std::set<uint16_t> streams_to_reset;  // requested by the user, not yet in a request
+  struct InflightReset {
+    uint32_t sequence = 0;
+    std::vector<StreamId> streams;
+    Tsn last_tsn;
+  };
+  std::optional<InflightReset> inflight_reset;
+  bool reconfig_packet_needed = false;
+  uint32_t peer_next_request_sequence = 0;
+  uint32_t last_peer_result = 0;
+  struct DeferredReset {
+    uint32_t sequence = 0;
+    UnwrappedTsn last_tsn = 0;
+    std::vector<StreamId> streams;
+  };
+  std::optional<DeferredReset> deferred_incoming_reset;
+  std::vector<ReconfigResponseParameter> pending_responses;
+};
+
+}  // namespace peerlink::sctp

@@ -1,0 +1,323 @@
+// One SCTP association (RFC 9260) for WebRTC data channels, carried over DTLS
+// (RFC 8261): one path, no IP addresses, port 5000 by default. Sans-I/O.
+//
+// Inputs:  Connect / HandlePacket / HandleTimeout / Send / ResetStreams /
+//          Shutdown / Abort, each with the current time.
+// Outputs: PollOutput(now) -> Transmit (one SCTP packet: exactly the payload of
+//          one DTLS record), Event, or Deadline (call HandleTimeout then).
+//          After any input, drain PollOutput until it returns a Deadline.
+//
+// Extensions, each used only when both ends announce it: I-DATA and
+// I-FORWARD-TSN (RFC 8260, message interleaving), FORWARD-TSN (RFC 3758,
+// partial reliability), RE-CONFIG outgoing stream reset (RFC 6525), zero
+// checksum (RFC 9653; safe here only because DTLS authenticates every byte).
+//
+// Deterministic: the verification tags, initial TSN and cookie secret come
+// from the injected Rng; given the same Rng and inputs, the same outputs.
+// Memory is bounded against any peer: receive buffer (reassembly + undelivered)
+// by max_receive_buffer, send queues by max_send_buffer/per_stream_send_buffer.
+// Not thread-safe; call from one thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "src/base/byte_io.h"
+#include "src/base/rng.h"
+#include "src/base/time.h"
+#include "src/sctp/types.h"
+
+namespace peerlink::sctp {
+
+struct ChunkView;
+struct OutstandingChunk;
+struct Fragment;
+class PacketBuilder;
+
+struct Options {
+  uint16_t local_port = 5000;
+  uint16_t remote_port = 5000;
+  // Largest SCTP packet we send, bytes (= the DTLS record payload we may use).
+  size_t mtu = 1200;
+  // Largest user message Send() accepts and we reassemble, bytes (RFC 8831 section 6.6).
+  size_t max_message_size = 256 * 1024;
+  // Receive buffer (reassembly + delivered-but-ordered-waiting), the a_rwnd we announce.
+  size_t max_receive_buffer = 4 * 1024 * 1024;
+  // Send queues: total, and per stream (bytes not yet handed to the network).
+  size_t max_send_buffer = 16 * 1024 * 1024;
+  size_t per_stream_send_buffer = 8 * 1024 * 1024;
+  // OS and MIS we announce in INIT / INIT ACK; the peer may negotiate fewer.
+  uint16_t announced_streams = 1024;
+  bool enable_interleaving = true;         // I-DATA (RFC 8260), used if both advertise
+  bool enable_zero_checksum = true;        // RFC 9653, used if both offer; only over DTLS
+  bool enable_partial_reliability = true;  // FORWARD-TSN (RFC 3758)
+  // RTO (RFC 9260 section 6.3). rto_min is below the RFC's 1 s, as in dcSCTP
+  // and Linux: over DTLS on one path a spurious timeout costs little, a 1 s
+  // stall on every tail loss costs a lot.
+  Duration rto_initial = Duration::Seconds(1);
+  Duration rto_min = Duration::Millis(200);
+  Duration rto_max = Duration::Seconds(60);
+  Duration delayed_ack = Duration::Millis(200);
+  Duration heartbeat_interval = Duration::Seconds(30);
+  int max_retransmissions = 10;  // Association.Max.Retrans
+  int max_init_retransmits = 8;  // Max.Init.Retransmits
+  // Congestion control, see docs/sctp.md: initial cwnd (RFC 9260 allows
+  // min(4 MTU, max(2 MTU, 4380)); we default to 10 MTUs as RFC 6928 does for TCP).
+  size_t initial_cwnd_mtus = 10;
+  // Slow start grows cwnd by all newly acked bytes (no L=1 MTU cap per SACK),
+  // so a delayed-ack receiver still doubles cwnd each round trip.
+  bool slow_start_full_byte_counting = true;
+  // Multiplicative decrease on fast retransmit (RFC: 0.5). 0.7 (as CUBIC)
+  // keeps more of a long-RTT pipe after a random loss.
+  double loss_decrease_factor = 0.5;
+  Duration cookie_lifetime = Duration::Seconds(60);
+  // Heartbeats are sent only when this is true (the data-channel layer may rely on DTLS/ICE consent instead).
+  bool enable_heartbeat = true;
+};
+
+struct SendOptions {
+  bool unordered = false;
+  // PR-SCTP (RFC 3758): at most one of the two. A message that exceeds its
+  // budget is abandoned and never delivered.
+  std::optional<uint16_t> max_retransmits;
+  std::optional<Duration> lifetime;
+};
+
+enum class SendStatus : uint8_t {
+  kOk,
+  kMessageTooLarge,  // > max_message_size (or empty, which SCTP cannot carry): nothing sent
+  kBufferFull,       // the stream's or the association's send buffer would overflow
+  kNotConnected,     // before Connected (or after Closed)
+  kStreamResetting,  // the stream has an outgoing reset pending; reopen after StreamsResetDone
+  kClosed,           // shutting down or closed
+};
+std::string_view ToString(SendStatus s);
+
+enum class State : uint8_t {
+  kClosed,
+  kCookieWait,
+  kCookieEchoed,
+  kEstablished,
+  kShutdownPending,
+  kShutdownSent,
+  kShutdownReceived,
+  kShutdownAckSent,
+};
+std::string_view ToString(State s);
+
+struct Transmit {
+  std::vector<uint8_t> packet;  // one SCTP packet = one DTLS record payload
+};
+struct Deadline {
+  Instant at;  // Instant::Max(): nothing to wake up for
+};
+
+struct Connected {};
+struct MessageReceived {
+  StreamId stream_id;
+  Ppid ppid;
+  std::vector<uint8_t> payload;
+  bool unordered = false;
+};
+// Incoming streams the peer reset (its outgoing side); the data-channel layer
+// then resets its own outgoing side of the same streams.
+struct StreamsResetByPeer {
+  std::vector<StreamId> streams;
+};
+struct StreamsResetDone {
+  std::vector<StreamId> streams;
+};
+struct StreamsResetFailed {
+  std::vector<StreamId> streams;
+  std::string reason;
+};
+struct BufferedAmountLow {
+  StreamId stream_id;
+};
+struct TotalBufferedAmountLow {};
+struct Closed {
+  std::string reason;
+  bool by_peer = false;
+};
+struct Restarted {};  // the peer restarted (RFC 9260 section 5.2.4 case A): queues were reset
+
+using Event = std::variant<Connected,
+                           MessageReceived,
+                           StreamsResetByPeer,
+                           StreamsResetDone,
+                           StreamsResetFailed,
+                           BufferedAmountLow,
+                           TotalBufferedAmountLow,
+                           Closed,
+                           Restarted>;
+using Output = std::variant<Transmit, Event, Deadline>;
+
+struct Metrics {
+  size_t cwnd = 0;
+  size_t ssthresh = 0;
+  size_t peer_rwnd = 0;   // peer's receive window as we currently estimate it
+  size_t local_rwnd = 0;  // a_rwnd we announce
+  size_t bytes_in_flight = 0;
+  std::optional<Duration> srtt;
+  Duration rto;
+  uint64_t packets_sent = 0, packets_received = 0;
+  uint64_t bytes_sent = 0, bytes_received = 0;  // SCTP packet bytes
+  uint64_t data_chunks_sent = 0, data_chunks_received = 0;
+  uint64_t retransmissions = 0;  // DATA chunks sent again (any reason)
+  uint64_t fast_retransmits = 0;
+  uint64_t t3_expiries = 0;
+  uint64_t messages_sent = 0, messages_received = 0;
+  uint64_t messages_abandoned = 0;  // PR-SCTP
+  uint64_t checksum_errors = 0;
+  bool interleaving = false, zero_checksum = false, partial_reliability = false, reconfig = false;
+  uint16_t negotiated_outbound_streams = 0, negotiated_inbound_streams = 0;
+};
+
+class Association {
+ public:
+  Association(const Options& options, Rng& rng, Instant now);
+  ~Association();
+  Association(const Association&) = delete;
+  Association& operator=(const Association&) = delete;
+
+  // Active open: sends INIT. Both ends may call it (WebRTC does); the INIT
+  // collision is resolved per RFC 9260 section 5.2.1. Without Connect, the
+  // association answers an INIT passively.
+  void Connect(Instant now);
+  // One received SCTP packet (one DTLS record payload).
+  void HandlePacket(Instant now, ByteView packet);
+  void HandleTimeout(Instant now);
+  // Queues one message. The payload is moved, fragmented and sent as windows allow.
+  [[nodiscard]] SendStatus Send(Instant now,
+                                StreamId stream_id,
+                                Ppid ppid,
+                                std::vector<uint8_t> payload,
+                                const SendOptions& options = {});
+  // RFC 6525 outgoing SSN reset of `outgoing`, sent after the data already
+  // queued on those streams; StreamsResetDone / StreamsResetFailed follow.
+  void ResetStreams(Instant now, std::span<const StreamId> outgoing);
+  // Graceful close: queued data is delivered first (RFC 9260 section 9.2).
+  void Shutdown(Instant now);
+  void Abort(Instant now, std::string_view reason);
+
+  // Bytes queued on a stream and not yet sent (RTCDataChannel.bufferedAmount).
+  size_t buffered_amount(StreamId stream_id) const;
+  size_t total_buffered_amount() const;
+  // BufferedAmountLow fires when buffered_amount falls from above to at or below it.
+  void SetBufferedAmountLowThreshold(StreamId stream_id, size_t bytes);
+  void SetTotalBufferedAmountLowThreshold(size_t bytes);
+
+  [[nodiscard]] Output PollOutput(Instant now);
+  State state() const { return state_; }
+  Metrics metrics() const;
+  const Options& options() const { return options_; }
+  // Internal invariants hold (asserted after every public call in tests).
+  bool IsConsistent() const;
+
+ private:
+  struct Negotiated;
+  struct Tcb;  // everything that exists only once the association is up
+  struct ChunkContext;
+
+  // connect.cc
+  void SendInit(Instant now);
+  void HandleInit(Instant now, const ChunkView& c, VerificationTag packet_tag);
+  void HandleInitAck(Instant now, const ChunkView& c);
+  void HandleCookieEcho(Instant now, const ChunkView& c, VerificationTag packet_tag);
+  void HandleCookieAck(Instant now);
+  void MakeTcb(Instant now,
+               VerificationTag local_tag,
+               VerificationTag peer_tag,
+               Tsn local_initial_tsn,
+               Tsn peer_initial_tsn,
+               uint32_t peer_a_rwnd,
+               uint16_t os,
+               uint16_t mis,
+               uint8_t caps);
+  void OnEstablished(Instant now);
+  void OnT1Expired(Instant now);
+  void WriteInitParameters(ByteWriter& w) const;
+  uint8_t LocalCapabilities() const;
+  // data.cc
+  void HandleData(Instant now, const ChunkView& c);
+  bool BuildDataPacket(Instant now, Transmit* out);
+  void DeliverMessages();
+  // sack.cc
+  void HandleSack(Instant now, const ChunkView& c);
+  void HandleForwardTsn(Instant now, const ChunkView& c);
+  void OnT3Expired(Instant now);
+  void UpdateT3(Instant now);
+  void WriteSack(Instant now, ByteWriter& w);
+  void AbandonMessage(uint64_t message_id, StreamId stream_id);
+  bool ShouldAbandon(Instant now, const OutstandingChunk& c) const;
+  UnwrappedTsn AdvancedPeerAckPoint() const;
+  void WriteForwardTsn(ByteWriter& w);
+  void WriteDataChunk(ByteWriter& w, UnwrappedTsn tsn, const Fragment& f, bool immediate) const;
+  size_t DataHeaderSize() const;
+  // congestion.cc
+  void OnBytesAcked(size_t bytes_acked, bool cumulative_advanced);
+  void EnterFastRecovery();
+  void OnT3CongestionEvent();
+  // stream_reset.cc
+  void HandleReConfig(Instant now, const ChunkView& c);
+  void MaybeSendResetRequest(Instant now);
+  void OnReconfigTimer(Instant now);
+  void ProcessDeferredIncomingReset();
+  // shutdown.cc
+  void HandleShutdown(Instant now, const ChunkView& c);
+  void HandleShutdownAck(Instant now);
+  void HandleShutdownComplete(Instant now);
+  void HandleAbort(Instant now, const ChunkView& c);
+  void HandleError(Instant now, const ChunkView& c);
+  void HandleHeartbeat(Instant now, const ChunkView& c);
+  void HandleHeartbeatAck(Instant now, const ChunkView& c);
+  void MaybeProgressShutdown(Instant now);
+  void OnT2Expired(Instant now);
+  void OnHeartbeatTimer(Instant now);
+  void CloseWithReason(std::string reason, bool by_peer);
+  void SendAbort(uint16_t cause_code,
+                 std::string_view text,
+                 bool reflect_tag = false,
+                 VerificationTag tag = VerificationTag());
+  bool CountError(Instant now, std::string_view what);
+  // association.cc
+  void QueueControlPacket(std::vector<uint8_t> packet) { control_packets_.push_back(std::move(packet)); }
+  std::vector<uint8_t> FinishControl(PacketBuilder& b, bool may_zero_checksum);
+  void EmitEvent(Event e) { events_.push_back(std::move(e)); }
+  Instant NextDeadline() const;
+  bool AllDataAcked() const;
+  bool ZeroChecksumActive() const;
+  void CheckConsistency();
+
+  Options options_;
+  Rng& rng_;
+  State state_ = State::kClosed;
+  bool terminated_ = false;  // closed after having been used: ignore everything
+  std::vector<uint8_t> cookie_secret_;
+
+  // Handshake (connect.cc): what we sent in our INIT.
+  VerificationTag init_tag_;
+  Tsn init_tsn_;
+  std::vector<uint8_t> cookie_echo_;  // kept for retransmission in COOKIE-ECHOED
+  int init_retransmits_ = 0;
+  Duration t1_rto_;
+  std::optional<Instant> t1_init_, t1_cookie_;
+
+  std::unique_ptr<Tcb> tcb_;
+
+  std::deque<std::vector<uint8_t>> control_packets_;
+  std::deque<Event> events_;
+  uint64_t consistency_calls_ = 0;
+  Metrics counters_;  // packet/byte counters live here even before the TCB
+};
+
+}  // namespace peerlink::sctp
