@@ -2,6 +2,8 @@
 // 0 success, 1 runtime failure, 2 usage error, 128+signal when interrupted.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -42,5 +44,32 @@ struct IceDemoOptions {
   bool no_stun = false;  // host candidates only
 };
 int RunIceDemo(const IceDemoOptions& options);
+
+struct SignalOptions {
+  std::string listen = "0.0.0.0:4444";  // y-webrtc's default port
+  std::string tls_cert;
+  std::string tls_key;
+  std::string token_secret;
+  size_t max_message_size = 64 * 1024;
+  std::string rate = "100/s";
+  double burst = 0;  // 0: twice the rate
+  size_t max_topics = 256;
+  size_t max_conns_per_ip = 64;
+  size_t max_conns = 20000;
+  size_t max_write_queue = 1024 * 1024;
+  double idle_timeout_s = 120;
+  double ping_interval_s = 30;
+  double shutdown_grace_s = 5;
+  std::string redis;
+  std::string server_id;
+};
+int RunSignal(const SignalOptions& options);
+
+struct SignalTokenOptions {
+  std::string secret;
+  std::vector<std::string> rooms;
+  int64_t ttl_s = 3600;
+};
+int RunSignalToken(const SignalTokenOptions& options);
 
 }  // namespace peerlink::cli

@@ -9,6 +9,36 @@ namespace {
 
 using namespace peerlink::cli;
 
+void AddSignalOptions(CLI::App& cmd, SignalOptions& o) {
+  cmd.add_option("--listen", o.listen, "IP:PORT for WebSocket and HTTP (/healthz, /metrics)")->capture_default_str();
+  cmd.add_option("--tls-cert", o.tls_cert, "PEM certificate chain: serve wss:// (with --tls-key)");
+  cmd.add_option("--tls-key", o.tls_key, "PEM private key for --tls-cert");
+  cmd.add_option("--token-secret", o.token_secret, "Require HMAC room tokens minted with this secret");
+  cmd.add_option("--max-message-size", o.max_message_size, "Largest text frame in bytes (larger: close 1009)")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{64}, size_t{64} * 1024 * 1024));
+  cmd.add_option("--rate", o.rate, "Messages per second per connection, token bucket (N or N/s; 0: off)")
+      ->capture_default_str();
+  cmd.add_option("--burst", o.burst, "Token-bucket size in messages (default: twice --rate)");
+  cmd.add_option("--max-topics", o.max_topics, "Topics one connection may join (0: unlimited)")->capture_default_str();
+  cmd.add_option("--max-conns-per-ip", o.max_conns_per_ip, "Connections per source address (0: unlimited)")
+      ->capture_default_str();
+  cmd.add_option("--max-conns", o.max_conns, "Connections in total")->capture_default_str();
+  cmd.add_option("--max-write-queue", o.max_write_queue, "Bytes queued to one slow client before it is dropped")
+      ->capture_default_str();
+  cmd.add_option("--idle-timeout", o.idle_timeout_s, "Close a connection silent for this many seconds (0: off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 86400.0));
+  cmd.add_option("--ping-interval", o.ping_interval_s, "Seconds between WebSocket pings; no pong by the next: close")
+      ->capture_default_str()
+      ->check(CLI::Range(0.05, 3600.0));
+  cmd.add_option("--shutdown-grace", o.shutdown_grace_s, "Seconds SIGTERM waits for clients to close")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 600.0));
+  cmd.add_option("--redis", o.redis, "redis://HOST:PORT: share rooms with other servers via Redis pub/sub");
+  cmd.add_option("--server-id", o.server_id, "Origin tag in Redis messages (default: random)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,6 +95,18 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000));
   demo_cmd->add_flag("--no-stun", demo.no_stun, "Do not start the embedded STUN server (host candidates only)");
 
+  SignalOptions sig;
+  auto* sig_cmd =
+      app.add_subcommand("signal", "Run a y-webrtc-compatible WebSocket signaling server (see docs/signaling.md)");
+  AddSignalOptions(*sig_cmd, sig);
+  SignalTokenOptions token;
+  auto* token_cmd = sig_cmd->add_subcommand("token", "Mint a room token for a server started with --token-secret");
+  token_cmd->add_option("--secret", token.secret, "The server's --token-secret")->required();
+  token_cmd->add_option("--room", token.rooms, "Room (topic) the token admits, repeatable")->required();
+  token_cmd->add_option("--ttl", token.ttl_s, "Seconds until the token expires")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{10} * 365 * 24 * 3600));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -75,6 +117,8 @@ int main(int argc, char** argv) {
   if (stun_cmd->parsed()) return RunStun(stun);
   if (peer_cmd->parsed()) return RunIcePeer(peer);
   if (demo_cmd->parsed()) return RunIceDemo(demo);
+  if (token_cmd->parsed()) return RunSignalToken(token);
+  if (sig_cmd->parsed()) return RunSignal(sig);
   std::cerr << app.help() << '\n';
   return kExitUsage;
 }
