@@ -62,13 +62,23 @@ std::vector<uint8_t> Association::FinishControl(PacketBuilder& b, bool may_zero_
 void Association::HandlePacket(Instant now, ByteView bytes) {
   counters_.packets_received++;
   counters_.bytes_received += bytes.size();
-  if (terminated_) return;
   auto parsed = PacketView::Parse(bytes, options_.enable_zero_checksum);
   if (!parsed) {
     if (parsed.error().code == ParseErrorCode::kBadChecksum) counters_.checksum_errors++;
     return;  // RFC 9260 section 6.8: silently discard
   }
   const PacketView& pkt = *parsed;
+  if (terminated_) {
+    // Section 8.4 rule 5: a SHUTDOWN ACK for an association we already closed
+    // (our SHUTDOWN COMPLETE was lost) gets a SHUTDOWN COMPLETE with the T bit.
+    if (pkt.first_chunk().type == static_cast<uint8_t>(ChunkType::kShutdownAck)) {
+      std::vector<uint8_t> buf(16);
+      PacketBuilder b(buf, options_.local_port, options_.remote_port, pkt.header().verification_tag);
+      EmptyChunk{ChunkType::kShutdownComplete, true}.SerializeTo(b.writer());
+      QueueControlPacket(FinishControl(b, false));
+    }
+    return;
+  }
   // RFC 8261 section 5: fixed ports; a packet for other ports is not ours.
   if (pkt.header().destination_port != options_.local_port || pkt.header().source_port != options_.remote_port) return;
   ChunkView first = pkt.first_chunk();

@@ -216,7 +216,7 @@ void Association::HandleForwardTsn(Instant now, const ChunkView& c) {
     for (size_t i = 0; i < f->skipped_count; ++i)
       skipped.push_back(f->skipped(i));
     t.tracker.ForwardTo(cum);
-    t.reassembly.HandleForwardTsn(t.tracker.cumulative(), skipped);
+    t.reassembly.HandleForwardTsn(cum, skipped);  // not past it: later fragments may be live
   }
   // RFC 3758 section 3.6: answer with a SACK right away.
   t.sack_now = true;
