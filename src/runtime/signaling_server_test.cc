@@ -1,0 +1,395 @@
+// peerlink signal's runtime over real loopback sockets: a SignalingServer on
+// its own io_context thread, Beast clients (tests/signaling/ws_client.h).
+#include "src/runtime/signaling_server.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "src/runtime/clock.h"
+#include "src/signaling/token.h"
+#include "tests/signaling/ws_client.h"
+
+namespace peerlink::runtime {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using nlohmann::json;
+using signaling::testing::WsClient;
+using signaling::testing::WssClient;
+using ::testing::HasSubstr;
+using Ms = std::chrono::milliseconds;
+
+// A server on a background io_context thread, listening on 127.0.0.1:0.
+class ServerFixture {
+ public:
+  explicit ServerFixture(SignalingServerOptions o = Defaults()) {
+    server_ = std::make_unique<SignalingServer>(io_, std::move(o), [this](std::string_view line) {
+      std::lock_guard<std::mutex> lock(log_mu_);
+      log_.emplace_back(line);
+    });
+    error_ = server_->Start(*SocketAddress::Parse("127.0.0.1:0"));
+    port_ = server_->local_address().port();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~ServerFixture() {
+    io_.stop();
+    thread_.join();
+    server_.reset();
+  }
+  static SignalingServerOptions Defaults() {
+    SignalingServerOptions o;
+    o.core.max_conns_per_ip = 1000;
+    o.upgrade_timeout = Duration::Millis(500);
+    return o;
+  }
+  template <class F>
+  auto OnLoop(F f) {
+    std::promise<decltype(f())> p;
+    auto fut = p.get_future();
+    asio::post(io_, [&] { p.set_value(f()); });
+    return fut.get();
+  }
+  std::string Metrics() {
+    return OnLoop([this] { return server_->MetricsText(); });
+  }
+
+  asio::io_context io_{1};
+  std::unique_ptr<SignalingServer> server_;
+  std::string error_;
+  uint16_t port_ = 0;
+  std::thread thread_;
+  std::mutex log_mu_;
+  std::vector<std::string> log_;
+};
+
+std::string Sub(const std::string& room) {
+  return json({{"type", "subscribe"}, {"topics", {room}}}).dump();
+}
+std::string Pub(const std::string& room, int seq) {
+  return json({{"type", "publish"}, {"topic", room}, {"seq", seq}}).dump();
+}
+
+// One HTTP GET over a raw socket: returns status code and body.
+std::pair<int, std::string> HttpGet(uint16_t port, const std::string& target) {
+  asio::io_context io;
+  beast::tcp_stream stream(io);
+  stream.expires_after(std::chrono::seconds(3));
+  stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+  http::request<http::empty_body> req(http::verb::get, target, 11);
+  req.set(http::field::host, "127.0.0.1");
+  http::write(stream, req);
+  beast::flat_buffer buf;
+  http::response<http::string_body> res;
+  beast::error_code ec;
+  http::read(stream, buf, res, ec);
+  if (ec) return {0, ec.message()};
+  return {res.result_int(), res.body()};
+}
+
+// Subscribes and waits until the server has processed it (a ping round trip).
+void Join(WsClient& c, const std::string& room) {
+  ASSERT_TRUE(c.Send(Sub(room)));
+  ASSERT_TRUE(c.Send(R"({"type":"ping"})"));
+  auto pong = c.Read();
+  ASSERT_TRUE(pong);
+  ASSERT_EQ(*pong, R"({"type":"pong"})");
+}
+
+TEST(SignalingServer, PublishSubscribeBetweenClients) {
+  ServerFixture f;
+  ASSERT_EQ(f.error_, "");
+  WsClient a, b, c;
+  ASSERT_TRUE(a.Connect(f.port_));
+  ASSERT_TRUE(b.Connect(f.port_));
+  ASSERT_TRUE(c.Connect(f.port_));
+  Join(a, "room");
+  Join(b, "room");
+  Join(c, "elsewhere");
+  ASSERT_TRUE(a.Send(R"({"type":"publish","topic":"room","data":{"sdp":"v=0"}})"));
+  for (WsClient* x : {&a, &b}) {
+    auto m = x->Read();
+    ASSERT_TRUE(m);
+    EXPECT_EQ(*m, R"({"type":"publish","topic":"room","data":{"sdp":"v=0"},"clients":2})");
+  }
+  EXPECT_FALSE(c.Read(Ms(200)));
+  ASSERT_TRUE(b.Send(R"({"type":"unsubscribe","topics":["room"]})"));
+  ASSERT_TRUE(a.Send(Pub("room", 2)));
+  auto m = a.Read();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(json::parse(*m)["clients"], 1);
+  EXPECT_FALSE(b.Read(Ms(200)));
+}
+
+TEST(SignalingServer, HealthzAndMetrics) {
+  ServerFixture f;
+  WsClient a;
+  ASSERT_TRUE(a.Connect(f.port_));
+  Join(a, "r");
+  EXPECT_EQ(HttpGet(f.port_, "/healthz"), std::make_pair(200, std::string("ok")));
+  auto [status, body] = HttpGet(f.port_, "/metrics");
+  EXPECT_EQ(status, 200);
+  EXPECT_THAT(body, HasSubstr("peerlink_signal_connections 1\n"));
+  EXPECT_THAT(body, HasSubstr("peerlink_signal_rooms 1\n"));
+  EXPECT_THAT(body, HasSubstr("peerlink_signal_messages_in_total 2\n"));
+  EXPECT_THAT(body, HasSubstr("peerlink_signal_messages_out_total 1\n"));
+  EXPECT_THAT(body, HasSubstr("peerlink_signal_drops_total{reason=\"too_big\"} 0\n"));
+  EXPECT_EQ(HttpGet(f.port_, "/nope").first, 404);
+}
+
+TEST(SignalingServer, ServerPingsAndClientsThatPongStayConnected) {
+  auto o = ServerFixture::Defaults();
+  o.core.ping_interval = Duration::Millis(100);
+  ServerFixture f(o);
+  WsClient a;
+  ASSERT_TRUE(a.Connect(f.port_));
+  Join(a, "r");
+  // Beast answers pings while a read is pending: 10 intervals later still open.
+  EXPECT_FALSE(a.Read(Ms(1000)));
+  EXPECT_FALSE(a.ended());
+  ASSERT_TRUE(a.Send(R"({"type":"ping"})"));
+  EXPECT_TRUE(a.Read());
+}
+
+TEST(SignalingServer, TlsWithASelfSignedCertificate) {
+  const auto dir = std::filesystem::temp_directory_path() / ("peerlink-sig-tls-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string cert = (dir / "cert.pem").string(), key = (dir / "key.pem").string();
+  const std::string cmd =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=localhost -keyout " +
+      key + " -out " + cert + " 2>/dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "openssl CLI missing? install it via scripts/install-deps.sh";
+  auto o = ServerFixture::Defaults();
+  o.tls_cert_file = cert;
+  o.tls_key_file = key;
+  ServerFixture f(o);
+  ASSERT_EQ(f.error_, "");
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.load_verify_file(cert);
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  WssClient a(&ctx), b(&ctx);
+  ASSERT_TRUE(a.Connect(f.port_)) << a.error().message();
+  ASSERT_TRUE(b.Connect(f.port_));
+  ASSERT_TRUE(a.Send(Sub("t")));
+  ASSERT_TRUE(b.Send(Sub("t")));
+  ASSERT_TRUE(b.Send(R"({"type":"ping"})"));
+  ASSERT_TRUE(b.Read());
+  ASSERT_TRUE(b.Send(Pub("t", 1)));
+  auto m = a.Read();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(json::parse(*m)["seq"], 1);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SignalingServer, TokensViaQueryOrSubprotocolAndRefusalWithReason) {
+  auto o = ServerFixture::Defaults();
+  o.token_secret = "sekrit";
+  ServerFixture f(o);
+  const std::string good = signaling::MintToken("sekrit", {"room"}, UnixSeconds() + 600);
+  WsClient by_query, by_protocol, anonymous, wrong_room, forged;
+  ASSERT_TRUE(by_query.Connect(f.port_, "/?token=" + good));
+  ASSERT_TRUE(by_protocol.Connect(f.port_, "/", "peerlink-token." + good));
+  EXPECT_EQ(by_protocol.selected_protocol(), "peerlink-token." + good);
+  ASSERT_TRUE(by_query.Send(Sub("room")));
+  ASSERT_TRUE(by_protocol.Send(Sub("room")));
+  ASSERT_TRUE(by_protocol.Send(R"({"type":"ping"})"));
+  ASSERT_TRUE(by_protocol.Read());
+  ASSERT_TRUE(by_query.Send(Pub("room", 1)));
+  EXPECT_TRUE(by_protocol.Read());
+
+  ASSERT_TRUE(anonymous.Connect(f.port_));
+  ASSERT_TRUE(anonymous.Send(Sub("room")));
+  ASSERT_TRUE(anonymous.WaitClosed());
+  EXPECT_EQ(anonymous.close_code(), 1008);
+  EXPECT_EQ(anonymous.close_reason(), "unauthorized: token required");
+
+  ASSERT_TRUE(wrong_room.Connect(f.port_, "/?token=" + good));
+  ASSERT_TRUE(wrong_room.Send(Sub("other")));
+  ASSERT_TRUE(wrong_room.WaitClosed());
+  EXPECT_EQ(wrong_room.close_reason(), "unauthorized: token does not cover room 'other'");
+
+  ASSERT_TRUE(forged.Connect(f.port_, "/?token=" + signaling::MintToken("guess", {"room"}, UnixSeconds() + 600)));
+  ASSERT_TRUE(forged.WaitClosed());
+  EXPECT_EQ(forged.close_code(), 1008);
+  EXPECT_EQ(forged.close_reason(), "unauthorized: token signature invalid");
+}
+
+TEST(SignalingServer, MalformedOversizedAndBinaryFramesCloseOnlyThatConnection) {
+  auto o = ServerFixture::Defaults();
+  o.core.max_message_size = 1024;
+  ServerFixture f(o);
+  WsClient good, big, garbage, binary;
+  for (WsClient* c : {&good, &big, &garbage, &binary})
+    ASSERT_TRUE(c->Connect(f.port_));
+  Join(good, "r");
+  big.Send(std::string(1025, ' '));
+  garbage.Send("{not json");
+  binary.SendBinary("\x01\x02");
+  ASSERT_TRUE(big.WaitClosed());
+  EXPECT_EQ(big.close_code(), 1009);
+  ASSERT_TRUE(garbage.WaitClosed());
+  EXPECT_EQ(garbage.close_code(), 1003);
+  EXPECT_EQ(garbage.close_reason(), "malformed JSON");
+  ASSERT_TRUE(binary.WaitClosed());
+  EXPECT_EQ(binary.close_code(), 1003);
+  ASSERT_TRUE(good.Send(Pub("r", 1)));
+  EXPECT_TRUE(good.Read());
+  auto metrics = f.Metrics();
+  EXPECT_THAT(metrics, HasSubstr("peerlink_signal_drops_total{reason=\"too_big\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("peerlink_signal_drops_total{reason=\"malformed\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("peerlink_signal_drops_total{reason=\"binary\"} 1\n"));
+}
+
+TEST(SignalingServer, ConnectionsPerAddressAreLimited) {
+  auto o = ServerFixture::Defaults();
+  o.core.max_conns_per_ip = 2;
+  ServerFixture f(o);
+  WsClient a, b, c;
+  ASSERT_TRUE(a.Connect(f.port_));
+  ASSERT_TRUE(b.Connect(f.port_));
+  ASSERT_TRUE(c.Connect(f.port_));
+  ASSERT_TRUE(c.WaitClosed());
+  EXPECT_THAT(c.close_reason(), HasSubstr("too many connections"));
+  ASSERT_TRUE(a.Send(R"({"type":"ping"})"));
+  EXPECT_TRUE(a.Read());
+}
+
+TEST(SignalingServer, SlowReaderIsDroppedWithBoundedQueue) {
+  auto o = ServerFixture::Defaults();
+  o.max_write_queue_bytes = 64 * 1024;
+  o.core.rate_per_second = 0;
+  ServerFixture f(o);
+  WsClient publisher, sleeper;
+  ASSERT_TRUE(publisher.Connect(f.port_));
+  ASSERT_TRUE(sleeper.Connect(f.port_));
+  Join(sleeper, "r");
+  // The sleeper never runs its io_context while 40 MB are published: the kernel
+  // buffers fill, the server's queue passes 64 KiB, and the sleeper is dropped.
+  const std::string payload(8000, 'x');
+  bool dropped = false;
+  for (int i = 0; i < 5000 && !dropped; ++i) {
+    ASSERT_TRUE(publisher.Send(json({{"type", "publish"}, {"topic", "r"}, {"p", payload}}).dump()));
+    if (i % 100 == 99) dropped = f.Metrics().find("reason=\"slow_reader\"} 1") != std::string::npos;
+  }
+  EXPECT_TRUE(dropped);
+  ASSERT_TRUE(publisher.Send(R"({"type":"ping"})"));
+  EXPECT_TRUE(publisher.Read());
+}
+
+// Misbehaving clients (slow-loris, floods, oversized frames) run beside two
+// well-behaved clients whose publish -> receive latency must stay low.
+TEST(SignalingServer, MisbehavingClientsAreContainedAndLatencyStaysLow) {
+  auto o = ServerFixture::Defaults();
+  o.core.rate_per_second = 50;
+  o.core.rate_burst = 100;
+  o.core.max_conns_per_ip = 0;
+  o.upgrade_timeout = Duration::Millis(300);
+  ServerFixture f(o);
+  std::atomic<bool> stop{false};
+  std::atomic<int> flood_closed{0}, big_closed{0};
+
+  // Slow-loris: 30 sockets that never finish the HTTP request.
+  asio::io_context loris_io;
+  std::vector<std::unique_ptr<asio::ip::tcp::socket>> loris;
+  for (int i = 0; i < 30; ++i) {
+    auto s = std::make_unique<asio::ip::tcp::socket>(loris_io);
+    s->connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), f.port_));
+    asio::write(*s, asio::buffer(std::string("GET / HTTP/1.1\r\nHost: x\r\n")));
+    loris.push_back(std::move(s));
+  }
+  std::thread flooder([&] {
+    for (int round = 0; round < 50 && !stop; ++round) {
+      WsClient c;
+      if (!c.Connect(f.port_)) continue;
+      for (int i = 0; i < 1000 && !c.ended(); ++i) {
+        if (!c.Send(R"({"type":"ping"})", Ms(500))) break;
+        c.Poll();
+      }
+      if (c.WaitClosed(Ms(1000)) && c.close_code() == 1008) ++flood_closed;
+    }
+  });
+  std::thread big_sender([&] {
+    const std::string huge(1024 * 1024, 'x');
+    for (int round = 0; round < 50 && !stop; ++round) {
+      WsClient c;
+      if (!c.Connect(f.port_)) continue;
+      c.Send(huge, Ms(1000));
+      if (c.WaitClosed(Ms(1000)) && c.close_code() == 1009) ++big_closed;
+    }
+  });
+
+  WsClient a, b;
+  ASSERT_TRUE(a.Connect(f.port_));
+  ASSERT_TRUE(b.Connect(f.port_));
+  Join(a, "calm");
+  Join(b, "calm");
+  std::vector<double> rtt_ms;
+  for (int i = 0; i < 200; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    ASSERT_TRUE(a.Send(Pub("calm", i)));
+    auto got = b.Read(Ms(2000));
+    ASSERT_TRUE(got);
+    rtt_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    ASSERT_TRUE(a.Read(Ms(2000)));        // its own copy
+    std::this_thread::sleep_for(Ms(10));  // 40 messages/s per client: under the rate limit
+  }
+  stop = true;
+  flooder.join();
+  big_sender.join();
+  std::sort(rtt_ms.begin(), rtt_ms.end());
+  const double p99 = rtt_ms[rtt_ms.size() * 99 / 100];
+  std::cout << "publish->receive latency under abuse: p50 " << rtt_ms[rtt_ms.size() / 2] << " ms, p99 " << p99
+            << " ms, max " << rtt_ms.back() << " ms; flood closes " << flood_closed << ", oversize closes "
+            << big_closed << "\n";
+  EXPECT_LT(p99, 50.0);
+  EXPECT_GT(flood_closed.load(), 0);
+  EXPECT_GT(big_closed.load(), 0);
+  // Every slow-loris socket was cut at the upgrade deadline.
+  int cut = 0;
+  for (auto& s : loris) {
+    s->non_blocking(false);
+    std::array<char, 512> buf;
+    boost::system::error_code ec;
+    for (int i = 0; i < 10 && !ec; ++i)
+      s->read_some(asio::buffer(buf), ec);
+    if (ec) ++cut;
+  }
+  EXPECT_EQ(cut, 30);
+  EXPECT_FALSE(a.ended());
+  EXPECT_FALSE(b.ended());
+  EXPECT_THAT(f.Metrics(), HasSubstr("peerlink_signal_upgrade_timeouts_total 30\n"));
+}
+
+TEST(SignalingServer, ShutdownClosesClientsWithGoingAway) {
+  ServerFixture f;
+  WsClient a, b;
+  ASSERT_TRUE(a.Connect(f.port_));
+  ASSERT_TRUE(b.Connect(f.port_));
+  Join(a, "r");
+  std::promise<void> done;
+  asio::post(f.io_, [&] { f.server_->Shutdown(Duration::Seconds(2), [&] { done.set_value(); }); });
+  ASSERT_TRUE(a.WaitClosed());
+  ASSERT_TRUE(b.WaitClosed());
+  EXPECT_EQ(a.close_code(), 1001);
+  EXPECT_EQ(b.close_code(), 1001);
+  EXPECT_EQ(done.get_future().wait_for(std::chrono::seconds(3)), std::future_status::ready);
+  WsClient late;
+  EXPECT_FALSE(late.Connect(f.port_, "/", "", Ms(500)));
+}
+
+}  // namespace
+}  // namespace peerlink::runtime
