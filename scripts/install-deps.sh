@@ -13,6 +13,7 @@ packages=(
   libnetfilter-queue-dev  # tests/netns/delayline.c (NFQUEUE delay line; no tc netem here)
   # tests
   coturn iproute2 iptables iputils-ping python3 python3-aioice procps psmisc
+  redis-server  # peerlink signal --redis scale-out test
 )
 
 missing=()
