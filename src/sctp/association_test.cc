@@ -239,6 +239,57 @@ TEST(Association, LossIsRecoveredByFastRetransmitAndT3) {
   EXPECT_EQ(p.side_b().messages.size(), 2u);
 }
 
+std::optional<uint32_t> FirstDataTsn(const std::vector<uint8_t>& p) {
+  auto v = PacketView::Parse(p, true, false);
+  if (!v) return std::nullopt;
+  auto it = v->chunks();
+  ChunkView c;
+  while (it.Next(&c)) {
+    if (c.type == static_cast<uint8_t>(ChunkType::kIData))
+      if (auto d = IDataChunk::Parse(c)) return d->tsn.value();
+    if (c.type == static_cast<uint8_t>(ChunkType::kData))
+      if (auto d = DataChunk::Parse(c)) return d->tsn.value();
+  }
+  return std::nullopt;
+}
+
+// A lost fast retransmission is fast-retransmitted again once data sent after
+// it is acked (no T3 wait), and the whole episode reduces cwnd only once.
+TEST(Association, LostFastRetransmissionIsFastRetransmittedAgain) {
+  Pair p;
+  ASSERT_TRUE(p.Connect());
+  int data_packets = 0, drops_of_victim = 0, ssthresh_decreases = 0;
+  std::optional<uint32_t> victim;
+  size_t last_ssthresh = p.a().metrics().ssthresh;
+  p.set_filter([&](bool from_a, std::vector<uint8_t>& pkt) {
+    if (!from_a) return false;
+    size_t ss = p.a().metrics().ssthresh;
+    if (ss < last_ssthresh) ++ssthresh_decreases;
+    last_ssthresh = ss;
+    auto tsn = FirstDataTsn(pkt);
+    if (!tsn) return false;
+    ++data_packets;
+    // Lose packets 30, 32, 34 (one loss burst) and the first two transmissions of packet 30's TSN.
+    if (data_packets == 32 || data_packets == 34) return true;
+    if (data_packets == 30) victim = tsn;
+    if (victim && *tsn == *victim && drops_of_victim < 2) {
+      ++drops_of_victim;
+      return true;
+    }
+    return false;
+  });
+  std::vector<uint8_t> big = Bytes(240 * 1000, 5);
+  for (int i = 0; i < 4; ++i)
+    ASSERT_EQ(p.a().Send(p.now(), StreamId(0), kPpidBinary, big), SendStatus::kOk);
+  p.RunFor(Duration::Millis(100));  // less than rto_min: only fast retransmit can have recovered
+  EXPECT_EQ(drops_of_victim, 2);
+  ASSERT_EQ(p.side_b().messages.size(), 4u);
+  auto m = p.a().metrics();
+  EXPECT_EQ(m.t3_expiries, 0u);
+  EXPECT_GE(m.fast_retransmits, 4u);  // 30, 32, 34, then 30 again
+  EXPECT_EQ(ssthresh_decreases, 1);
+}
+
 TEST(Association, DelayedAckEverySecondPacketOrTimer) {
   Pair p;
   ASSERT_TRUE(p.Connect());

@@ -194,6 +194,7 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
       c.state = OutstandingChunk::State::kInFlight;
       c.transmissions++;
       c.nacks = 0;
+      c.retransmit_fence = t.next_tsn;
       c.sent_at = now;
       t.to_retransmit--;
       t.flight_bytes += c.size;

@@ -75,7 +75,11 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
   if (sack->gap_block_count > 0) {
     for (OutstandingChunk& ch : t.outstanding) {
       if (ch.tsn >= limit) break;
-      if (ch.state != OutstandingChunk::State::kInFlight || ch.fast_retransmitted) continue;
+      if (ch.state != OutstandingChunk::State::kInFlight) continue;
+      // A retransmitted chunk is missing only if something sent after its
+      // retransmission was newly acked; three such SACKs and it is sent again
+      // (RFC 9260 leaves this open; dcSCTP and Linux do the same in spirit).
+      if (ch.transmissions > 1 && highest_newly_acked < ch.retransmit_fence) continue;
       if (++ch.nacks < 3) continue;
       if (ShouldAbandon(now, ch)) {
         AbandonMessage(ch.fragment.message_id, ch.fragment.stream_id);

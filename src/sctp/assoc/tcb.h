@@ -54,6 +54,10 @@ struct OutstandingChunk {
   uint16_t nacks = 0;
   uint16_t transmissions = 1;
   bool fast_retransmitted = false;
+  // next_tsn when this chunk was last retransmitted: a miss indication for a
+  // retransmission counts only once a TSN sent after it is acked (it may
+  // then itself be fast-retransmitted again instead of waiting for T3).
+  UnwrappedTsn retransmit_fence = 0;
   size_t size = 0;  // chunk bytes counted against cwnd/rwnd
 };
 
