@@ -14,6 +14,7 @@ packages=(
   # tests
   coturn iproute2 iptables iputils-ping python3 python3-aioice procps psmisc
   redis-server  # peerlink signal --redis scale-out test
+  libusrsctp-dev  # tests/interop/usrsctp (SCTP interop in process over AF_CONN)
 )
 
 missing=()
