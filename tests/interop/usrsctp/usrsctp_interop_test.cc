@@ -637,6 +637,7 @@ TEST_P(RoleTest, LossyLinkDeliversEverythingReliable) {
   std::vector<size_t> sizes;
   for (int i = 0; i < 60; ++i)
     sizes.push_back(i % 10 == 0 ? 64 * 1024 : 1 + (i * 733) % 5000);
+  sizes.push_back(1024 * 1024);  // ~900 packets of one message through the lossy link
   ExchangeOrdered(g, sizes, 4, Duration::Seconds(25));
   EXPECT_GT(g.dropped_to_usrsctp_, 0u);
   EXPECT_GT(g.dropped_from_usrsctp_, 0u);
