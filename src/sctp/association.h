@@ -79,6 +79,12 @@ struct Options {
   // Multiplicative decrease on fast retransmit (RFC: 0.5). 0.7 (as CUBIC)
   // keeps more of a long-RTT pipe after a random loss.
   double loss_decrease_factor = 0.5;
+  // HyStart (as in Linux CUBIC): leave slow start when a round's acks arrive
+  // as one train for more than half the minimum RTT (cwnd has reached the
+  // path's BDP), or when the round trip grows by an eighth of the minimum
+  // (clamped to 4..16 ms): the queue is filling, and doubling once more would
+  // overflow it at high BDP.
+  bool hystart = true;
   Duration cookie_lifetime = Duration::Seconds(60);
   // Heartbeats are sent only when this is true (the data-channel layer may rely on DTLS/ICE consent instead).
   bool enable_heartbeat = true;
@@ -175,6 +181,7 @@ struct Metrics {
   uint64_t retransmissions = 0;  // DATA chunks sent again (any reason)
   uint64_t fast_retransmits = 0;
   uint64_t t3_expiries = 0;
+  uint64_t hystart_exits = 0;  // slow start left on an RTT increase (Options::hystart)
   uint64_t messages_sent = 0, messages_received = 0;
   uint64_t messages_abandoned = 0;  // PR-SCTP
   uint64_t checksum_errors = 0;
@@ -267,6 +274,8 @@ class Association {
   void OnBytesAcked(size_t bytes_acked, bool cumulative_advanced);
   void EnterFastRecovery();
   void OnT3CongestionEvent();
+  void OnRttSample(Instant now, Duration rtt);
+  void OnRoundEnd(Instant now);
   // stream_reset.cc
   void HandleReConfig(Instant now, const ChunkView& c);
   void MaybeSendResetRequest(Instant now);

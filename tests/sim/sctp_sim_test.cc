@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -263,6 +264,66 @@ std::vector<Scenario> Scenarios() {
 INSTANTIATE_TEST_SUITE_P(Matrix, SctpSim, ::testing::ValuesIn(Scenarios()), [](const auto& info) {
   return info.param.name;
 });
+
+// Bulk transfer over a 100 Mbit/s bottleneck with a 512 KiB tail-drop queue
+// (the bench's path): returns the sender's metrics and the goodput over
+// [warmup, warmup + measure].
+struct BulkResult {
+  sctp::Metrics sender;
+  double goodput_mbit = 0;
+};
+BulkResult Bulk(Duration rtt, const sctp::Options& o, Duration warmup, Duration measure) {
+  Network net(11);
+  LinkConditions link;
+  link.latency = rtt / 4;
+  link.rate_bytes_per_sec = 100'000'000 / 8 * 2;
+  link.queue_bytes = 512 * 1024;
+  HostId ha = net.AddPublicHost(IpAddress::V4(10, 0, 0, 1), link);
+  LinkConditions down = link;
+  down.rate_bytes_per_sec = 100'000'000 / 8;
+  HostId hb = net.AddPublicHost(IpAddress::V4(10, 0, 0, 2), down);
+  SctpEndpoint a(net, ha, 5000, o, 1);
+  SctpEndpoint b(net, hb, 5000, o, 2);
+  a.set_peer(b.local());
+  b.set_peer(a.local());
+  bool connected = false, counting = false;
+  uint64_t bytes = 0;
+  b.on_event = [&](Instant, sctp::Event& e) {
+    if (auto* m = std::get_if<sctp::MessageReceived>(&e))
+      if (counting) bytes += m->payload.size();
+  };
+  a.on_event = [&](Instant, sctp::Event& e) { connected |= std::holds_alternative<sctp::Connected>(e); };
+  a.assoc().Connect(net.now());
+  a.Drain(net.now());
+  net.RunUntilCondition([&] { return connected; }, net.now() + Duration::Seconds(30));
+  std::vector<uint8_t> message(64 * 1024, 1);
+  std::function<void(Instant)> refill = [&](Instant now) {
+    while (a.assoc().total_buffered_amount() < 4 * 1024 * 1024)
+      if (a.assoc().Send(now, StreamId(0), sctp::kPpidBinary, message) != sctp::SendStatus::kOk) break;
+    a.Drain(now);
+    net.ScheduleAfter(Duration::Millis(5), refill);
+  };
+  refill(net.now());
+  net.RunFor(warmup);
+  counting = true;
+  net.RunFor(measure);
+  EXPECT_TRUE(a.assoc().IsConsistent());
+  return {a.assoc().metrics(), static_cast<double>(bytes) * 8 / measure.seconds_f() / 1e6};
+}
+
+// HyStart: slow start ends near the BDP instead of doubling into a loss burst.
+TEST(SctpCongestion, SlowStartLeavesBeforeTheQueueOverflows) {
+  sctp::Options o;
+  o.enable_heartbeat = false;
+  BulkResult r = Bulk(Duration::Millis(50), o, Duration::Seconds(3), Duration::Seconds(1));
+  EXPECT_GE(r.sender.hystart_exits, 1u);
+  EXPECT_EQ(r.sender.retransmissions, 0u);
+  EXPECT_GT(r.goodput_mbit, 90);
+  o.hystart = false;
+  BulkResult off = Bulk(Duration::Millis(50), o, Duration::Seconds(3), Duration::Seconds(1));
+  EXPECT_EQ(off.sender.hystart_exits, 0u);
+  EXPECT_GT(off.sender.retransmissions, 100u);  // the overshoot it avoids
+}
 
 }  // namespace
 }  // namespace peerlink::sim

@@ -34,6 +34,42 @@ void Association::OnBytesAcked(size_t bytes_acked, bool cumulative_advanced) {
   }
 }
 
+void Association::OnRttSample(Instant now, Duration rtt) {
+  Tcb& t = *tcb_;
+  if (!t.min_rtt || rtt < *t.min_rtt) t.min_rtt = rtt;
+  if (!options_.hystart || t.cwnd > t.ssthresh || t.fast_recovery_exit || t.cwnd < 16 * options_.mtu) return;
+  bool exit = false;
+  // Ack train: SACKs no more than 2 ms apart since the round began, for
+  // longer than min_rtt / 2, mean the data of the last round already fills
+  // the pipe; cwnd (double that) is at the BDP.
+  if (now - t.hystart_last_ack <= Duration::Millis(2)) {
+    t.hystart_last_ack = now;
+    if (now - t.hystart_round_start > *t.min_rtt / 2) exit = true;
+  }
+  // Delay increase: the minimum of the round's first 8 samples above
+  // min_rtt + clamp(min_rtt / 8, 4 ms, 16 ms): the bottleneck queue is growing.
+  if (t.hystart_round_samples < 8) {
+    if (!t.hystart_round_min || rtt < *t.hystart_round_min) t.hystart_round_min = rtt;
+    if (++t.hystart_round_samples == 8) {
+      Duration threshold = std::clamp(*t.min_rtt / 8, Duration::Millis(4), Duration::Millis(16));
+      if (*t.hystart_round_min >= *t.min_rtt + threshold) exit = true;
+    }
+  }
+  if (exit) {
+    t.ssthresh = t.cwnd - options_.mtu;  // cwnd <= ssthresh would still be slow start
+    counters_.hystart_exits++;
+  }
+}
+
+void Association::OnRoundEnd(Instant now) {
+  Tcb& t = *tcb_;
+  t.hystart_round_end = t.next_tsn - 1;
+  t.hystart_round_start = now;
+  t.hystart_last_ack = now;
+  t.hystart_round_min.reset();
+  t.hystart_round_samples = 0;
+}
+
 void Association::EnterFastRecovery() {
   Tcb& t = *tcb_;
   // Section 7.2.3: ssthresh = max(cwnd/2, 4*MTU), cwnd = ssthresh.

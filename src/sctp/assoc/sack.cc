@@ -33,7 +33,9 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
         t.flight_bytes -= ch.size;
         newly_acked += ch.size;
         // Karn's rule (section 6.3.1 C5): no RTT samples from retransmitted chunks.
-        if (ch.transmissions == 1) rtt = now - ch.sent_at;
+        // The smallest sample of this SACK: a chunk acked late because the
+        // SACK had no room for its gap block would inflate SRTT.
+        if (ch.transmissions == 1 && (!rtt || now - ch.sent_at < *rtt)) rtt = now - ch.sent_at;
         break;
       case OutstandingChunk::State::kToRetransmit:
         t.to_retransmit--;
@@ -65,7 +67,11 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
       highest_in_sack = std::max(highest_in_sack, ch.tsn);
     }
   }
-  if (rtt) t.rto.Observe(*rtt);
+  if (rtt) {
+    t.rto.Observe(*rtt);
+    OnRttSample(now, *rtt);
+  }
+  if (cum_advanced && cum >= t.hystart_round_end) OnRoundEnd(now);
 
   // Section 7.2.4: miss indications with the HTNA rule; in fast recovery a
   // SACK that advances the cumulative ack counts every reported hole.

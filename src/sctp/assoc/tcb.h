@@ -90,6 +90,13 @@ struct Association::Tcb {
   size_t peer_rwnd = 0;
   size_t cwnd = 0, ssthresh = 0, partial_bytes_acked = 0;
   std::optional<UnwrappedTsn> fast_recovery_exit;
+  // HyStart-like slow-start exit (congestion.cc): the lowest RTT seen, and
+  // this round's lowest; a round ends when the TSN sent last at its start is acked.
+  std::optional<Duration> min_rtt;
+  std::optional<Duration> hystart_round_min;
+  int hystart_round_samples = 0;
+  UnwrappedTsn hystart_round_end = 0;
+  Instant hystart_round_start, hystart_last_ack;
   bool fast_retransmit_now = false;  // the next packet may ignore cwnd (RFC 9260 section 7.2.4 step 3)
   bool forward_tsn_needed = false;
   RtoEstimator rto;
