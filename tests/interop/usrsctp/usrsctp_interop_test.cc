@@ -113,7 +113,8 @@ class Glue {
  public:
   struct Config {
     bool we_initiate = true;
-    double loss = 0.0;  // per packet, each direction
+    bool idata = false;  // ask usrsctp to offer I-DATA (we always offer it)
+    double loss = 0.0;   // per packet, each direction
     uint64_t seed = 1;
     Options options;
   };
@@ -188,10 +189,16 @@ class Glue {
     av.assoc_value = 1;
     EXPECT_EQ(usrsctp_setsockopt(s, IPPROTO_SCTP, SCTP_PR_SUPPORTED, &av, sizeof(av)), 0);
     EXPECT_EQ(usrsctp_setsockopt(s, IPPROTO_SCTP, SCTP_RECONFIG_SUPPORTED, &av, sizeof(av)), 0);
-    // I-DATA: usrsctp 0.9.5's public header has no SCTP_INTERLEAVING_SUPPORTED; upstream's
-    // netinet/sctp.h value is 0x2a. Try it and record whether usrsctp accepted it.
-    constexpr int kSctpInterleavingSupported = 0x0000002a;
-    interleaving_opt_ok_ = usrsctp_setsockopt(s, IPPROTO_SCTP, kSctpInterleavingSupported, &av, sizeof(av)) == 0;
+    // I-DATA (RFC 8260): usrsctp.h of 0.9.5 does not name the option; usrsctp's own fuzzers use
+    // SCTP_INTERLEAVING_SUPPORTED = 0x1206, which needs fragment interleave level 2 first.
+    if (cfg_.idata) {
+      constexpr int kSctpInterleavingSupported = 0x00001206;
+      int level = 2;
+      EXPECT_EQ(usrsctp_setsockopt(s, IPPROTO_SCTP, SCTP_FRAGMENT_INTERLEAVE, &level, sizeof(level)), 0)
+          << strerror(errno);
+      interleaving_opt_ok_ = usrsctp_setsockopt(s, IPPROTO_SCTP, kSctpInterleavingSupported, &av, sizeof(av)) == 0;
+      EXPECT_TRUE(interleaving_opt_ok_) << "usrsctp refused SCTP_INTERLEAVING_SUPPORTED: " << strerror(errno);
+    }
     struct sctp_initmsg init {};
     init.sinit_num_ostreams = 1024;
     init.sinit_max_instreams = 1024;
@@ -469,9 +476,15 @@ int ReceiveCb(struct socket*,
   return 1;
 }
 
-Glue::Config Cfg(bool we_initiate, double loss = 0, uint64_t seed = 1) {
+struct Mode {
+  bool we_initiate;
+  bool idata;
+};
+
+Glue::Config Cfg(Mode mode, double loss = 0, uint64_t seed = 1) {
   Glue::Config c;
-  c.we_initiate = we_initiate;
+  c.we_initiate = mode.we_initiate;
+  c.idata = mode.idata;
   c.loss = loss;
   c.seed = seed;
   return c;
@@ -510,7 +523,15 @@ void ExchangeOrdered(Glue& g, const std::vector<size_t>& sizes, uint16_t sid, Du
 
 const std::vector<size_t> kSizes = {1, 1, 16 * 1024, 64 * 1024, 1024 * 1024, 1, 1200, 3000};
 
-class RoleTest : public ::testing::TestWithParam<bool> {};
+class RoleTest : public ::testing::TestWithParam<Mode> {
+ protected:
+  std::string Label(const char* what) const {
+    return std::string(what) + (GetParam().we_initiate ? ", we initiate" : ", usrsctp initiates") +
+           (GetParam().idata ? ", I-DATA" : ", DATA");
+  }
+  // Whichever framing was asked for is the one negotiated (we always offer I-DATA).
+  void ExpectFraming(Glue& g) const { EXPECT_EQ(g.assoc().metrics().interleaving, GetParam().idata); }
+};
 
 TEST_P(RoleTest, HandshakeAndOrderedReliableSizes) {
   Glue g(Cfg(GetParam()));
@@ -520,7 +541,8 @@ TEST_P(RoleTest, HandshakeAndOrderedReliableSizes) {
   EXPECT_TRUE(m.partial_reliability);
   EXPECT_TRUE(m.reconfig);
   EXPECT_FALSE(m.zero_checksum);  // usrsctp does not offer RFC 9653
-  g.PrintSummary(GetParam() ? "we initiate" : "usrsctp initiates");
+  ExpectFraming(g);
+  g.PrintSummary(Label("sizes").c_str());
 }
 
 TEST_P(RoleTest, UnorderedBothWays) {
@@ -641,7 +663,8 @@ TEST_P(RoleTest, LossyLinkDeliversEverythingReliable) {
   ExchangeOrdered(g, sizes, 4, Duration::Seconds(25));
   EXPECT_GT(g.dropped_to_usrsctp_, 0u);
   EXPECT_GT(g.dropped_from_usrsctp_, 0u);
-  g.PrintSummary(GetParam() ? "lossy, we initiate" : "lossy, usrsctp initiates");
+  ExpectFraming(g);
+  g.PrintSummary(Label("lossy").c_str());
 }
 
 // PR-SCTP both ways under loss: rtx-limited (max 0 retransmits) and lifetime-limited messages,
@@ -690,15 +713,20 @@ TEST_P(RoleTest, PartialReliabilityRtxAndTtlUnderLoss) {
   };
   check(g.usr_got_, 0, 1000);
   check(g.we_got_, 2000, 3000);
-  std::printf("[pr-sctp %s] delivered at usrsctp %zu/%d, at ours %zu/%d; we abandoned %llu\n",
-              GetParam() ? "we initiate" : "usrsctp initiates", g.usr_got_.size() - 2, 2 * kN, g.we_got_.size() - 2,
-              2 * kN, (unsigned long long)g.assoc().metrics().messages_abandoned);
-  g.PrintSummary("pr-sctp");
+  std::printf("[%s] delivered at usrsctp %zu/%d, at ours %zu/%d; we abandoned %llu\n", Label("pr-sctp").c_str(),
+              g.usr_got_.size() - 2, 2 * kN, g.we_got_.size() - 2, 2 * kN,
+              (unsigned long long)g.assoc().metrics().messages_abandoned);
+  ExpectFraming(g);
+  g.PrintSummary(Label("pr-sctp").c_str());
 }
 
-INSTANTIATE_TEST_SUITE_P(Roles, RoleTest, ::testing::Bool(), [](const auto& info) {
-  return info.param ? std::string("WeInitiate") : std::string("UsrsctpInitiates");
-});
+INSTANTIATE_TEST_SUITE_P(Modes,
+                         RoleTest,
+                         ::testing::Values(Mode{false, false}, Mode{true, false}, Mode{false, true}, Mode{true, true}),
+                         [](const auto& info) {
+                           return std::string(info.param.we_initiate ? "WeInitiate" : "UsrsctpInitiates") +
+                                  (info.param.idata ? "_IData" : "_Data");
+                         });
 
 }  // namespace
 }  // namespace peerlink::sctp
