@@ -85,6 +85,11 @@ struct Options {
   // (clamped to 4..16 ms): the queue is filling, and doubling once more would
   // overflow it at high BDP.
   bool hystart = true;
+  // Pacing (sans-I/O): new DATA leaves at most at gain * cwnd / SRTT (gain 2
+  // in slow start, 1.25 after, as Linux fq), the core asking to be woken with
+  // a Deadline for the next packet. Without it a window is sent as a burst at
+  // the access-link rate and overflows the bottleneck queue at high BDP.
+  bool enable_pacing = true;
   Duration cookie_lifetime = Duration::Seconds(60);
   // Heartbeats are sent only when this is true (the data-channel layer may rely on DTLS/ICE consent instead).
   bool enable_heartbeat = true;
@@ -276,6 +281,7 @@ class Association {
   void OnT3CongestionEvent();
   void OnRttSample(Instant now, Duration rtt);
   void OnRoundEnd(Instant now);
+  void OnPacketPaced(Instant now, size_t bytes);
   // stream_reset.cc
   void HandleReConfig(Instant now, const ChunkView& c);
   void MaybeSendResetRequest(Instant now);

@@ -198,6 +198,7 @@ void Association::HandleTimeout(Instant now) {
     tcb_->delayed_ack.reset();
     tcb_->sack_now = true;
   }
+  if (tcb_ && tcb_->pacing_timer && *tcb_->pacing_timer <= now) tcb_->pacing_timer.reset();
   if (tcb_ && tcb_->t2_shutdown && *tcb_->t2_shutdown <= now) OnT2Expired(now);
   if (tcb_ &&
       ((tcb_->heartbeat && *tcb_->heartbeat <= now) || (tcb_->heartbeat_timeout && *tcb_->heartbeat_timeout <= now)))
@@ -220,6 +221,7 @@ Instant Association::NextDeadline() const {
     consider(tcb_->heartbeat);
     consider(tcb_->heartbeat_timeout);
     consider(tcb_->reconfig_timer);
+    consider(tcb_->pacing_timer);
   }
   return at;
 }

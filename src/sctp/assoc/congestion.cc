@@ -44,7 +44,10 @@ void Association::OnRttSample(Instant now, Duration rtt) {
   // the pipe; cwnd (double that) is at the BDP.
   if (now - t.hystart_last_ack <= Duration::Millis(2)) {
     t.hystart_last_ack = now;
-    if (now - t.hystart_round_start > *t.min_rtt / 2) exit = true;
+    // Paced, a round's data leaves over up to SRTT/2 by design (gain 2), so
+    // the train must last a whole min_rtt (as Linux does when pacing).
+    Duration train = options_.enable_pacing ? *t.min_rtt : *t.min_rtt / 2;
+    if (now - t.hystart_round_start > train) exit = true;
   }
   // Delay increase: the minimum of the round's first 8 samples above
   // min_rtt + clamp(min_rtt / 8, 4 ms, 16 ms): the bottleneck queue is growing.
@@ -68,6 +71,17 @@ void Association::OnRoundEnd(Instant now) {
   t.hystart_last_ack = now;
   t.hystart_round_min.reset();
   t.hystart_round_samples = 0;
+}
+
+void Association::OnPacketPaced(Instant now, size_t bytes) {
+  Tcb& t = *tcb_;
+  auto srtt = t.rto.srtt();
+  if (!options_.enable_pacing || !srtt) return;
+  // interval = bytes / (gain * cwnd / srtt); gain 2 in slow start, 1.25 after.
+  int64_t gain_x4 = t.cwnd <= t.ssthresh ? 8 : 5;
+  double interval_ns = static_cast<double>(srtt->nanos()) * static_cast<double>(bytes) * 4 /
+                       (static_cast<double>(gain_x4) * static_cast<double>(t.cwnd));
+  t.pacing_next = std::max(t.pacing_next, now) + Duration::Nanos(static_cast<int64_t>(interval_ns));
 }
 
 void Association::EnterFastRecovery() {

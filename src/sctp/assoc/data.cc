@@ -142,7 +142,7 @@ void Association::WriteSack(Instant now, ByteWriter& w) {
   uint32_t a_rwnd = static_cast<uint32_t>(held >= options_.max_receive_buffer ? 0 : options_.max_receive_buffer - held);
   const auto& dups = t.tracker.duplicates();
   size_t room = w.remaining() > 16 + 4 * dups.size() ? (w.remaining() - 16 - 4 * dups.size()) / 4 : 0;
-  auto gaps = t.tracker.GapBlocks(std::min<size_t>(room, 128));
+  auto gaps = t.tracker.GapBlocks(room);
   SackChunk::Serialize(w, t.tracker.cumulative_tsn(), a_rwnd, gaps, dups);
   t.tracker.ClearDuplicates();
   t.sack_now = false;
@@ -159,6 +159,15 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
   bool want_retransmit = can_send_data && t.to_retransmit > 0 && (t.flight_bytes < t.cwnd || t.fast_retransmit_now);
   bool want_new = new_data_allowed && t.send_queue.HasDataToSend() && t.flight_bytes < t.cwnd &&
                   (t.peer_rwnd > 0 || t.outstanding_bytes == 0);  // zero window probe: one chunk when idle
+  // Pacing holds new data (not retransmissions) until pacing_next; the timer
+  // wakes us then.
+  bool paced = want_new && options_.enable_pacing && now < t.pacing_next;
+  if (paced) {
+    want_new = false;
+    t.pacing_timer = t.pacing_next;
+  } else {
+    t.pacing_timer.reset();
+  }
   bool want_fwd = t.forward_tsn_needed && t.caps.forward_tsn && AdvancedPeerAckPoint() > t.cumulative_ack;
   if (!t.sack_now && !want_retransmit && !want_new && !want_fwd) {
     t.forward_tsn_needed = false;
@@ -205,7 +214,7 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
     t.fast_retransmit_now = false;
   }
   // 2) New data while cwnd and the peer's window allow (section 6.1 rules A, B).
-  if (new_data_allowed) {
+  if (new_data_allowed && !paced) {
     while (t.flight_bytes < t.cwnd && (t.peer_rwnd > 0 || t.outstanding_bytes == 0)) {
       if (w.remaining() < header + 64 && (wrote_data || w.remaining() < header + 1)) break;
       size_t max_payload = w.remaining() - header;
@@ -241,6 +250,7 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
   }
   size_t n = b.Finish(t.caps.zero_checksum);
   out->packet.resize(n);
+  if (wrote_data) OnPacketPaced(now, n);
   return n > 0;
 }
 

@@ -97,6 +97,10 @@ struct Association::Tcb {
   int hystart_round_samples = 0;
   UnwrappedTsn hystart_round_end = 0;
   Instant hystart_round_start, hystart_last_ack;
+  // Pacing: new data may leave at pacing_next; pacing_timer is armed only
+  // while data waits for it.
+  Instant pacing_next;
+  std::optional<Instant> pacing_timer;
   bool fast_retransmit_now = false;  // the next packet may ignore cwnd (RFC 9260 section 7.2.4 step 3)
   bool forward_tsn_needed = false;
   RtoEstimator rto;
