@@ -78,7 +78,7 @@ struct Options {
   bool slow_start_full_byte_counting = true;
   // Multiplicative decrease on fast retransmit (RFC: 0.5). 0.7 (as CUBIC)
   // keeps more of a long-RTT pipe after a random loss.
-  double loss_decrease_factor = 0.5;
+  double loss_decrease_factor = 0.7;
   // HyStart (as in Linux CUBIC): leave slow start when a round's acks arrive
   // as one train for more than half the minimum RTT (cwnd has reached the
   // path's BDP), or when the round trip grows by an eighth of the minimum

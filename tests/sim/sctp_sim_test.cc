@@ -272,10 +272,11 @@ struct BulkResult {
   sctp::Metrics sender;
   double goodput_mbit = 0;
 };
-BulkResult Bulk(Duration rtt, const sctp::Options& o, Duration warmup, Duration measure) {
+BulkResult Bulk(Duration rtt, const sctp::Options& o, Duration warmup, Duration measure, double loss = 0) {
   Network net(11);
   LinkConditions link;
   link.latency = rtt / 4;
+  link.loss = loss / 2;
   link.rate_bytes_per_sec = 100'000'000 / 8 * 2;
   link.queue_bytes = 512 * 1024;
   HostId ha = net.AddPublicHost(IpAddress::V4(10, 0, 0, 1), link);
@@ -323,6 +324,18 @@ TEST(SctpCongestion, SlowStartLeavesBeforeTheQueueOverflows) {
   BulkResult off = Bulk(Duration::Millis(50), o, Duration::Seconds(3), Duration::Seconds(1));
   EXPECT_EQ(off.sender.hystart_exits, 0u);
   EXPECT_GT(off.sender.retransmissions, 100u);  // the overshoot it avoids
+}
+
+// Random loss: the default decrease factor 0.7 (CUBIC's beta) keeps more of
+// the window than RFC 9260's halving, for more goodput at 1% loss.
+TEST(SctpCongestion, GentlerDecreaseToleratesRandomLoss) {
+  sctp::Options o;
+  o.enable_heartbeat = false;
+  EXPECT_DOUBLE_EQ(o.loss_decrease_factor, 0.7);
+  BulkResult gentle = Bulk(Duration::Millis(20), o, Duration::Seconds(2), Duration::Seconds(4), 0.01);
+  o.loss_decrease_factor = 0.5;
+  BulkResult halving = Bulk(Duration::Millis(20), o, Duration::Seconds(2), Duration::Seconds(4), 0.01);
+  EXPECT_GT(gentle.goodput_mbit, halving.goodput_mbit * 1.1);
 }
 
 // Pacing: at 100 ms RTT (BDP 1.25 MB, queue 0.4 BDP) an unpaced window
