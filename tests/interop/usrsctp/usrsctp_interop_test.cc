@@ -250,7 +250,9 @@ class Glue {
       Output out = assoc_->PollOutput(Now());
       if (auto* t = std::get_if<Transmit>(&out)) {
         ++packets_to_usrsctp_;
-        if (Drop()) {
+        const bool drop = Drop();
+        Trace(">", t->packet, drop);
+        if (drop) {
           ++dropped_to_usrsctp_;
           continue;
         }
@@ -267,6 +269,58 @@ class Glue {
 
   bool Drop() { return cfg_.loss > 0 && loss_rng_.Unit() < cfg_.loss; }
 
+  // One line per packet: direction (> ours to usrsctp, < usrsctp to ours), DROP, and its chunks with
+  // the fields that matter for delivery (TSN, stream, SSN/MID, FSN, cumulative acks, skips).
+  static std::string Summarize(const std::vector<uint8_t>& p) {
+    auto u16 = [&](size_t o) { return o + 2 <= p.size() ? static_cast<uint32_t>(p[o] << 8 | p[o + 1]) : 0u; };
+    auto u32 = [&](size_t o) { return o + 4 <= p.size() ? (u16(o) << 16 | u16(o + 2)) : 0u; };
+    std::string out;
+    char b[160];
+    for (size_t o = 12; o + 4 <= p.size();) {
+      const uint8_t type = p[o], flags = p[o + 1];
+      const size_t len = u16(o + 2);
+      if (len < 4) break;
+      switch (type) {
+        case 0:
+          std::snprintf(b, sizeof(b), " DATA(tsn=%u sid=%u ssn=%u f=%x)", u32(o + 4), u16(o + 8), u16(o + 10), flags);
+          break;
+        case 64:
+          std::snprintf(b, sizeof(b), " I-DATA(tsn=%u sid=%u mid=%u %s=%u f=%x)", u32(o + 4), u16(o + 8), u32(o + 12),
+                        (flags & 2) ? "ppid" : "fsn", u32(o + 16), flags);
+          break;
+        case 3:
+          std::snprintf(b, sizeof(b), " SACK(cum=%u gaps=%u dups=%u)", u32(o + 4), u16(o + 12), u16(o + 14));
+          break;
+        case 192:
+        case 194: {
+          std::string skips;
+          const size_t entry = type == 192 ? 4 : 8;
+          for (size_t e = o + 8; e + entry <= o + len; e += entry)
+            skips += " " + std::to_string(u16(e)) +
+                     (type == 192 ? ":ssn" + std::to_string(u16(e + 2))
+                                  : ((u16(e + 2) & 1) ? ":U:mid" : ":mid") + std::to_string(u32(e + 4)));
+          std::snprintf(b, sizeof(b), " %s(cum=%u%s)", type == 192 ? "FWD-TSN" : "I-FWD-TSN", u32(o + 4),
+                        skips.substr(0, 100).c_str());
+          break;
+        }
+        default: std::snprintf(b, sizeof(b), " type%u(len=%zu)", type, len);
+      }
+      out += b;
+      o += (len + 3) & ~size_t{3};
+    }
+    return out;
+  }
+  void Trace(const char* dir, const std::vector<uint8_t>& p, bool dropped) {
+    trace_.push_back(std::to_string((Now() - trace_start_).millis()) + "ms " + dir + (dropped ? " DROP" : "") +
+                     Summarize(p));
+    if (trace_.size() > 120) trace_.pop_front();
+  }
+  void DumpTrace() {
+    std::printf("last %zu packets:\n", trace_.size());
+    for (auto& l : trace_)
+      std::printf("  %s\n", l.c_str());
+  }
+
   void TakeFromUsrsctp() {
     std::deque<std::vector<uint8_t>> pkts;
     std::deque<std::function<void()>> evs;
@@ -279,7 +333,9 @@ class Glue {
       f();
     for (auto& p : pkts) {
       ++packets_from_usrsctp_;
-      if (Drop()) {
+      const bool drop = Drop();
+      Trace("<", p, drop);
+      if (drop) {
         ++dropped_from_usrsctp_;
         continue;
       }
@@ -459,6 +515,8 @@ class Glue {
       usr_reset_failed_;
   std::deque<UsrSend> pending_usr_;
   uint64_t usr_sent_ = 0;
+  std::deque<std::string> trace_;
+  const Instant trace_start_ = Now();
   uint64_t packets_to_usrsctp_ = 0, dropped_to_usrsctp_ = 0, packets_from_usrsctp_ = 0, dropped_from_usrsctp_ = 0;
 };
 
@@ -697,7 +755,8 @@ TEST_P(RoleTest, PartialReliabilityRtxAndTtlUnderLoss) {
     return std::count_if(v.begin(), v.end(), [](const Msg& m) { return m.ppid == 51; });
   };
   ASSERT_TRUE(g.Pump([&] { return markers(g.we_got_) == 2 && markers(g.usr_got_) == 2; }, Duration::Seconds(25)))
-      << "markers at us " << markers(g.we_got_) << ", at usrsctp " << markers(g.usr_got_);
+      << "markers at us " << markers(g.we_got_) << ", at usrsctp " << markers(g.usr_got_)
+      << (g.DumpTrace(), g.PrintSummary(Label("pr-sctp FAILED").c_str()), "");
   // Whatever arrived is intact and in order per stream (ordered streams, some messages skipped).
   auto check = [](const std::vector<Msg>& got, uint32_t base5, uint32_t base6) {
     std::map<uint16_t, int> last;
