@@ -117,34 +117,58 @@ else
     run_ctest build-asan -LE 'netns|interop'
   fi
 
-  section "3/5 fuzzing (${FUZZ_SECONDS}s per target)"
+  section "3/5 fuzzing (${FUZZ_SECONDS}s per target, $JOBS at a time)"
   [ -f build-asan/fuzzers.txt ] || die "build-asan/fuzzers.txt missing (fuzz/CMakeLists.txt writes it)"
   corpus_digest() { find fuzz/corpus -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum | sha256sum; }
   corpus_before=$(corpus_digest)
-  nfuzz=0
+  # Targets run $JOBS at a time (each libFuzzer process uses one core).
+  names=()
   while IFS= read -r name || [ -n "$name" ]; do
     name=${name//[[:space:]]/}
-    [ -n "$name" ] || continue
-    nfuzz=$((nfuzz + 1))
+    [ -n "$name" ] && names+=("$name")
+  done <build-asan/fuzzers.txt
+  nfuzz=${#names[@]}
+  declare -A fuzz_bin
+  for name in "${names[@]}"; do
     bin=$(find build-asan -name "fuzz_$name" -type f -executable | head -n 1)
     [ -n "$bin" ] || die "fuzzer fuzz_$name listed in fuzzers.txt but no binary found under build-asan/"
     [ -d "fuzz/corpus/$name" ] || die "fuzzer $name has no committed seed corpus fuzz/corpus/$name/"
-    work="$tmp_root/fuzz-$name"
+    fuzz_bin[$name]=$bin
+  done
+  run_fuzzer() {
+    local name=$1 bin=$2 work="$tmp_root/fuzz-$1"
     mkdir -p "$work/corpus" "$work/artifacts"
     cp -a "fuzz/corpus/$name/." "$work/corpus/"
-    echo "-- fuzz_$name: $(find "$work/corpus" -type f | wc -l) seeds, $bin"
     if ! timeout -k 30 $((FUZZ_SECONDS + 300)) "$bin" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 \
       -timeout=10 -print_final_stats=1 -artifact_prefix="$work/artifacts/" "$work/corpus" \
       >"$work/log" 2>&1; then
+      touch "$work/failed"
+    fi
+  }
+  running=0
+  for name in "${names[@]}"; do
+    echo "-- fuzz_$name: $(find "fuzz/corpus/$name" -type f | wc -l) seeds, ${fuzz_bin[$name]}"
+    run_fuzzer "$name" "${fuzz_bin[$name]}" &
+    running=$((running + 1))
+    if [ "$running" -ge "$JOBS" ]; then
+      wait -n || true
+      running=$((running - 1))
+    fi
+  done
+  wait || true
+  for name in "${names[@]}"; do
+    work="$tmp_root/fuzz-$name"
+    if [ -e "$work/failed" ]; then
       tail -n 60 "$work/log"
       mkdir -p build-asan/fuzz-artifacts
       cp -a "$work/artifacts/." build-asan/fuzz-artifacts/ 2>/dev/null || true
       echo "crash inputs copied to build-asan/fuzz-artifacts/:"
       ls -l build-asan/fuzz-artifacts/ || true
-      die "fuzz_$name found a crash, leak, timeout or OOM (reproduce: $bin <artifact>)"
+      die "fuzz_$name found a crash, leak, timeout or OOM (reproduce: ${fuzz_bin[$name]} <artifact>)"
     fi
+    echo "-- fuzz_$name:"
     grep -E '^(stat::number_of_executed_units|stat::new_units_added|Done [0-9]+ runs)' "$work/log" || true
-  done <build-asan/fuzzers.txt
+  done
   echo "$nfuzz fuzz target(s) run"
   [ "$(corpus_digest)" = "$corpus_before" ] || die "fuzz/corpus/ changed during fuzzing (it must stay read-only)"
 fi
