@@ -333,8 +333,13 @@ def pub_peer_asserts(out):
     expect_success(out)
     expect_gathered(out["controlling"], "srflx", NAT1_WAN)
     sa, sp = selected(out, "controlling"), selected(out, "controlled")
-    # a reaches the public peer's host candidate directly...
-    expect_types(out, "controlling", ["host", "srflx"], ["host"])
+    # a reaches the public peer's host candidate directly. a's side of the valid pair is its
+    # NAT mapping: srflx when the STUN answer came first, prflx (RFC 8445 section 7.2.5.3.1)
+    # when the check's response taught it first (e.g. the STUN request was lost) — either way
+    # the address must be nat1's WAN.
+    expect_types(out, "controlling", ["host", "srflx", "prflx"], ["host"])
+    if sa["local_type"] != "host":
+        check(addr_ip(sa["local"]) == NAT1_WAN, "a's local %s is not nat1's WAN" % sa["local"])
     check(addr_ip(sa["remote"]) == PUB_PEER_IP, "a's remote %s is not on %s" % (sa["remote"], PUB_PEER_IP))
     # ...and the public peer sees a through nat1 (its srflx, or a prflx with the same address).
     expect_types(out, "controlled", ["host"], ["srflx", "prflx"])
