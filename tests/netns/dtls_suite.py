@@ -93,7 +93,7 @@ class Suite:
     def delay_stats(self):
         return json.loads(self.sh(DELAY, "stats", self.ns("nat1"), "wan"))
 
-    def dtls_pair(self, records, timeout, client_expect=None, app_rto_ms=400):
+    def dtls_pair(self, records, timeout, client_expect=None, app_rto_ms=400, client_extra=()):
         spath, sfp = self.cert("server")
         cpath, cfp = self.cert("client")
         server = subprocess.Popen(
@@ -104,7 +104,7 @@ class Suite:
         client = subprocess.Popen(
             ["ip", "netns", "exec", self.ns("a"), self.args.peer, "client", "--cert", cpath, "--expect",
              client_expect or sfp, "--bind", "0.0.0.0:0", "--peer", SERVER, "--records", str(records),
-             "--timeout", str(timeout), "--app-rto-ms", str(app_rto_ms)],
+             "--timeout", str(timeout), "--app-rto-ms", str(app_rto_ms)] + list(client_extra),
             env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         results = {}
         for name, p in (("client", client), ("server", server)):
@@ -154,6 +154,10 @@ def dtls_case(s, loss, delay_ms, records, timeout, handshake_bound_ms):
     check(client["remote_fingerprint"] == sfp and server["remote_fingerprint"] == cfp, "fingerprints differ")
     check(client["digest_ok"] and server["digest_ok"], "digest mismatch")
     check(server["unique"] == records, "server got %d unique records of %d" % (server["unique"], records))
+    if not loss:
+        # Without loss the client's close_notify must reach the server (with loss it may be the
+        # one datagram dropped; DTLS sends it once).
+        check(server["close_notify_seen"], "server never saw the client's close_notify")
     if loss:
         check(dropped > 0, "the loss rules dropped nothing")
         check(client["resends"] > 0, "10%% loss but the app never resent a record")
@@ -177,6 +181,17 @@ def case_dtls_loss10_delay50(s):
     return dtls_case(s, 0.1, 50, 1000, 90, 10000)
 
 
+def case_dtls_lost_close_notify(s):
+    # close_notify goes out once and may be the datagram a lossy path drops. The server must still
+    # end, with success, once the client has stopped repeating its final record.
+    client, server, _, _ = s.dtls_pair(20, 20, client_extra=("--close-notify", "0"))
+    for r in (client, server):
+        check(r.get("ok") and r["exit"] == 0, "%s failed: %s" % (r.get("role"), json.dumps(r)))
+    check(not server["close_notify_seen"], "server saw a close_notify the client never sent")
+    check(server["elapsed_ms"] < 15000, "server took %.0f ms to end" % server["elapsed_ms"])
+    return {"server_elapsed_ms": server["elapsed_ms"]}
+
+
 def case_dtls_wrong_fingerprint_fails(s):
     _, wrong = s.cert("stranger")
     t0 = time.monotonic()
@@ -194,6 +209,7 @@ CASES = {
     "delay_ping": case_delay_ping,
     "dtls_clean": case_dtls_clean,
     "dtls_loss10_delay50": case_dtls_loss10_delay50,
+    "dtls_lost_close_notify": case_dtls_lost_close_notify,
     "dtls_wrong_fingerprint_fails": case_dtls_wrong_fingerprint_fails,
 }
 
