@@ -39,4 +39,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
   fi
 fi
+# npm packages of the y-webrtc interop test, pinned by its package-lock.json.
+if command -v npm >/dev/null 2>&1; then
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  (cd "$root/tests/interop/ywebrtc" && npm ci --no-audit --no-fund --loglevel=error)
+else
+  echo "install-deps: npm not found; tests/interop/ywebrtc (label interop) will fail" >&2
+fi
 echo "install-deps: all dependencies present" >&2
