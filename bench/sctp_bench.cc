@@ -2,22 +2,30 @@
 //
 //  1. In memory: two associations back to back (no DTLS, zero checksum on by
 //     negotiation, and once with CRC32c forced), 64 KiB messages over a
-//     1200-byte MTU: MB/s of user data and ns per SCTP packet, one core.
+//     1200-byte MTU: MB/s of user data (by wall clock and by CPU time, as
+//     the machine may be shared), CPU ns and heap allocations per SCTP packet
+//     (both directions counted), one core. The JSON records whether DCHECKs
+//     (IsConsistent after every call) were compiled in and GLIBC_TUNABLES.
 //  2. Throughput vs RTT and loss in the simulator (tests/sim): a 100 Mbit/s
 //     bottleneck, RTT 0/20/50/100/200 ms, loss 0 and 1%, one large window
 //     (4 MiB receive buffer), goodput over 10 s of virtual time.
 //
-//   sctp_bench [--quick] [--out FILE]
+//   sctp_bench [--quick] [--in-memory-only] [--out FILE]
+#include <time.h>
+
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "src/base/check.h"
 #include "src/sctp/association.h"
 #include "src/sctp/test_pair.h"
+#include "tests/util/alloc_counter.h"
 #if PEERLINK_BENCH_HAVE_SIM
 #include "tests/sim/network.h"
 #include "tests/sim/sctp_sim.h"
@@ -28,18 +36,32 @@ using namespace peerlink::sctp;
 
 namespace {
 
+#if defined(NDEBUG) && !defined(PEERLINK_DCHECK_ALWAYS_ON)
+constexpr bool kDchecksOn = false;
+#else
+constexpr bool kDchecksOn = true;
+#endif
+
 struct InMemoryResult {
-  double mb_per_s = 0;
+  double mb_per_s = 0;      // user bytes delivered / wall-clock time
+  double cpu_mb_per_s = 0;  // user bytes delivered / CPU time of this (single-threaded) process
   double ns_per_packet = 0;
+  double allocs_per_packet = 0;
   uint64_t packets = 0;
   uint64_t messages = 0;
 };
+
+double CpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 
 InMemoryResult InMemory(size_t total_bytes, bool zero_checksum) {
   Options o;
   o.enable_zero_checksum = zero_checksum;
   o.enable_heartbeat = false;
-  testing::Pair p(o, 3);
+  sctp::testing::Pair p(o, 3);
   p.keep_messages = false;
   if (!p.Connect()) return {};
   const size_t kMessage = 64 * 1024;
@@ -48,6 +70,8 @@ InMemoryResult InMemory(size_t total_bytes, bool zero_checksum) {
   size_t sent = 0;
   uint64_t received = 0;
   uint64_t packets_before = p.packets();
+  uint64_t allocs_before = peerlink::testing::AllocationCount();
+  double cpu_start = CpuSeconds();
   auto start = std::chrono::steady_clock::now();
   while (received < to_send) {
     while (sent < to_send && p.a().total_buffered_amount() < 2 * 1024 * 1024) {
@@ -61,11 +85,15 @@ InMemoryResult InMemory(size_t total_bytes, bool zero_checksum) {
     p.b().HandleTimeout(p.now());
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double cpu_secs = CpuSeconds() - cpu_start;
+  uint64_t allocs = peerlink::testing::AllocationCount() - allocs_before;
   InMemoryResult r;
   r.messages = received;
   r.packets = p.packets() - packets_before;
   r.mb_per_s = static_cast<double>(received * kMessage) / secs / 1e6;
-  r.ns_per_packet = secs * 1e9 / static_cast<double>(r.packets);
+  r.cpu_mb_per_s = static_cast<double>(received * kMessage) / cpu_secs / 1e6;
+  r.ns_per_packet = cpu_secs * 1e9 / static_cast<double>(r.packets);
+  r.allocs_per_packet = static_cast<double>(allocs) / static_cast<double>(r.packets);
   return r;
 }
 
@@ -135,45 +163,53 @@ SimResult Sim(int rtt_ms, double loss, Duration measure) {
 
 int main(int argc, char** argv) {
   bool quick = false;
+  bool in_memory_only = false;
   std::string out_file;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--quick")) quick = true;
+    if (!std::strcmp(argv[i], "--in-memory-only")) in_memory_only = true;
     if (!std::strcmp(argv[i], "--out") && i + 1 < argc) out_file = argv[++i];
   }
   std::ostringstream json;
   size_t total = quick ? 8u << 20 : 512u << 20;
   InMemoryResult zc = InMemory(total, true);
   InMemoryResult crc = InMemory(total / 2, false);
-  char buf[512];
-  std::snprintf(
-      buf, sizeof(buf),
-      "{\n  \"in_memory\": [\n    {\"checksum\": \"zero (RFC 9653)\", \"message_bytes\": 65536, \"mtu\": 1200, "
-      "\"MB_per_s\": %.1f, \"ns_per_packet\": %.1f, \"packets\": %llu},\n",
-      zc.mb_per_s, zc.ns_per_packet, static_cast<unsigned long long>(zc.packets));
-  json << buf;
-  std::snprintf(buf, sizeof(buf),
-                "    {\"checksum\": \"crc32c\", \"message_bytes\": 65536, \"mtu\": 1200, \"MB_per_s\": %.1f, "
-                "\"ns_per_packet\": %.1f, \"packets\": %llu}\n  ]",
-                crc.mb_per_s, crc.ns_per_packet, static_cast<unsigned long long>(crc.packets));
-  json << buf;
+  char buf[640];
+  const char* malloc_tuning = std::getenv("GLIBC_TUNABLES");
+  json << "{\n  \"glibc_tunables\": \"" << (malloc_tuning ? malloc_tuning : "") << "\",\n";
+  json << "  \"dchecks\": " << (kDchecksOn ? "true" : "false") << ",\n  \"in_memory\": [\n";
+  auto row = [&](const char* checksum, const InMemoryResult& r, bool last) {
+    std::snprintf(buf, sizeof(buf),
+                  "    {\"checksum\": \"%s\", \"message_bytes\": 65536, \"mtu\": 1200, \"MB_per_s\": %.1f, "
+                  "\"cpu_MB_per_s\": %.1f, \"ns_per_packet\": %.1f, \"allocs_per_packet\": %.2f, "
+                  "\"packets\": %llu}%s\n",
+                  checksum, r.mb_per_s, r.cpu_mb_per_s, r.ns_per_packet, r.allocs_per_packet,
+                  static_cast<unsigned long long>(r.packets), last ? "" : ",");
+    json << buf;
+  };
+  row("zero (RFC 9653)", zc, false);
+  row("crc32c", crc, true);
+  json << "  ]";
 #if PEERLINK_BENCH_HAVE_SIM
-  json << ",\n  \"sim_100mbit\": [\n";
-  bool first = true;
-  for (int rtt : {0, 20, 50, 100, 200}) {
-    for (double loss : {0.0, 0.01}) {
-      if (quick && rtt > 20) continue;
-      SimResult r = Sim(rtt, loss, quick ? Duration::Seconds(1) : Duration::Seconds(10));
-      std::snprintf(
-          buf, sizeof(buf),
-          "%s    {\"rtt_ms\": %d, \"loss\": %.2f, \"goodput_mbit\": %.1f, \"retransmissions\": %llu, "
-          "\"fast_retransmits\": %llu, \"t3_expiries\": %llu, \"final_cwnd\": %zu}",
-          first ? "" : ",\n", r.rtt_ms, r.loss, r.goodput_mbit, static_cast<unsigned long long>(r.retransmissions),
-          static_cast<unsigned long long>(r.fast_retransmits), static_cast<unsigned long long>(r.t3), r.final_cwnd);
-      json << buf;
-      first = false;
+  if (!in_memory_only) {
+    json << ",\n  \"sim_100mbit\": [\n";
+    bool first = true;
+    for (int rtt : {0, 20, 50, 100, 200}) {
+      for (double loss : {0.0, 0.01}) {
+        if (quick && rtt > 20) continue;
+        SimResult r = Sim(rtt, loss, quick ? Duration::Seconds(1) : Duration::Seconds(10));
+        std::snprintf(
+            buf, sizeof(buf),
+            "%s    {\"rtt_ms\": %d, \"loss\": %.2f, \"goodput_mbit\": %.1f, \"retransmissions\": %llu, "
+            "\"fast_retransmits\": %llu, \"t3_expiries\": %llu, \"final_cwnd\": %zu}",
+            first ? "" : ",\n", r.rtt_ms, r.loss, r.goodput_mbit, static_cast<unsigned long long>(r.retransmissions),
+            static_cast<unsigned long long>(r.fast_retransmits), static_cast<unsigned long long>(r.t3), r.final_cwnd);
+        json << buf;
+        first = false;
+      }
     }
+    json << "\n  ]";
   }
-  json << "\n  ]";
 #endif
   json << "\n}\n";
   std::fputs(json.str().c_str(), stdout);

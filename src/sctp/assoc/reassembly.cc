@@ -100,30 +100,31 @@ bool ReassemblyQueue::AddIData(const Incoming& in) {
     error_ = "I-DATA fragment without B flag has FSN 0";
     return false;
   }
-  if (p.fragments.count(fsn)) return true;  // same fragment under a new TSN: keep the first
-  Fragment f;
-  f.tsn = in.tsn;
-  f.stream_id = in.stream_id;
-  f.ssn_or_mid = in.ssn_or_mid;
-  f.ppid = in.ppid;
-  f.unordered = in.unordered;
-  f.beginning = in.beginning;
-  f.ending = in.ending;
-  f.data.assign(in.payload.begin(), in.payload.end());
-  p.bytes += f.data.size();
-  buffered_ += f.data.size();
+  // The same fragment under a new TSN: keep the first copy.
+  if (fsn < p.next_fsn || p.later.count(fsn)) return true;
+  size_t n = in.payload.size();
+  p.bytes += n;
+  buffered_ += n;
   if (in.ending) p.last_fsn = fsn;
-  p.fragments.emplace(fsn, std::move(f));
+  if (fsn == 0) p.ppid = in.ppid;
+  if (fsn == p.next_fsn) {
+    p.data.insert(p.data.end(), in.payload.begin(), in.payload.end());
+    ++p.next_fsn;
+    // A filled hole: move the fragments that now follow on into `data`.
+    for (auto it = p.later.begin(); it != p.later.end() && it->first == p.next_fsn; it = p.later.erase(it)) {
+      p.data.insert(p.data.end(), it->second.begin(), it->second.end());
+      ++p.next_fsn;
+    }
+  } else {
+    p.later.emplace(fsn, std::vector<uint8_t>(in.payload.begin(), in.payload.end()));
+  }
   if (p.bytes > max_message_size_) {
     error_ = "peer sent a message above max_message_size (" + std::to_string(p.bytes) + " bytes buffered)";
     return false;
   }
-  if (!p.last_fsn || p.fragments.size() != *p.last_fsn + 1 || !p.fragments.begin()->second.beginning) return true;
-  std::vector<uint8_t> payload;
-  payload.reserve(p.bytes);
-  for (auto& [n, frag] : p.fragments)
-    payload.insert(payload.end(), frag.data.begin(), frag.data.end());
-  Ppid ppid = p.fragments.begin()->second.ppid;
+  if (!p.last_fsn || p.next_fsn != *p.last_fsn + 1 || !p.later.empty()) return true;
+  std::vector<uint8_t> payload = std::move(p.data);
+  Ppid ppid = p.ppid;
   buffered_ -= p.bytes;
   partials_.erase(key);
   Complete(in.stream_id, in.ssn_or_mid, in.unordered, ppid, std::move(payload));
@@ -229,9 +230,11 @@ bool ReassemblyQueue::IsConsistent() const {
   for (const auto& [tsn, f] : data_fragments_)
     b += f.data.size();
   for (const auto& [k, p] : partials_) {
-    size_t pb = 0;
-    for (const auto& [fsn, f] : p.fragments)
-      pb += f.data.size();
+    size_t pb = p.data.size();
+    for (const auto& [fsn, data] : p.later) {
+      if (fsn <= p.next_fsn) return false;
+      pb += data.size();
+    }
     if (pb != p.bytes) return false;
     b += pb;
   }

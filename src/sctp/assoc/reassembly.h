@@ -65,10 +65,17 @@ class ReassemblyQueue {
     bool unordered = false, beginning = false, ending = false;
     std::vector<uint8_t> data;
   };
-  struct Partial {                           // I-DATA message being reassembled
-    std::map<uint32_t, Fragment> fragments;  // by FSN
+  // I-DATA message being reassembled. Fragments that arrive in FSN order (the
+  // common case) are appended to `data` directly: one growing buffer that
+  // becomes the delivered message, no per-fragment allocation and no final
+  // concatenation. Fragments above a hole wait in `later` until it is filled.
+  struct Partial {
+    std::vector<uint8_t> data;                       // fragments 0 .. next_fsn - 1, concatenated
+    uint32_t next_fsn = 0;                           // first FSN not yet in `data`
+    Ppid ppid;                                       // from the B fragment (FSN 0)
+    std::map<uint32_t, std::vector<uint8_t>> later;  // by FSN, all > next_fsn
     std::optional<uint32_t> last_fsn;
-    size_t bytes = 0;
+    size_t bytes = 0;  // data.size() + bytes in `later`
   };
   struct InStream {
     uint32_t next = 0;                            // next SSN (DATA, 16 bits) or MID (I-DATA) to deliver

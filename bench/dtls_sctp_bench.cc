@@ -1,0 +1,251 @@
+// DTLS + SCTP data path in memory, one core: two peerlink::dtls::Endpoint
+// handshaken back to back, each carrying one sctp::Association; every SCTP
+// packet is one DTLS application record (RFC 8261). 64 KiB messages over a
+// 1200-byte UDP MTU (the SCTP packet is whatever the negotiated suite leaves
+// of it). Prints JSON: MB/s of user data by wall clock and by CPU time (the
+// machine may be shared), CPU ns per DTLS datagram, and the negotiated cipher.
+//
+// Time is the real monotonic clock: OpenSSL's DTLS timer reads it anyway, and
+// the SCTP pacer and delayed-ack timers are served from it here.
+//
+//   dtls_sctp_bench [--quick] [--out FILE] [--suite aes128gcm|aes256gcm|chacha20]
+#include <time.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "src/base/check.h"
+#include "src/dtls/endpoint.h"
+#include "src/sctp/association.h"
+#include "tests/util/alloc_counter.h"
+
+using namespace peerlink;
+
+namespace {
+
+#if defined(NDEBUG) && !defined(PEERLINK_DCHECK_ALWAYS_ON)
+constexpr bool kDchecksOn = false;
+#else
+constexpr bool kDchecksOn = true;
+#endif
+
+Instant Now() {
+  return Instant::FromNanos(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
+
+double CpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+struct Side {
+  std::unique_ptr<dtls::Endpoint> dtls;
+  std::unique_ptr<sctp::Association> sctp;
+  bool dtls_connected = false, sctp_connected = false, failed = false;
+  std::string cipher;
+  uint64_t messages = 0, bytes = 0;
+  uint64_t datagrams = 0;
+};
+
+class Bench {
+ public:
+  explicit Bench(dtls::CipherSuite suite) : rng_a_(11), rng_b_(12) {
+    SeededRng r1(1), r2(2);
+    auto cert_a = *dtls::Certificate::Generate(r1);
+    auto cert_b = *dtls::Certificate::Generate(r2);
+    dtls::Options ca, cb;
+    ca.role = dtls::Role::kClient;
+    cb.role = dtls::Role::kServer;
+    ca.cipher_suites = {suite};
+    ca.expected_remote = {cert_b->GetFingerprint()};
+    cb.expected_remote = {cert_a->GetFingerprint()};
+    a_.dtls = std::make_unique<dtls::Endpoint>(ca, cert_a, rng_a_);
+    b_.dtls = std::make_unique<dtls::Endpoint>(cb, cert_b, rng_b_);
+  }
+
+  // DTLS handshake, then the SCTP association over it. Bounded in rounds.
+  bool Connect() {
+    a_.dtls->Start(Now());
+    for (int round = 0; round < 50 && !(a_.dtls_connected && b_.dtls_connected); ++round) {
+      DrainDtls(a_, b_);
+      DrainDtls(b_, a_);
+    }
+    if (!a_.dtls_connected || !b_.dtls_connected) return false;
+    sctp::Options o;
+    o.enable_heartbeat = false;
+    // The SCTP packet is one record: what the suite leaves of the 1200-byte UDP payload.
+    o.mtu = a_.dtls->max_application_payload();
+    sctp_mtu_ = o.mtu;
+    a_.sctp = std::make_unique<sctp::Association>(o, rng_a_, Now());
+    b_.sctp = std::make_unique<sctp::Association>(o, rng_b_, Now());
+    a_.sctp->Connect(Now());
+    for (int round = 0; round < 1000 && !(a_.sctp_connected && b_.sctp_connected); ++round) {
+      Exchange();
+      Timers();
+    }
+    return a_.sctp_connected && b_.sctp_connected && !a_.failed && !b_.failed;
+  }
+
+  // Delivers until both sides are quiet at this instant.
+  void Exchange() {
+    for (int round = 0; round < 100000; ++round) {
+      bool moved = DrainSctp(a_, b_);
+      moved |= DrainSctp(b_, a_);
+      if (!moved) return;
+    }
+  }
+  void Timers() {
+    Instant now = Now();
+    a_.sctp->HandleTimeout(now);
+    b_.sctp->HandleTimeout(now);
+  }
+
+  Side& a() { return a_; }
+  Side& b() { return b_; }
+  size_t sctp_mtu() const { return sctp_mtu_; }
+
+ private:
+  // SCTP packets out of `s` -> DTLS records -> the peer.
+  bool DrainSctp(Side& s, Side& peer) {
+    bool moved = false;
+    for (int i = 0; i < 1000000; ++i) {
+      sctp::Output o = s.sctp->PollOutput(Now());
+      if (auto* t = std::get_if<sctp::Transmit>(&o)) {
+        if (s.dtls->Send(Now(), t->packet) != dtls::SendResult::kOk) s.failed = true;
+        DrainDtls(s, peer);
+        moved = true;
+      } else if (auto* e = std::get_if<sctp::Event>(&o)) {
+        if (std::holds_alternative<sctp::Connected>(*e)) s.sctp_connected = true;
+        if (std::holds_alternative<sctp::Closed>(*e)) s.failed = true;
+        if (auto* m = std::get_if<sctp::MessageReceived>(e)) {
+          s.messages++;
+          s.bytes += m->payload.size();
+        }
+      } else {
+        break;
+      }
+    }
+    return moved;
+  }
+
+  // DTLS datagrams out of `s` go to the peer's endpoint at once (so its
+  // event queue never overflows); records `s` decrypted go to its SCTP.
+  void DrainDtls(Side& s, Side& peer) {
+    for (int i = 0; i < 1000000; ++i) {
+      dtls::Output o = s.dtls->PollOutput(Now());
+      if (auto* t = std::get_if<dtls::Transmit>(&o)) {
+        s.datagrams++;
+        peer.dtls->HandleDatagram(Now(), t->datagram);
+        if (peer.dtls_connected) DrainDtls(peer, s);
+      } else if (auto* e = std::get_if<dtls::Event>(&o)) {
+        if (auto* c = std::get_if<dtls::Connected>(e)) {
+          s.dtls_connected = true;
+          s.cipher = c->cipher;
+        } else if (auto* d = std::get_if<dtls::ApplicationData>(e)) {
+          if (s.sctp) s.sctp->HandlePacket(Now(), d->data);
+        } else {
+          s.failed = true;
+        }
+      } else {
+        break;
+      }
+    }
+  }
+
+  SeededRng rng_a_, rng_b_;
+  Side a_, b_;
+  size_t sctp_mtu_ = 0;
+};
+
+struct RunResult {
+  bool ok = false;
+  std::string cipher;
+  size_t sctp_mtu = 0;
+  double mb_per_s = 0, cpu_mb_per_s = 0, ns_per_datagram = 0, allocs_per_datagram = 0;
+  uint64_t datagrams = 0, messages = 0;
+};
+
+RunResult Run(dtls::CipherSuite suite, size_t total_bytes) {
+  RunResult r;
+  Bench bench(suite);
+  if (!bench.Connect()) return r;
+  const size_t kMessage = 64 * 1024;
+  std::vector<uint8_t> message(kMessage, 0x5A);
+  const uint64_t to_send = total_bytes / kMessage;
+  uint64_t sent = 0;
+  uint64_t datagrams_before = bench.a().datagrams + bench.b().datagrams;
+  uint64_t allocs_before = peerlink::testing::AllocationCount();
+  double cpu_start = CpuSeconds();
+  auto start = std::chrono::steady_clock::now();
+  // Bounded: every round either delivers or waits for a timer of at most RTO.
+  for (int round = 0; round < 10'000'000 && bench.b().messages < to_send; ++round) {
+    while (sent < to_send && bench.a().sctp->total_buffered_amount() < 2 * 1024 * 1024) {
+      if (bench.a().sctp->Send(Now(), sctp::StreamId(1), sctp::kPpidBinary, message) != sctp::SendStatus::kOk) break;
+      ++sent;
+    }
+    bench.Exchange();
+    bench.Timers();
+    if (bench.a().failed || bench.b().failed) return r;
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double cpu_secs = CpuSeconds() - cpu_start;
+  r.ok = bench.b().messages == to_send && bench.b().bytes == to_send * kMessage;
+  r.cipher = bench.a().cipher;
+  r.sctp_mtu = bench.sctp_mtu();
+  r.messages = bench.b().messages;
+  r.datagrams = bench.a().datagrams + bench.b().datagrams - datagrams_before;
+  r.mb_per_s = static_cast<double>(bench.b().bytes) / secs / 1e6;
+  r.cpu_mb_per_s = static_cast<double>(bench.b().bytes) / cpu_secs / 1e6;
+  r.ns_per_datagram = cpu_secs * 1e9 / static_cast<double>(r.datagrams);
+  r.allocs_per_datagram =
+      static_cast<double>(peerlink::testing::AllocationCount() - allocs_before) / static_cast<double>(r.datagrams);
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  std::string out_file;
+  dtls::CipherSuite suite = dtls::CipherSuite::kEcdheEcdsaAes128Gcm;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--quick")) quick = true;
+    if (!std::strcmp(argv[i], "--out") && i + 1 < argc) out_file = argv[++i];
+    if (!std::strcmp(argv[i], "--suite") && i + 1 < argc) {
+      std::string s = argv[++i];
+      if (s == "aes256gcm")
+        suite = dtls::CipherSuite::kEcdheEcdsaAes256Gcm;
+      else if (s == "chacha20")
+        suite = dtls::CipherSuite::kEcdheEcdsaChacha20Poly1305;
+      else if (s != "aes128gcm") {
+        std::fprintf(stderr, "unknown suite %s\n", s.c_str());
+        return 2;
+      }
+    }
+  }
+  RunResult r = Run(suite, quick ? 8u << 20 : 256u << 20);
+  const char* malloc_tuning = std::getenv("GLIBC_TUNABLES");
+  char buf[1024];
+  std::snprintf(
+      buf, sizeof(buf),
+      "{\n  \"glibc_tunables\": \"%s\",\n  \"dchecks\": %s,\n  \"dtls_sctp_in_memory\": [\n"
+      "    {\"ok\": %s, \"cipher\": \"%s\", \"udp_mtu\": 1200, \"sctp_packet\": %zu, \"message_bytes\": 65536, "
+      "\"MB_per_s\": %.1f, \"cpu_MB_per_s\": %.1f, \"ns_per_datagram\": %.1f, \"allocs_per_datagram\": %.2f, "
+      "\"datagrams\": %llu, \"messages\": %llu}\n  ]\n}\n",
+      malloc_tuning ? malloc_tuning : "", kDchecksOn ? "true" : "false", r.ok ? "true" : "false", r.cipher.c_str(),
+      r.sctp_mtu, r.mb_per_s, r.cpu_mb_per_s, r.ns_per_datagram, r.allocs_per_datagram,
+      static_cast<unsigned long long>(r.datagrams), static_cast<unsigned long long>(r.messages));
+  std::fputs(buf, stdout);
+  if (!out_file.empty()) std::ofstream(out_file) << buf;
+  return r.ok ? 0 : 1;
+}
