@@ -1,0 +1,279 @@
+// Two Connections back to back in memory: ICE, DTLS (real OpenSSL), SCTP and data channels.
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "src/base/crypto.h"
+#include "src/peer/test_pair.h"
+
+namespace peerlink::peer {
+namespace {
+
+using datachannel::ChannelId;
+using datachannel::ChannelOptions;
+using testing::Pair;
+
+std::vector<uint8_t> Pattern(size_t n, uint8_t salt) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i)
+    v[i] = static_cast<uint8_t>(i * 31 + salt + (i >> 8));
+  return v;
+}
+
+std::string Digest(ByteView v) {
+  const crypto::Sha256Digest d = crypto::Sha256(v);
+  return std::string(d.begin(), d.end());
+}
+
+bool HasEvent(const Pair::Side& s, const std::string& name) {
+  for (const Event& e : s.events)
+    if (EventName(e) == name) return true;
+  return false;
+}
+
+std::optional<ChannelId> ChannelByLabel(const Pair::Side& s, const std::string& label) {
+  for (const auto& in : s.incoming)
+    if (in.label == label) return in.id;
+  return std::nullopt;
+}
+
+TEST(PeerConnection, ConnectsIceDtlsSctpAndReportsStates) {
+  Pair p;
+  ASSERT_TRUE(p.Connect()) << p.side_a().last_reason << " / " << p.side_b().last_reason;
+  for (bool is_a : {true, false}) {
+    Pair::Side& s = p.side(is_a);
+    ASSERT_GE(s.states.size(), 2u);
+    EXPECT_EQ(s.states.front(), ConnectionState::kConnecting);
+    EXPECT_EQ(s.states.back(), ConnectionState::kConnected);
+    EXPECT_TRUE(HasEvent(s, "icecandidate"));
+    EXPECT_TRUE(HasEvent(s, "icegatheringstatechange"));
+    EXPECT_TRUE(HasEvent(s, "iceconnectionstatechange"));
+    EXPECT_TRUE(HasEvent(s, "selectedcandidatepairchange"));
+    EXPECT_EQ(s.conn->dtls_state(), dtls::State::kConnected);
+    EXPECT_TRUE(s.conn->IsConsistent());
+  }
+  const Stats st = p.a().GetStats();
+  EXPECT_EQ(st.connectionState, "connected");
+  ASSERT_TRUE(st.selectedCandidatePair.has_value());
+  EXPECT_EQ(st.selectedCandidatePair->localAddress, "10.0.0.1:5000");
+  EXPECT_EQ(st.selectedCandidatePair->remoteAddress, "10.0.0.2:5000");
+  EXPECT_EQ(st.selectedCandidatePair->localCandidateType, "host");
+  EXPECT_EQ(st.transport.dtlsState, "connected");
+  EXPECT_EQ(st.transport.dtlsRole, "server");
+  EXPECT_EQ(st.transport.tlsVersion, "FEFD");
+  EXPECT_NE(st.transport.dtlsCipher.find("ECDHE-ECDSA"), std::string::npos);
+  EXPECT_GE(st.transport.selectedCandidatePairChanges, 1u);
+  EXPECT_EQ(st.sctp.state, "connected");
+  EXPECT_GT(st.sctp.congestionWindow, 0u);
+  EXPECT_GT(st.sctp.receiverWindow, 0u);
+  EXPECT_GT(st.sctp.rto, 0.0);
+  EXPECT_EQ(p.b().GetStats().transport.dtlsRole, "client");
+}
+
+TEST(PeerConnection, ControllingSideAsDtlsClientConnects) {
+  Pair p(Pair::DefaultOptions(0), Pair::DefaultOptions(1), /*a_dtls_client=*/true, 7);
+  ASSERT_TRUE(p.Connect()) << p.side_a().last_reason << " / " << p.side_b().last_reason;
+  EXPECT_EQ(p.a().GetStats().transport.dtlsRole, "client");
+}
+
+// Messages of 0 B, 1 B, 64 KiB and 1 MiB, both ways, on a negotiated and an in-band (DCEP)
+// channel; content checked by SHA-256 digest.
+TEST(PeerConnection, NegotiatedAndDcepChannelsCarryMessagesBothWays) {
+  Options oa = Pair::DefaultOptions(0), ob = Pair::DefaultOptions(1);
+  oa.max_message_size = ob.max_message_size = 1024 * 1024;
+  Pair p(oa, ob);
+  ChannelOptions neg;
+  neg.negotiated = true;
+  neg.id = 7;
+  neg.protocol = "neg-proto";
+  auto na = p.a().CreateDataChannel(p.now(), "negotiated", neg);
+  auto nb = p.b().CreateDataChannel(p.now(), "negotiated", neg);
+  ChannelOptions inband;
+  inband.protocol = "chat";
+  auto da = p.a().CreateDataChannel(p.now(), "dcep", inband);
+  ASSERT_TRUE(na.ok() && nb.ok() && da.ok());
+  ASSERT_TRUE(p.Connect());
+  ASSERT_TRUE(
+      p.RunUntil([&] { return p.side_a().opened.size() == 2 && p.side_b().opened.size() == 2; }, Duration::Seconds(5)));
+  auto db = ChannelByLabel(p.side_b(), "dcep");
+  ASSERT_TRUE(db.has_value());
+  EXPECT_EQ(p.side_b().incoming[0].protocol, "chat");
+  // A is the DTLS server here: its DCEP channel gets an odd stream id.
+  ASSERT_TRUE(p.a().FindChannel(*da)->id().has_value());
+  EXPECT_EQ(*p.a().FindChannel(*da)->id() % 2, 1);
+
+  const size_t sizes[] = {0, 1, 65536, 1024 * 1024};
+  std::vector<std::string> sent_ab, sent_ba;
+  uint8_t salt = 1;
+  for (size_t n : sizes) {
+    for (auto [from_a, ch] :
+         {std::pair{true, *na}, std::pair{true, *da}, std::pair{false, *nb}, std::pair{false, *db}}) {
+      const std::vector<uint8_t> msg = Pattern(n, salt++);
+      Connection& c = from_a ? p.a() : p.b();
+      ASSERT_EQ(c.Send(p.now(), ch, msg, true), datachannel::SendStatus::kOk) << n;
+      (from_a ? sent_ab : sent_ba).push_back(Digest(msg));
+    }
+    p.DrainAll();
+  }
+  ASSERT_TRUE(p.RunUntil([&] { return p.side_a().messages.size() == 8 && p.side_b().messages.size() == 8; },
+                         Duration::Seconds(30)));
+  std::multiset<std::string> got_b, got_a, want_b(sent_ab.begin(), sent_ab.end()),
+      want_a(sent_ba.begin(), sent_ba.end());
+  for (auto& m : p.side_b().messages)
+    got_b.insert(Digest(m.payload));
+  for (auto& m : p.side_a().messages)
+    got_a.insert(Digest(m.payload));
+  EXPECT_EQ(got_b, want_b);
+  EXPECT_EQ(got_a, want_a);
+
+  // Stats: per-channel counters equal what was sent and received, exactly.
+  const uint64_t per_channel_bytes = 0 + 1 + 65536 + 1024 * 1024;
+  const Stats sa = p.a().GetStats();
+  ASSERT_EQ(sa.dataChannels.size(), 2u);
+  for (const DataChannelStats& d : sa.dataChannels) {
+    EXPECT_EQ(d.messagesSent, 4u);
+    EXPECT_EQ(d.bytesSent, per_channel_bytes);
+    EXPECT_EQ(d.messagesReceived, 4u);
+    EXPECT_EQ(d.bytesReceived, per_channel_bytes);
+    EXPECT_EQ(d.state, "open");
+  }
+  EXPECT_EQ(sa.dataChannels[0].label, "negotiated");
+  EXPECT_EQ(sa.dataChannels[0].protocol, "neg-proto");
+  EXPECT_EQ(sa.dataChannels[0].dataChannelIdentifier, 7);
+  // Transport bytes: at least the payloads, and at most payload + per-packet framing.
+  // Framing bound: each SCTP packet (<= 1163 bytes) costs 12 (common header) + 20 (I-DATA
+  // header) + 3 (padding) + 37 (DTLS record), so < 8% over payload, plus handshake and
+  // control traffic, bounded here by 64 KiB.
+  const uint64_t payload_total = 2 * per_channel_bytes;
+  ASSERT_TRUE(sa.selectedCandidatePair.has_value());
+  EXPECT_GE(sa.selectedCandidatePair->bytesSent, payload_total);
+  EXPECT_LE(sa.selectedCandidatePair->bytesSent, payload_total + payload_total * 8 / 100 + 64 * 1024);
+  EXPECT_GE(sa.sctp.bytesSent, payload_total);
+  EXPECT_LE(sa.sctp.bytesSent, sa.selectedCandidatePair->bytesSent);
+  EXPECT_GE(sa.transport.bytesSent, sa.selectedCandidatePair->bytesSent);
+  EXPECT_GT(sa.selectedCandidatePair->packetsSent, payload_total / 1200);
+  EXPECT_GT(sa.selectedCandidatePair->packetsReceived, payload_total / 1200);
+  EXPECT_TRUE(sa.selectedCandidatePair->currentRoundTripTime.has_value());
+  EXPECT_EQ(sa.dataChannelsOpened, 2u);
+}
+
+TEST(PeerConnection, OversizedMessageRefusedByRemoteLimit) {
+  Pair p;  // B advertises 256 KiB
+  auto ch = p.a().CreateDataChannel(p.now(), "big");
+  ASSERT_TRUE(p.Connect());
+  ASSERT_TRUE(p.RunUntil([&] { return !p.side_a().opened.empty(); }, Duration::Seconds(5)));
+  EXPECT_EQ(p.a().Send(p.now(), *ch, Pattern(256 * 1024 + 1, 0), true), datachannel::SendStatus::kMessageTooLarge);
+  EXPECT_EQ(p.a().Send(p.now(), *ch, Pattern(256 * 1024, 0), true), datachannel::SendStatus::kOk);
+}
+
+TEST(PeerConnection, UnorderedAndMaxRetransmitsZeroChannelsDeliver) {
+  Pair p;
+  ChannelOptions unordered;
+  unordered.ordered = false;
+  ChannelOptions lossy;
+  lossy.ordered = false;
+  lossy.max_retransmits = 0;
+  auto u = p.a().CreateDataChannel(p.now(), "unordered", unordered);
+  auto l = p.a().CreateDataChannel(p.now(), "lossy", lossy);
+  ASSERT_TRUE(p.Connect());
+  ASSERT_TRUE(p.RunUntil([&] { return p.side_b().incoming.size() == 2 && p.side_a().opened.size() == 2; },
+                         Duration::Seconds(5)));
+  for (const auto& in : p.side_b().incoming) {
+    EXPECT_FALSE(in.options.ordered);
+    if (in.label == "lossy") {
+      EXPECT_EQ(in.options.max_retransmits, 0);
+    }
+  }
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(p.a().Send(p.now(), *u, Pattern(1000, i), true), datachannel::SendStatus::kOk);
+    ASSERT_EQ(p.a().Send(p.now(), *l, Pattern(1000, i), false), datachannel::SendStatus::kOk);
+  }
+  p.DrainAll();
+  // No loss in memory: even maxRetransmits=0 delivers everything.
+  ASSERT_TRUE(p.RunUntil([&] { return p.side_b().messages.size() == 100; }, Duration::Seconds(10)));
+  size_t text = 0;
+  for (auto& m : p.side_b().messages)
+    text += m.binary ? 0 : 1;
+  EXPECT_EQ(text, 50u);
+}
+
+TEST(PeerConnection, ChannelCloseResetsStreamOnBothSides) {
+  Pair p;
+  auto ch = p.a().CreateDataChannel(p.now(), "closeme");
+  ASSERT_TRUE(p.Connect());
+  ASSERT_TRUE(
+      p.RunUntil([&] { return !p.side_b().incoming.empty() && !p.side_a().opened.empty(); }, Duration::Seconds(5)));
+  const ChannelId remote = p.side_b().incoming[0].id;
+  ASSERT_EQ(p.a().Send(p.now(), *ch, Pattern(5000, 3), true), datachannel::SendStatus::kOk);
+  p.a().CloseChannel(p.now(), *ch);
+  p.DrainAll();
+  ASSERT_TRUE(p.RunUntil([&] { return !p.side_a().closed_channels.empty() && !p.side_b().closed_channels.empty(); },
+                         Duration::Seconds(5)));
+  EXPECT_EQ(p.side_a().closed_channels[0], *ch);
+  EXPECT_EQ(p.side_b().closed_channels[0], remote);
+  ASSERT_EQ(p.side_b().messages.size(), 1u);  // data before the reset still arrives
+  EXPECT_TRUE(HasEvent(p.side_b(), "closing"));
+  EXPECT_EQ(p.a().FindChannel(*ch), nullptr);
+  EXPECT_EQ(p.a().Send(p.now(), *ch, Pattern(1, 0), true), datachannel::SendStatus::kUnknownChannel);
+  EXPECT_EQ(p.a().GetStats().dataChannelsClosed, 1u);
+  EXPECT_TRUE(p.a().GetStats().dataChannels.empty());
+  EXPECT_EQ(p.a().connection_state(), ConnectionState::kConnected);
+}
+
+TEST(PeerConnection, WrongFingerprintFailsNamingIt) {
+  Pair p;
+  RemoteParams for_b = p.ParamsFor(false);
+  // B (the DTLS client) expects a certificate A does not have.
+  SeededRng rng(99);
+  auto other = dtls::Certificate::Generate(rng);
+  ASSERT_TRUE(other.ok());
+  for_b.fingerprints = {(*other)->GetFingerprint()};
+  auto ch = p.b().CreateDataChannel(p.now(), "never");
+  ASSERT_TRUE(ch.ok());
+  p.Start(std::nullopt, for_b);
+  ASSERT_TRUE(p.RunUntil([&] { return p.b().connection_state() == ConnectionState::kFailed; }, Duration::Seconds(10)));
+  EXPECT_NE(p.side_b().last_reason.find("fingerprint"), std::string::npos) << p.side_b().last_reason;
+  EXPECT_NE(p.side_b().last_reason.find((*other)->GetFingerprint().ToString()), std::string::npos);
+  EXPECT_EQ(p.side_b().states.back(), ConnectionState::kFailed);
+  EXPECT_EQ(p.b().GetStats().transport.dtlsState, "failed");
+  EXPECT_TRUE(HasEvent(p.side_b(), "close"));  // the pending channel closes
+  EXPECT_NE(p.a().connection_state(), ConnectionState::kConnected);
+}
+
+TEST(PeerConnection, RemoteParamsValidation) {
+  Pair p;
+  RemoteParams r = p.ParamsFor(true);
+  RemoteParams none = r;
+  none.fingerprints.clear();
+  EXPECT_EQ(p.a().SetRemoteParameters(p.now(), none), RemoteParamsStatus::kNoFingerprint);
+  RemoteParams lite = p.ParamsFor(false);
+  lite.ice_lite = true;
+  EXPECT_EQ(p.b().SetRemoteParameters(p.now(), lite), RemoteParamsStatus::kIceLiteNeedsControlling);
+  EXPECT_EQ(p.a().SetRemoteParameters(p.now(), r), RemoteParamsStatus::kOk);
+  RemoteParams flipped = r;
+  flipped.dtls_role = dtls::Role::kClient;
+  EXPECT_EQ(p.a().SetRemoteParameters(p.now(), flipped), RemoteParamsStatus::kDtlsParamsChanged);
+  EXPECT_EQ(p.a().SetRemoteParameters(p.now(), r), RemoteParamsStatus::kOk);
+}
+
+TEST(PeerConnection, NonStunNonDtlsDatagramsAreDroppedAndCounted) {
+  Pair p;
+  ASSERT_TRUE(p.Connect());
+  const uint64_t before = p.a().GetStats().transport.packetsDiscarded;
+  const uint8_t rtp[] = {0x80, 0x60, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1};
+  const uint8_t zrtp[] = {0x10, 0, 0, 0};
+  const uint8_t junk[] = {0xff, 1, 2};
+  for (ByteView v : {ByteView(rtp), ByteView(zrtp), ByteView(junk), ByteView()})
+    p.a().HandleDatagram(p.now(), p.side_a().address, p.side_b().address, v);
+  // DTLS-looking bytes from a stranger: ICE has no valid pair with it.
+  const uint8_t dtls_like[] = {23, 0xfe, 0xfd, 0, 1};
+  p.a().HandleDatagram(p.now(), p.side_a().address, *SocketAddress::Parse("10.9.9.9:1"), dtls_like);
+  EXPECT_EQ(p.a().GetStats().transport.packetsDiscarded, before + 5);
+  p.DrainAll();
+  EXPECT_EQ(p.a().connection_state(), ConnectionState::kConnected);
+}
+
+}  // namespace
+}  // namespace peerlink::peer
