@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <limits>
+#include <utility>
 
 namespace peerlink::sdp {
 
@@ -103,6 +104,7 @@ bool IsValidIcePwd(std::string_view s) {
 namespace {
 
 constexpr size_t kMaxErrorLineText = 200;
+constexpr size_t kMaxIceOptions = 16;
 
 bool IsSpace(char c) {
   return c == ' ' || c == '\t';
@@ -386,8 +388,10 @@ std::optional<Unexpected<SdpError>> Parser::ParseTransportAttribute(const Line& 
     pwd = std::string(*value);
   } else if (name == "ice-options") {
     if (!value) return Fail(line, "a=ice-options needs a value");
-    for (auto t : Tokens(*value, 32)) {
-      if (std::find(options.begin(), options.end(), t) == options.end()) options.emplace_back(t);
+    for (auto t : Tokens(*value, kMaxIceOptions + 1)) {
+      if (std::find(options.begin(), options.end(), t) != options.end()) continue;
+      if (options.size() >= kMaxIceOptions) return Fail(line, "more than 16 distinct ice-options");
+      options.emplace_back(t);
     }
   } else if (name == "fingerprint") {
     if (!value) return Fail(line, "a=fingerprint needs '<hash-func> <fingerprint>'");

@@ -214,6 +214,19 @@ TEST(SdpParse, UnknownLinesAndAttributesAreIgnored) {
   EXPECT_EQ(d.media.size(), 1u);
 }
 
+TEST(SdpParse, IceOptionsFromSeveralLinesMergeAndAreBounded) {
+  auto d = MustParse(MinimalLf() + "a=ice-options:trickle ice2\na=ice-options:trickle renomination\n");
+  EXPECT_EQ(d.media[0].ice_options, (std::vector<std::string>{"trickle", "ice2", "renomination"}));
+  ExpectRoundTrip(d);
+  // Found by the sdp_parse fuzzer: options spread over many lines must survive being written on one.
+  std::string many = MinimalLf();
+  for (int i = 0; i < 17; ++i)
+    many += "a=ice-options:opt" + std::to_string(i) + "\n";
+  auto e = MustFail(many);
+  EXPECT_EQ(e.line, 14u + 16u);
+  EXPECT_NE(e.what.find("ice-options"), std::string::npos);
+}
+
 TEST(SdpParse, UnknownFingerprintHashIsSkippedWhenAnotherIsUsable) {
   auto d = MustParse(MinimalLf() + "a=fingerprint:sha-3000 AA:BB\n");
   EXPECT_EQ(d.media[0].fingerprints.size(), 1u);
