@@ -4,7 +4,7 @@
 //         exercises the lib0 framing);
 //   odd:  the rest is a plaintext that is sealed with the fixed key first and then opened, so
 //         lib0 `readAny` sees fuzzer-chosen bytes behind a valid tag; a decoded value must
-//         re-encode and decode to the same JSON.
+//         re-encode, and re-encoding its decoding must give the same bytes.
 // Must never crash, whatever the bytes.
 #include <cstddef>
 #include <cstdint>
@@ -46,12 +46,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   PL_CHECK(opened->size() == rest.size());
   auto value = DecryptJson(FixedKey(), crypto::Base64Encode(*sealed));
   if (value.ok()) {
+    // One encode normalises number tags (e.g. float64 5.0 -> var-int 5); after that the
+    // encoding must be a fixed point.
     auto reencoded = lib0::EncodeAny(*value, kMaxSealedBytes * 2);
     PL_CHECK(reencoded.ok());
     auto again = lib0::DecodeAny(*reencoded);
     PL_CHECK(again.ok());
-    // NaN != NaN, so compare the serialized forms.
-    PL_CHECK(again->dump() == value->dump());
+    auto third = lib0::EncodeAny(*again, kMaxSealedBytes * 2);
+    PL_CHECK(third.ok() && *third == *reencoded);
   }
   return 0;
 }

@@ -3,6 +3,7 @@
 // back to the same value (parse -> serialize -> parse).
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "src/base/check.h"
@@ -16,9 +17,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   auto publish = ywebrtc::ParsePublishMessage(text);
   if (publish.ok()) {
-    auto again = ywebrtc::ParsePublishMessage(ywebrtc::ToJson(*publish).dump());
-    PL_CHECK(again.ok());
-    PL_CHECK(again->topic == publish->topic);
+    // Re-serialising may grow the text (1e5 -> 100000.0); only compare within the size bound.
+    std::string text2 = ywebrtc::ToJson(*publish).dump();
+    if (text2.size() <= ywebrtc::kMaxMessageTextBytes) {
+      auto again = ywebrtc::ParsePublishMessage(text2);
+      PL_CHECK(again.ok());
+      PL_CHECK(again->topic == publish->topic);
+    }
     if (!publish->encrypted()) (void)ywebrtc::ParseInnerMessage(std::get<nlohmann::json>(publish->data));
   }
   auto json = ywebrtc::ParseJson(text);
