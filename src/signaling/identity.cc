@@ -121,6 +121,7 @@ std::string_view ToString(IdentityErrorCode c) {
     case IdentityErrorCode::kFingerprintMismatch: return "fingerprint mismatch";
     case IdentityErrorCode::kMalformed: return "malformed";
     case IdentityErrorCode::kIo: return "i/o error";
+    case IdentityErrorCode::kMissingSignature: return "missing identity signature";
   }
   return "unknown";
 }
@@ -346,6 +347,35 @@ Result<bool, IdentityError> VerifyDescription(const IdentityPublicKey& expected,
     return MakeUnexpected(
         Error(IdentityErrorCode::kFingerprintMismatch, "DTLS fingerprint in the SDP is not the one the peer signed"));
   return true;
+}
+
+Result<bool, IdentityError> AttachIdentity(ywebrtc::SignalMessage& msg, const IdentityKey& key, std::string_view room) {
+  const auto* desc = std::get_if<ywebrtc::SessionDescriptionSignal>(&msg.signal);
+  if (desc == nullptr)
+    return MakeUnexpected(Error(IdentityErrorCode::kMalformed, "only offers and answers carry an identity"));
+  DescriptionBinding binding{std::string(room), std::string(ywebrtc::ToString(desc->type)), msg.from, msg.to};
+  auto sig = SignDescription(key, binding, desc->sdp);
+  if (!sig.ok()) return MakeUnexpected(sig.error());
+  msg.identity = sig->ToJson();
+  return true;
+}
+
+Result<bool, IdentityError> VerifySignalIdentity(const ywebrtc::SignalMessage& msg,
+                                                 std::string_view room,
+                                                 std::string_view my_peer_id,
+                                                 const IdentityPublicKey& expected) {
+  const auto* desc = std::get_if<ywebrtc::SessionDescriptionSignal>(&msg.signal);
+  if (desc == nullptr)
+    return MakeUnexpected(Error(IdentityErrorCode::kMalformed, "only offers and answers carry an identity"));
+  if (!msg.identity)
+    return MakeUnexpected(Error(IdentityErrorCode::kMissingSignature, std::string(ywebrtc::ToString(desc->type)) +
+                                                                          " from " + msg.from.substr(0, 64) +
+                                                                          " carries no identity signature"));
+  auto sig = DescriptionSignature::FromJson(*msg.identity);
+  if (!sig.ok()) return MakeUnexpected(sig.error());
+  DescriptionBinding binding{std::string(room), std::string(ywebrtc::ToString(desc->type)), msg.from,
+                             std::string(my_peer_id)};
+  return VerifyDescription(expected, binding, desc->sdp, *sig);
 }
 
 }  // namespace peerlink::signaling

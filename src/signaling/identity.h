@@ -23,6 +23,7 @@
 
 #include "src/base/byte_io.h"
 #include "src/base/result.h"
+#include "src/signaling/ywebrtc_messages.h"
 
 typedef struct evp_pkey_st EVP_PKEY;
 
@@ -34,6 +35,7 @@ enum class IdentityErrorCode {
   kFingerprintMismatch,  // signature fine, but the SDP carries other DTLS fingerprints than were signed
   kMalformed,            // unparsable key, signature object, or SDP without a fingerprint
   kIo,                   // key file could not be read or written
+  kMissingSignature,     // identity mode expected, but the offer/answer carries no "identity"
 };
 struct IdentityError {
   IdentityErrorCode code = IdentityErrorCode::kMalformed;
@@ -133,5 +135,16 @@ Result<bool, IdentityError> VerifyDescription(const IdentityPublicKey& expected,
                                               const DescriptionBinding& binding,
                                               std::string_view sdp,
                                               const DescriptionSignature& signature);
+
+// Identity mode on y-webrtc signal messages (the client's entry points).
+// Signs msg's offer/answer for (room, msg.from -> msg.to) and stores it in msg.identity.
+// kMalformed if the signal is not an offer/answer or its SDP has no fingerprint.
+Result<bool, IdentityError> AttachIdentity(ywebrtc::SignalMessage& msg, const IdentityKey& key, std::string_view room);
+// Verifies an offer/answer received in `room` by the peer `my_peer_id` (its own id, not msg.to,
+// so a rewritten `to` fails) against `expected`. kMissingSignature without msg.identity.
+Result<bool, IdentityError> VerifySignalIdentity(const ywebrtc::SignalMessage& msg,
+                                                 std::string_view room,
+                                                 std::string_view my_peer_id,
+                                                 const IdentityPublicKey& expected);
 
 }  // namespace peerlink::signaling

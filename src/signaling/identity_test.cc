@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <string>
 
+#include "src/base/check.h"
+
 namespace peerlink::signaling {
 namespace {
 
@@ -142,6 +144,42 @@ TEST(IdentityTest, RejectsMalformedKeysAndSignatures) {
       DescriptionSignature::FromJson(nlohmann::json::parse(R"({"id":"x","fingerprints":[],"sig":"AA"})")).ok());
   EXPECT_FALSE(DescriptionSignature::FromJson(nlohmann::json::parse(R"({"id":"x","sig":"AA"})")).ok());
   EXPECT_FALSE(DescriptionSignature::FromJson(nlohmann::json::array()).ok());
+}
+
+// The path the client takes: sign into a y-webrtc signal message, send it through a relay as
+// JSON, parse and verify on the other side.
+TEST(IdentityTest, SignalMessageThroughARelay) {
+  IdentityKey alice = IdentityKey::Generate();
+  ywebrtc::SignalMessage offer;
+  offer.from = "alice-peer";
+  offer.to = "bob-peer";
+  offer.token = 12.5;
+  offer.signal = ywebrtc::SessionDescriptionSignal{ywebrtc::SessionDescriptionSignal::Type::kOffer, std::string(kSdp)};
+  ASSERT_TRUE(AttachIdentity(offer, alice, "room-1").ok());
+
+  auto relay = [](const ywebrtc::SignalMessage& m, auto&& mutate) {
+    nlohmann::json j = ywebrtc::ToJson(ywebrtc::InnerMessage(m));
+    mutate(j);
+    auto parsed = ywebrtc::ParseInnerMessage(j);
+    PL_CHECK(parsed.ok());
+    return std::get<ywebrtc::SignalMessage>(*parsed);
+  };
+  auto honest = relay(offer, [](nlohmann::json&) {});
+  EXPECT_TRUE(VerifySignalIdentity(honest, "room-1", "bob-peer", alice.public_key()).ok());
+  // Bob checks against his own id, so a relay redirecting the offer to carol fails at carol.
+  auto redirected = relay(offer, [](nlohmann::json& j) { j["to"] = "carol-peer"; });
+  EXPECT_EQ(VerifySignalIdentity(redirected, "room-1", "carol-peer", alice.public_key()).error().code,
+            IdentityErrorCode::kBadSignature);
+  auto swapped = relay(offer, [](nlohmann::json& j) { j["signal"]["sdp"] = SwapFingerprint(kSdp); });
+  EXPECT_EQ(VerifySignalIdentity(swapped, "room-1", "bob-peer", alice.public_key()).error().code,
+            IdentityErrorCode::kFingerprintMismatch);
+  auto stripped = relay(offer, [](nlohmann::json& j) { j.erase("identity"); });
+  EXPECT_EQ(VerifySignalIdentity(stripped, "room-1", "bob-peer", alice.public_key()).error().code,
+            IdentityErrorCode::kMissingSignature);
+
+  ywebrtc::SignalMessage candidate = offer;
+  candidate.signal = ywebrtc::CandidateSignal{"candidate:1 1 udp 1 192.0.2.1 9 typ host", "0", 0};
+  EXPECT_EQ(AttachIdentity(candidate, alice, "room-1").error().code, IdentityErrorCode::kMalformed);
 }
 
 }  // namespace
