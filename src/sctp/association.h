@@ -229,6 +229,12 @@ class Association {
   void SetTotalBufferedAmountLowThreshold(size_t bytes);
 
   [[nodiscard]] Output PollOutput(Instant now);
+  // Optional: hands a Transmit's buffer back once the packet has been sent (or
+  // handed to DTLS), so the next packet is built in it instead of a fresh
+  // allocation. At most kMaxSpareBuffers are kept; callers that never recycle
+  // see no difference.
+  void RecycleBuffer(std::vector<uint8_t> buffer);
+  static constexpr size_t kMaxSpareBuffers = 16;
   State state() const { return state_; }
   Metrics metrics() const;
   const Options& options() const { return options_; }
@@ -330,6 +336,7 @@ class Association {
   std::unique_ptr<Tcb> tcb_;
 
   std::deque<std::vector<uint8_t>> control_packets_;
+  std::vector<std::vector<uint8_t>> spare_buffers_;  // RecycleBuffer, reused by BuildDataPacket
   std::deque<Event> events_;
   uint64_t consistency_calls_ = 0;
   Metrics counters_;  // packet/byte counters live here even before the TCB

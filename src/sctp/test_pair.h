@@ -74,16 +74,20 @@ class Pair {
       auto from_b = std::move(b_.outbox);
       a_.outbox.clear();
       b_.outbox.clear();
-      for (auto& p : from_a)
+      for (auto& p : from_a) {
         if (!filter_ || !filter_(true, p)) {
           b().HandlePacket(now_, p);
           packets_++;
         }
-      for (auto& p : from_b)
+        a().RecycleBuffer(std::move(p));
+      }
+      for (auto& p : from_b) {
         if (!filter_ || !filter_(false, p)) {
           a().HandlePacket(now_, p);
           packets_++;
         }
+        b().RecycleBuffer(std::move(p));
+      }
     }
   }
 

@@ -257,6 +257,11 @@ Output Association::PollOutput(Instant now) {
   return Deadline{NextDeadline()};
 }
 
+void Association::RecycleBuffer(std::vector<uint8_t> buffer) {
+  if (spare_buffers_.size() < kMaxSpareBuffers && buffer.capacity() >= options_.mtu)
+    spare_buffers_.push_back(std::move(buffer));
+}
+
 void Association::DeliverMessages() {
   auto& ready = tcb_->reassembly.ready();
   while (!ready.empty()) {

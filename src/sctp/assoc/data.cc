@@ -173,6 +173,10 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
     t.forward_tsn_needed = false;
     return false;
   }
+  if (!spare_buffers_.empty()) {
+    out->packet = std::move(spare_buffers_.back());
+    spare_buffers_.pop_back();
+  }
   out->packet.resize(options_.mtu);
   PacketBuilder b(out->packet, options_.local_port, options_.remote_port, t.peer_tag);
   ByteWriter& w = b.writer();
@@ -245,6 +249,7 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
     if (!t.t3_rtx) t.t3_rtx = now + t.rto.rto();  // section 6.3.2 R1
   }
   if (w.size() == kCommonHeaderSize) {
+    RecycleBuffer(std::move(out->packet));
     out->packet.clear();
     return false;
   }

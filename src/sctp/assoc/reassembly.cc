@@ -1,5 +1,7 @@
 #include "src/sctp/assoc/reassembly.h"
 
+#include <algorithm>
+
 namespace peerlink::sctp {
 
 bool ReassemblyQueue::SerialLessOrEqual(uint32_t a, uint32_t b) const {
@@ -107,6 +109,11 @@ bool ReassemblyQueue::AddIData(const Incoming& in) {
   buffered_ += n;
   if (in.ending) p.last_fsn = fsn;
   if (fsn == 0) p.ppid = in.ppid;
+  if (fsn == 0 && p.data.capacity() == 0 && partials_.size() <= kMaxPresizedPartials) {
+    auto s = streams_.find(in.stream_id.value());
+    size_t hint = s == streams_.end() ? 0 : std::min(s->second.last_message_size, max_message_size_);
+    if (hint > in.payload.size()) p.data.reserve(hint);
+  }
   if (fsn == p.next_fsn) {
     p.data.insert(p.data.end(), in.payload.begin(), in.payload.end());
     ++p.next_fsn;
@@ -127,6 +134,7 @@ bool ReassemblyQueue::AddIData(const Incoming& in) {
   Ppid ppid = p.ppid;
   buffered_ -= p.bytes;
   partials_.erase(key);
+  streams_[in.stream_id.value()].last_message_size = payload.size();
   Complete(in.stream_id, in.ssn_or_mid, in.unordered, ppid, std::move(payload));
   return true;
 }

@@ -80,7 +80,14 @@ class ReassemblyQueue {
   struct InStream {
     uint32_t next = 0;                            // next SSN (DATA, 16 bits) or MID (I-DATA) to deliver
     std::map<uint32_t, MessageReceived> waiting;  // complete, out of order
+    size_t last_message_size = 0;                 // I-DATA: sizes the next message's buffer up front
   };
+  // A new I-DATA message reserves its buffer at the size of the stream's last
+  // message (so it is not regrown fragment by fragment, and the allocator can
+  // hand back the block just freed), but only while at most this many messages
+  // are being reassembled: reserved-but-unfilled memory stays below
+  // kMaxPresizedPartials * max_message_size whatever the peer sends.
+  static constexpr size_t kMaxPresizedPartials = 4;
   using Key = std::tuple<uint16_t, bool, uint32_t>;
 
   void Complete(StreamId sid, uint32_t ssn_or_mid, bool unordered, Ppid ppid, std::vector<uint8_t> payload);
