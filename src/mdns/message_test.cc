@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "tests/util/alloc_counter.h"
+
 namespace peerlink::mdns {
 namespace {
 
@@ -225,6 +227,24 @@ TEST(Message, ResponseRoundTripsWithCompression) {
   EXPECT_FALSE(p->records[1].cache_flush);
   EXPECT_EQ(p->records[1].ttl, 0u);
   EXPECT_EQ(p->records[1].address.ToString(), "::1");
+}
+
+TEST(Message, ParseAllocatesNothing) {
+  Message m = MakeResponse();
+  ASSERT_TRUE(AddAnswer(m, *DnsName::FromText(std::string(kUuid) + ".local"), IpAddress::V4(10, 0, 0, 1), 120, true));
+  ASSERT_TRUE(AddAnswer(m, *DnsName::FromText(std::string(kUuid) + ".local"), *IpAddress::Parse("::1"), 120, true));
+  const Bytes good = Serialize(m);
+  const Bytes query = BrowserQuery();
+  Bytes loop = HeaderBytes(0, 0, 1, 0, 0, 0);
+  Append(loop, {0xC0, 12, 0, 1, 0, 1});
+  const uint64_t before = testing::AllocationCount();
+  for (int i = 0; i < 10; ++i) {
+    auto a = Message::Parse(good);
+    auto b = Message::Parse(query);
+    auto c = Message::Parse(loop);
+    PL_CHECK(a.ok() && b.ok() && !c.ok());
+  }
+  EXPECT_EQ(testing::AllocationCount(), before);
 }
 
 TEST(Message, RejectsTooManyQuestionsAndOversizedMessages) {
