@@ -135,6 +135,7 @@ void Connection::HandleDtlsEvent(Instant now, dtls::Event& e) {
     failure_reason_ = "DTLS failed: " + f->reason;
     if (sctp_ && !sctp_closed_) {
       sctp_closed_ = true;
+      if (sctp_->state() != sctp::State::kClosed) sctp_->Abort(now, "DTLS failed");  // stops its timers
       controller_.HandleSctpClosed(now, failure_reason_);
     }
     UpdateState(failure_reason_);
