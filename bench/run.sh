@@ -4,6 +4,8 @@
 #
 #   bench/run.sh [BUILD_DIR]      (default: build; builds the bench targets first)
 # Output: $BUILD_DIR/bench-results/{stun.json,ice_connect_peerlink.json,ice_connect_aioice.json,summary.md}
+#         and sctp_*.json, dtls_sctp_*.json, sctp_dtls.json (SCTP / DTLS+SCTP data path, see below).
+# SCTP_ONLY=1 runs only the SCTP and DTLS+SCTP part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -14,12 +16,15 @@ mkdir -p "$out"
 if [ ! -f "$build/build.ninja" ]; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-ninja -C "$build" -j"${JOBS:-2}" stun_bench ice_connect_bench >/dev/null
+targets="stun_bench ice_connect_bench sctp_bench dtls_sctp_bench"
+[ -n "${SCTP_ONLY:-}" ] && targets="sctp_bench dtls_sctp_bench"
+ninja -C "$build" -j"${JOBS:-2}" $targets >/dev/null
 
 echo "== machine" >&2
 machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r)"
 echo "$machine" >&2
 
+if [ -z "${SCTP_ONLY:-}" ]; then
 echo "== STUN codec" >&2
 "$build/bench/stun_bench" --benchmark_min_time=0.5 --benchmark_format=json --benchmark_out="$out/stun.json" \
   --benchmark_out_format=json >/dev/null
@@ -55,4 +60,76 @@ json.dump({"machine": machine, "stun": stun["benchmarks"], "ice_connect": [ours,
                       "ice_connect_p99_aioice_over_peerlink": ratio_p99}},
           open(f"{out}/all.json", "w"), indent=1)
 print(summary)
+PY
+fi
+
+# --- SCTP and DTLS+SCTP data path, in memory, one core -------------------------------------------
+# Each configuration runs 3 times and the median is reported (the machine may be shared; the JSON
+# has wall-clock and CPU-time figures). Configurations:
+#   dchecks on:  the build above (PEERLINK_DCHECKS=ON, IsConsistent after every call, as tests run)
+#   dchecks off: "$build-nodchecks", PEERLINK_DCHECKS=OFF (the production configuration)
+# each with glibc's default malloc and with GLIBC_TUNABLES raising the trim threshold (glibc
+# otherwise returns the heap top to the kernel after nearly every 64 KiB message and faults it
+# back in; see docs/sctp.md).
+prod="$build-nodchecks"
+if [ ! -f "$prod/build.ninja" ]; then
+  cmake -S . -B "$prod" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPEERLINK_DCHECKS=OFF \
+    -DPEERLINK_BUILD_TESTS=OFF >/dev/null
+fi
+ninja -C "$prod" -j"${JOBS:-2}" sctp_bench dtls_sctp_bench >/dev/null
+tuned="glibc.malloc.trim_threshold=268435456:glibc.malloc.top_pad=16777216"
+echo "== SCTP / DTLS+SCTP in memory (3 runs per configuration)" >&2
+for cfg in dchecks nodchecks; do
+  dir=$build; [ "$cfg" = nodchecks ] && dir=$prod
+  for malloc in default tuned; do
+    envs=(env -u GLIBC_TUNABLES)
+    [ "$malloc" = tuned ] && envs=(env "GLIBC_TUNABLES=$tuned")
+    for i in 1 2 3; do
+      "${envs[@]}" "$dir/bench/sctp_bench" --in-memory-only --out "$out/sctp_${cfg}_${malloc}_$i.json" >/dev/null
+      "${envs[@]}" "$dir/bench/dtls_sctp_bench" --out "$out/dtls_sctp_${cfg}_${malloc}_$i.json" >/dev/null
+    done
+  done
+done
+echo "== SCTP simulator table (deterministic, one run)" >&2
+"$build/bench/sctp_bench" --out "$out/sctp_sim.json" >/dev/null
+openssl_speed="$(openssl speed -evp aes-128-gcm -bytes 1024 -seconds 2 2>/dev/null | grep -i '^AES-128-GCM' || true)"
+
+/usr/bin/python3 - "$out" "$openssl_speed" <<'PY'
+import json, statistics, sys
+out, speed = sys.argv[1], sys.argv[2]
+rows, data = [], {"runs_per_configuration": 3, "openssl_speed_aes_128_gcm_1024": speed}
+for cfg in ("dchecks", "nodchecks"):
+    for malloc in ("default", "tuned"):
+        runs = [json.load(open(f"{out}/sctp_{cfg}_{malloc}_{i}.json")) for i in (1, 2, 3)]
+        druns = [json.load(open(f"{out}/dtls_sctp_{cfg}_{malloc}_{i}.json")) for i in (1, 2, 3)]
+        for k, checksum in enumerate(("zero (RFC 9653)", "crc32c")):
+            med = lambda key: statistics.median(r["in_memory"][k][key] for r in runs)
+            row = {"bench": "sctp pair", "dchecks": cfg == "dchecks", "malloc": malloc, "checksum": checksum,
+                   "MB_per_s": med("MB_per_s"), "cpu_MB_per_s": med("cpu_MB_per_s"),
+                   "ns_per_packet": med("ns_per_packet"), "allocs_per_packet": med("allocs_per_packet")}
+            rows.append(row)
+        d = [r["dtls_sctp_in_memory"][0] for r in druns]
+        ok = all(x["ok"] for x in d)
+        med = lambda key: statistics.median(x[key] for x in d)
+        rows.append({"bench": "dtls+sctp pair", "dchecks": cfg == "dchecks", "malloc": malloc,
+                     "checksum": "zero (RFC 9653), " + d[0]["cipher"] + ("" if ok else " FAILED"),
+                     "MB_per_s": med("MB_per_s"), "cpu_MB_per_s": med("cpu_MB_per_s"),
+                     "ns_per_packet": med("ns_per_datagram"), "allocs_per_packet": med("allocs_per_datagram")})
+data["in_memory_medians"] = rows
+data["sim_100mbit"] = json.load(open(f"{out}/sctp_sim.json")).get("sim_100mbit", [])
+json.dump(data, open(f"{out}/sctp_dtls.json", "w"), indent=1)
+lines = ["", "SCTP data path in memory, 64 KiB messages, 1200-byte MTU, one core (median of 3 runs; CPU = process CPU time):",
+         "", "| bench | DCHECKs | malloc | checksum / cipher | MB/s wall | MB/s CPU | CPU ns/packet | allocs/packet |",
+         "|---|---|---|---|---|---|---|---|"]
+for r in rows:
+    lines.append(f"| {r['bench']} | {'on' if r['dchecks'] else 'off'} | {r['malloc']} | {r['checksum']} | "
+                 f"{r['MB_per_s']:.0f} | {r['cpu_MB_per_s']:.0f} | {r['ns_per_packet']:.0f} | {r['allocs_per_packet']:.2f} |")
+lines += ["", f"openssl speed -evp aes-128-gcm, 1024-byte blocks (1000s of bytes/s): {speed}", "",
+          "| RTT ms | loss | goodput Mbit/s | rtx | fast rtx | T3 |", "|---|---|---|---|---|---|"]
+for c in data["sim_100mbit"]:
+    lines.append(f"| {c['rtt_ms']} | {c['loss']:.2f} | {c['goodput_mbit']:.1f} | {c['retransmissions']} | "
+                 f"{c['fast_retransmits']} | {c['t3_expiries']} |")
+text = "\n".join(lines)
+open(f"{out}/summary.md", "a").write(text + "\n")
+print(text)
 PY
