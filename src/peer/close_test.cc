@@ -80,6 +80,26 @@ TEST(PeerConnectionClose, UnansweredShutdownIsBoundedByTheCloseTimer) {
   EXPECT_NE(p.side_a().last_reason.find("timed out"), std::string::npos) << p.side_a().last_reason;
 }
 
+TEST(PeerConnectionClose, PathLossGoesDisconnectedThenRecovers) {
+  Pair p;
+  ASSERT_TRUE(p.Connect());
+  bool cut = true;
+  p.set_filter([&](bool, std::vector<uint8_t>&) { return cut; });
+  ASSERT_TRUE(
+      p.RunUntil([&] { return p.a().connection_state() == ConnectionState::kDisconnected; }, Duration::Seconds(10)));
+  EXPECT_EQ(p.a().GetStats().connectionState, "disconnected");
+  cut = false;
+  ASSERT_TRUE(p.RunUntil(
+      [&] {
+        return p.a().connection_state() == ConnectionState::kConnected &&
+               p.b().connection_state() == ConnectionState::kConnected;
+      },
+      Duration::Seconds(10)));
+  const auto& st = p.side_a().states;
+  ASSERT_GE(st.size(), 3u);
+  EXPECT_EQ(st[st.size() - 2], ConnectionState::kDisconnected);
+}
+
 TEST(PeerConnectionClose, IceRestartKeepsTheChannelWorking) {
   Pair p;
   auto ch = p.a().CreateDataChannel(p.now(), "r");

@@ -222,6 +222,25 @@ TEST(PeerConnection, ChannelCloseResetsStreamOnBothSides) {
   EXPECT_EQ(p.a().connection_state(), ConnectionState::kConnected);
 }
 
+TEST(PeerConnection, BufferedAmountDrainsAndFiresBufferedAmountLow) {
+  Pair p;
+  auto ch = p.a().CreateDataChannel(p.now(), "flow");
+  ASSERT_TRUE(p.Connect());
+  ASSERT_TRUE(p.RunUntil([&] { return !p.side_a().opened.empty(); }, Duration::Seconds(5)));
+  ASSERT_TRUE(p.a().SetBufferedAmountLowThreshold(*ch, 256 * 1024));
+  for (int i = 0; i < 16; ++i)
+    ASSERT_EQ(p.a().Send(p.now(), *ch, Pattern(64 * 1024, i), true), datachannel::SendStatus::kOk);
+  EXPECT_EQ(p.a().buffered_amount(*ch), 16u * 64 * 1024);
+  p.DrainAll();
+  EXPECT_GT(p.a().buffered_amount(*ch), 256u * 1024);  // more than a window is still queued
+  ASSERT_TRUE(p.RunUntil([&] { return p.side_b().messages.size() == 16; }, Duration::Seconds(10)));
+  EXPECT_TRUE(p.RunUntil([&] { return p.a().buffered_amount(*ch) == 0; }, Duration::Seconds(2)));
+  size_t low = 0;
+  for (const Event& e : p.side_a().events)
+    low += std::holds_alternative<datachannel::BufferedAmountLow>(e);
+  EXPECT_EQ(low, 1u);
+}
+
 TEST(PeerConnection, WrongFingerprintFailsNamingIt) {
   Pair p;
   RemoteParams for_b = p.ParamsFor(false);
