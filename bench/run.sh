@@ -67,11 +67,11 @@ fi
 # Each configuration runs 3 times and the median is reported (the machine may be shared; the JSON
 # has wall-clock and CPU-time figures). Configurations:
 #   dchecks on:  the build above (PEERLINK_DCHECKS=ON, IsConsistent after every call, as tests run)
-#   dchecks off: "$build-nodchecks", PEERLINK_DCHECKS=OFF (the production configuration)
+#   dchecks off: $NODCHECKS_BUILD (default "$build-nodchecks"), PEERLINK_DCHECKS=OFF (production)
 # each with glibc's default malloc and with GLIBC_TUNABLES raising the trim threshold (glibc
 # otherwise returns the heap top to the kernel after nearly every 64 KiB message and faults it
 # back in; see docs/sctp.md).
-prod="$build-nodchecks"
+prod="${NODCHECKS_BUILD:-$build-nodchecks}"
 if [ ! -f "$prod/build.ninja" ]; then
   cmake -S . -B "$prod" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPEERLINK_DCHECKS=OFF \
     -DPEERLINK_BUILD_TESTS=OFF >/dev/null

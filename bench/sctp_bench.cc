@@ -163,7 +163,7 @@ SimResult Sim(int rtt_ms, double loss, Duration measure) {
 
 int main(int argc, char** argv) {
   bool quick = false;
-  bool in_memory_only = false;
+  [[maybe_unused]] bool in_memory_only = false;  // the simulator table exists only with tests/sim
   std::string out_file;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--quick")) quick = true;
