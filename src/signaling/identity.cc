@@ -23,6 +23,7 @@ constexpr size_t kEd25519SigBytes = 64;
 constexpr std::string_view kCanonicalPrefix = "peerlink sdp identity v1";
 constexpr size_t kMaxFingerprints = 16;
 constexpr size_t kMaxFingerprintChars = 256;
+constexpr size_t kMaxPemBytes = size_t{16} * 1024;
 
 IdentityError Error(IdentityErrorCode code, std::string message) {
   return IdentityError{code, std::move(message)};
@@ -140,7 +141,8 @@ Result<IdentityPublicKey, IdentityError> IdentityPublicKey::FromId(std::string_v
 }
 
 Result<IdentityPublicKey, IdentityError> IdentityPublicKey::FromPem(std::string_view pem) {
-  if (pem.size() > 16 * 1024) return MakeUnexpected(Error(IdentityErrorCode::kMalformed, "public key PEM too large"));
+  if (pem.size() > kMaxPemBytes)
+    return MakeUnexpected(Error(IdentityErrorCode::kMalformed, "public key PEM too large"));
   Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   PL_CHECK(bio != nullptr);
   EVP_PKEY* k = PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr);
@@ -180,7 +182,8 @@ IdentityKey IdentityKey::Generate() {
 }
 
 Result<IdentityKey, IdentityError> IdentityKey::FromPem(std::string_view pem) {
-  if (pem.size() > 16 * 1024) return MakeUnexpected(Error(IdentityErrorCode::kMalformed, "private key PEM too large"));
+  if (pem.size() > kMaxPemBytes)
+    return MakeUnexpected(Error(IdentityErrorCode::kMalformed, "private key PEM too large"));
   Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   PL_CHECK(bio != nullptr);
   // A null passphrase callback with no user data: encrypted keys fail instead of prompting.
@@ -196,7 +199,7 @@ Result<IdentityKey, IdentityError> IdentityKey::FromPem(std::string_view pem) {
 Result<IdentityKey, IdentityError> IdentityKey::ReadPemFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return MakeUnexpected(Error(IdentityErrorCode::kIo, "cannot open identity key file " + path));
-  std::string pem(16 * 1024 + 1, '\0');
+  std::string pem(kMaxPemBytes + 1, '\0');
   in.read(pem.data(), static_cast<std::streamsize>(pem.size()));
   pem.resize(static_cast<size_t>(in.gcount()));
   auto key = FromPem(pem);

@@ -33,7 +33,7 @@ inline constexpr size_t kRoomIvBytes = 12;
 inline constexpr size_t kRoomTagBytes = 16;
 // Bound on a sealed box (decoded bytes) and on a plaintext; the signaling server's default
 // message limit is 64 KiB, so nothing legitimate comes close.
-inline constexpr size_t kMaxSealedBytes = 64 * 1024;
+inline constexpr size_t kMaxSealedBytes = size_t{64} * 1024;
 
 enum class RoomCryptoError {
   kMalformed,         // not a lib0 sealed box / not base64 / too large

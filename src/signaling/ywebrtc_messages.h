@@ -34,10 +34,10 @@ namespace peerlink::signaling::ywebrtc {
 
 // Bounds applied while parsing (a malicious peer can send anything through the room).
 inline constexpr size_t kMaxPeerIdBytes = 256;
-inline constexpr size_t kMaxSdpBytes = 60 * 1024;
+inline constexpr size_t kMaxSdpBytes = size_t{60} * 1024;
 inline constexpr size_t kMaxCandidateBytes = 1024;
 inline constexpr size_t kMaxTopicBytes = 1024;
-inline constexpr size_t kMaxMessageTextBytes = 64 * 1024;
+inline constexpr size_t kMaxMessageTextBytes = size_t{64} * 1024;
 
 struct SessionDescriptionSignal {
   enum class Type { kOffer, kAnswer };
