@@ -23,57 +23,64 @@ bool ReassemblyQueue::AddData(const Incoming& in) {
              std::vector<uint8_t>(in.payload.begin(), in.payload.end()));
     return true;
   }
-  Fragment f;
-  f.tsn = in.tsn;
-  f.stream_id = in.stream_id;
-  f.ssn_or_mid = in.ssn_or_mid;
-  f.ppid = in.ppid;
-  f.unordered = in.unordered;
-  f.beginning = in.beginning;
-  f.ending = in.ending;
-  f.data.assign(in.payload.begin(), in.payload.end());
-  buffered_ += f.data.size();
-  auto it = data_fragments_.emplace(in.tsn, std::move(f)).first;
-  auto same = [](const Fragment& a, const Fragment& b) {
-    return a.stream_id == b.stream_id && a.unordered == b.unordered && a.ssn_or_mid == b.ssn_or_mid;
+  auto same = [&](const Fragment& f) {
+    return f.stream_id == in.stream_id && f.unordered == in.unordered && f.ssn_or_mid == in.ssn_or_mid;
   };
-  // Walk back to the B fragment and forward to the E fragment over consecutive TSNs.
-  auto first = it;
-  size_t bytes = first->second.data.size();
-  while (!first->second.beginning) {
-    if (first == data_fragments_.begin()) return true;
-    auto prev = std::prev(first);
-    if (prev->first + 1 != first->first || !same(prev->second, first->second) || prev->second.ending) return true;
-    first = prev;
-    bytes += first->second.data.size();
-  }
-  auto last = it;
-  while (!last->second.ending) {
-    auto next = std::next(last);
-    if (next == data_fragments_.end() || next->first != last->first + 1 || !same(next->second, last->second) ||
-        next->second.beginning) {
-      if (bytes > max_message_size_) {
-        error_ = "peer sent a message above max_message_size (" + std::to_string(bytes) + " bytes buffered)";
-        return false;
-      }
-      return true;
+  auto next = data_fragments_.lower_bound(in.tsn);
+  if (next != data_fragments_.end() && next->first == in.tsn) return true;  // already held (the tracker filters these)
+  auto prev = next == data_fragments_.begin() ? data_fragments_.end() : std::prev(next);
+  if (prev != data_fragments_.end() && prev->second.last_tsn >= in.tsn) return true;
+  buffered_ += in.payload.size();
+  // Append to the run that ends just before this TSN, or start a new run.
+  auto run = data_fragments_.end();
+  if (!in.beginning && prev != data_fragments_.end() && prev->second.last_tsn + 1 == in.tsn && same(prev->second) &&
+      !prev->second.ending) {
+    run = prev;
+    run->second.data.insert(run->second.data.end(), in.payload.begin(), in.payload.end());
+    run->second.last_tsn = in.tsn;
+    run->second.ending = in.ending;
+  } else {
+    Fragment f;
+    f.tsn = in.tsn;
+    f.last_tsn = in.tsn;
+    f.stream_id = in.stream_id;
+    f.ssn_or_mid = in.ssn_or_mid;
+    f.ppid = in.ppid;
+    f.unordered = in.unordered;
+    f.beginning = in.beginning;
+    f.ending = in.ending;
+    if (in.beginning && data_fragments_.size() < kMaxPresizedPartials) {
+      auto s = streams_.find(in.stream_id.value());
+      size_t hint = s == streams_.end() ? 0 : std::min(s->second.last_message_size, max_message_size_);
+      if (hint > in.payload.size()) f.data.reserve(hint);
     }
-    last = next;
-    bytes += last->second.data.size();
+    f.data.assign(in.payload.begin(), in.payload.end());
+    run = data_fragments_.emplace_hint(next, in.tsn, std::move(f));
   }
-  std::vector<uint8_t> payload;
-  payload.reserve(bytes);
-  auto end = std::next(last);
-  for (auto p = first; p != end; ++p)
-    payload.insert(payload.end(), p->second.data.begin(), p->second.data.end());
-  Fragment head = std::move(first->second);
-  data_fragments_.erase(first, end);
-  buffered_ -= bytes;
+  // A run that arrived earlier and continues this one is joined to it.
+  Fragment& r = run->second;
+  if (!r.ending && next != data_fragments_.end() && next->first == r.last_tsn + 1 && same(next->second) &&
+      !next->second.beginning) {
+    r.data.insert(r.data.end(), next->second.data.begin(), next->second.data.end());
+    r.last_tsn = next->second.last_tsn;
+    r.ending = next->second.ending;
+    data_fragments_.erase(next);
+  }
+  size_t bytes = r.data.size();
   if (bytes > max_message_size_) {
-    error_ = "peer sent a " + std::to_string(bytes) + "-byte message, above max_message_size";
+    error_ = "peer sent a message above max_message_size (" + std::to_string(bytes) + " bytes buffered)";
     return false;
   }
-  Complete(head.stream_id, head.ssn_or_mid, head.unordered, head.ppid, std::move(payload));
+  if (!r.beginning || !r.ending) return true;
+  std::vector<uint8_t> payload = std::move(r.data);
+  StreamId sid = r.stream_id;
+  uint32_t ssn = r.ssn_or_mid;
+  bool unordered = r.unordered;
+  Ppid ppid = r.ppid;
+  data_fragments_.erase(run);
+  buffered_ -= bytes;
+  streams_[sid.value()].last_message_size = bytes;
+  Complete(sid, ssn, unordered, ppid, std::move(payload));
   return true;
 }
 
@@ -235,8 +242,12 @@ void ReassemblyQueue::ResetStreams(std::span<const StreamId> streams) {
 
 bool ReassemblyQueue::IsConsistent() const {
   size_t b = 0;
-  for (const auto& [tsn, f] : data_fragments_)
+  UnwrappedTsn after = 0;
+  for (const auto& [tsn, f] : data_fragments_) {
+    if (f.tsn != tsn || f.last_tsn < tsn || tsn < after) return false;  // runs are disjoint
+    after = f.last_tsn + 1;
     b += f.data.size();
+  }
   for (const auto& [k, p] : partials_) {
     size_t pb = p.data.size();
     for (const auto& [fsn, data] : p.later) {

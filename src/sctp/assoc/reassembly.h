@@ -57,8 +57,13 @@ class ReassemblyQueue {
   bool IsConsistent() const;
 
  private:
+  // DATA: a run of fragments of one message with consecutive TSNs [tsn,
+  // last_tsn], concatenated. A fragment that continues a run (the common,
+  // in-order case) is appended to it; a run that becomes B..E is delivered as
+  // is, so an in-order message costs one copy and no per-fragment allocation.
   struct Fragment {
     UnwrappedTsn tsn = 0;
+    UnwrappedTsn last_tsn = 0;
     StreamId stream_id;
     uint32_t ssn_or_mid = 0;
     Ppid ppid;
@@ -80,9 +85,9 @@ class ReassemblyQueue {
   struct InStream {
     uint32_t next = 0;                            // next SSN (DATA, 16 bits) or MID (I-DATA) to deliver
     std::map<uint32_t, MessageReceived> waiting;  // complete, out of order
-    size_t last_message_size = 0;                 // I-DATA: sizes the next message's buffer up front
+    size_t last_message_size = 0;                 // sizes the next fragmented message's buffer up front
   };
-  // A new I-DATA message reserves its buffer at the size of the stream's last
+  // A new fragmented message reserves its buffer at the size of the stream's last
   // message (so it is not regrown fragment by fragment, and the allocator can
   // hand back the block just freed), but only while at most this many messages
   // are being reassembled: reserved-but-unfilled memory stays below
@@ -99,7 +104,7 @@ class ReassemblyQueue {
 
   bool interleaving_;
   size_t max_message_size_;
-  std::map<UnwrappedTsn, Fragment> data_fragments_;  // DATA
+  std::map<UnwrappedTsn, Fragment> data_fragments_;  // DATA runs, by first TSN
   std::map<Key, Partial> partials_;                  // I-DATA
   std::map<uint16_t, InStream> streams_;
   std::deque<MessageReceived> ready_;
