@@ -5,10 +5,10 @@
 // (create/send/close channels, ICE restart, remote parameters, candidates, Close), with
 // virtual time advancing between them.
 //
-// Input: a sequence of ops, one opcode byte then its operands (missing bytes read as 0).
-// Checked: IsConsistent() after every drain (in Pair::Drain), no crash, and bounded memory:
-// messages are not kept, the wire and each side's event log are capped, and libFuzzer's RSS
-// limit catches unbounded growth inside the core.
+// Input: byte 0 picks the DTLS roles and seeds, then a sequence of ops, one opcode byte then its operands (missing
+// bytes read as 0). Checked: IsConsistent() after every drain (in Pair::Drain), no crash, and bounded memory: messages
+// are not kept, the wire and each side's event log are capped, and libFuzzer's RSS limit catches unbounded growth
+// inside the core.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -56,7 +56,10 @@ uint8_t ClassByte(uint8_t cls, uint8_t r) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 4096) return 0;
-  testing::Pair pair;
+  // Byte 0: bit 0 = A (ICE controlling) is the DTLS client.
+  const bool a_client = size > 0 && (data[0] & 1);
+  testing::Pair pair(testing::Pair::DefaultOptions(0), testing::Pair::DefaultOptions(1), a_client,
+                     size > 0 ? data[0] >> 1 : 0);
   pair.side_a().keep_messages = false;
   pair.side_b().keep_messages = false;
   auto first = pair.a().CreateDataChannel(pair.now(), "fuzz");
@@ -76,11 +79,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const SocketAddress peer_addr = pair.side_b().address;
   const SocketAddress stranger = *SocketAddress::Parse("192.0.2.9:4000");
   Connection& a = pair.a();
+  std::vector<datachannel::ChannelId> b_channels = {pair.side_b().incoming[0].id};
 
   Input in{data, size};
+  in.U8();
   for (int ops = 0; in.n > 0 && ops < 200; ++ops) {
     const uint8_t op = in.U8();
-    switch (op % 12) {
+    switch (op % 14) {
       case 0: {  // a datagram of some RFC 7983 class
         const uint8_t cls = in.U8();
         const uint8_t len = in.U8();
@@ -153,6 +158,32 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         pair.Drain(true);
         break;
       case 11: (void)a.GetStats(); break;
+      case 12: {  // the peer sends (real SCTP-over-DTLS traffic into A), or closes a channel
+        const uint8_t f = in.U8();
+        const size_t len = in.U16();
+        auto& bch = b_channels[f % b_channels.size()];
+        if (f & 0x80) {
+          pair.b().CloseChannel(pair.now(), bch);
+        } else {
+          (void)pair.b().Send(pair.now(), bch, std::vector<uint8_t>(len, f), f & 1);
+        }
+        pair.Drain(false);
+        break;
+      }
+      case 13: {  // the peer opens a channel, or closes the connection
+        const uint8_t f = in.U8();
+        if (f == 0xff) {
+          pair.b().Close(pair.now());
+        } else {
+          datachannel::ChannelOptions o;
+          o.ordered = f & 1;
+          if (f & 2) o.max_retransmits = f >> 4;
+          auto r = pair.b().CreateDataChannel(pair.now(), "b", o);
+          if (r.ok() && b_channels.size() < 64) b_channels.push_back(*r);
+        }
+        pair.Drain(false);
+        break;
+      }
     }
     PL_CHECK(a.IsConsistent());
   }
