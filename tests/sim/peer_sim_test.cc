@@ -93,7 +93,14 @@ class SimPeer {
   Instant timer_at_ = Instant::Max();
 };
 
-TEST(PeerSim, FourMegabytesThroughTwoNatsWithStun) {
+struct NatPair {
+  const char* name;
+  NatConfig a, b;
+};
+
+class PeerSim : public ::testing::TestWithParam<NatPair> {};
+
+TEST_P(PeerSim, FourMegabytesThroughTwoNatsWithStun) {
   Network net(42);
   LinkConditions wan;
   wan.latency = Duration::Millis(10);
@@ -101,8 +108,8 @@ TEST(PeerSim, FourMegabytesThroughTwoNatsWithStun) {
   lan.latency = Duration::Millis(1);
   const HostId stun_host = net.AddPublicHost(*IpAddress::Parse("203.0.113.10"), wan);
   SimStunServer stun(net, stun_host);
-  const NatId nat_a = net.AddNat(*IpAddress::Parse("198.51.100.1"), PortRestrictedConeNat(), wan);
-  const NatId nat_b = net.AddNat(*IpAddress::Parse("198.51.100.2"), PortRestrictedConeNat(), wan);
+  const NatId nat_a = net.AddNat(*IpAddress::Parse("198.51.100.1"), GetParam().a, wan);
+  const NatId nat_b = net.AddNat(*IpAddress::Parse("198.51.100.2"), GetParam().b, wan);
   const HostId ha = net.AddPrivateHost(nat_a, *IpAddress::Parse("10.0.1.2"), lan);
   const HostId hb = net.AddPrivateHost(nat_b, *IpAddress::Parse("10.0.2.2"), lan);
 
@@ -212,11 +219,11 @@ TEST(PeerSim, FourMegabytesThroughTwoNatsWithStun) {
   EXPECT_TRUE(crypto::Sha256(received_all) == want);
   const double seconds = (net.now() - t0).seconds_f();
   const peer::Stats st = a.conn().GetStats();
-  std::printf("peer_sim: connected in %.0f ms (virtual), 4 MiB in %.3f s virtual, pair %s -> %s (%s/%s), cwnd %llu\n",
-              connect_time.millis_f(), seconds, st.selectedCandidatePair->localAddress.c_str(),
-              st.selectedCandidatePair->remoteAddress.c_str(), st.selectedCandidatePair->localCandidateType.c_str(),
-              st.selectedCandidatePair->remoteCandidateType.c_str(),
-              static_cast<unsigned long long>(st.sctp.congestionWindow));
+  std::printf(
+      "peer_sim %s: connected in %.0f ms (virtual), 4 MiB in %.3f s virtual, pair %s -> %s (%s/%s), cwnd %llu\n",
+      GetParam().name, connect_time.millis_f(), seconds, st.selectedCandidatePair->localAddress.c_str(),
+      st.selectedCandidatePair->remoteAddress.c_str(), st.selectedCandidatePair->localCandidateType.c_str(),
+      st.selectedCandidatePair->remoteCandidateType.c_str(), static_cast<unsigned long long>(st.sctp.congestionWindow));
   ASSERT_EQ(st.dataChannels.size(), 1u);
   EXPECT_EQ(st.dataChannels[0].bytesSent, kTotal);
   EXPECT_EQ(b.conn().GetStats().dataChannels.at(0).bytesReceived, kTotal);
@@ -234,6 +241,17 @@ TEST(PeerSim, FourMegabytesThroughTwoNatsWithStun) {
   EXPECT_EQ(states_a.back(), ConnectionState::kClosed);
   EXPECT_EQ(states_b.back(), ConnectionState::kClosed);
 }
+
+// Both port-restricted cone (srflx <-> srflx); a symmetric NAT against a full cone (the
+// symmetric side is reached at a peer-reflexive address).
+INSTANTIATE_TEST_SUITE_P(Nats,
+                         PeerSim,
+                         ::testing::Values(NatPair{"port-restricted x port-restricted", PortRestrictedConeNat(),
+                                                   PortRestrictedConeNat()},
+                                           NatPair{"symmetric x full-cone", SymmetricNat(), FullConeNat()}),
+                         [](const ::testing::TestParamInfo<NatPair>& i) {
+                           return i.index == 0 ? std::string("PortRestrictedBoth") : std::string("SymmetricVsFullCone");
+                         });
 
 }  // namespace
 }  // namespace peerlink::sim
