@@ -218,5 +218,34 @@ TEST(Resolver, ResolvesANamePublishedByTheResponderCore) {
   EXPECT_EQ(std::get<Resolved>(d.events[0]).addresses, std::vector<IpAddress>{IpAddress::V4(127, 0, 0, 1)});
 }
 
+TEST(Resolver, TakesAdditionalSectionRecordsButNotAuthorityProposals) {
+  Resolver r;
+  r.Resolve(kT0, kName);
+  (void)Drain(r, kT0);
+  const DnsName name = *DnsName::FromText(kName);
+  Message probe;  // a probe: question plus the proposed record in the authority section
+  Question q;
+  q.name = name;
+  q.type = rr::kAny;
+  ASSERT_TRUE(probe.questions.push_back(q));
+  ASSERT_TRUE(AddAnswer(probe, name, IpAddress::V4(10, 9, 9, 9), 120, false));
+  AddressRecord rec = probe.records[0];
+  probe.records.clear();
+  rec.section = Section::kAuthority;
+  ASSERT_TRUE(probe.records.push_back(rec));
+  probe.header.flags = Header::kQr;  // even flagged as a response, authority records are no answer
+  r.HandleDatagram(kT0, kPeer, Serialize(probe));
+  EXPECT_TRUE(Drain(r, kT0).events.empty());
+
+  Message additional = MakeResponse();
+  rec.section = Section::kAdditional;
+  rec.address = *IpAddress::Parse("fe80::9");
+  ASSERT_TRUE(additional.records.push_back(rec));
+  r.HandleDatagram(kT0, kPeer, Serialize(additional));
+  Drained d = Drain(r, kT0);
+  ASSERT_EQ(d.events.size(), 1u);
+  EXPECT_EQ(std::get<Resolved>(d.events[0]).addresses, std::vector<IpAddress>{*IpAddress::Parse("fe80::9")});
+}
+
 }  // namespace
 }  // namespace peerlink::mdns
