@@ -1,0 +1,1260 @@
+// The runtime behind include/peerlink/peer_connection.h: a peer::Connection core driven on one
+// io thread, with UDP sockets per local address, one CoreTimer, TURN streams, and the JSEP
+// bookkeeping of the sdp layer. See docs/peer_connection.md.
+#include "include/peerlink/peer_connection.h"
+
+#include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/post.hpp>
+#include <future>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "src/base/rng.h"
+#include "src/dtls/certificate.h"
+#include "src/peer/connection.h"
+#include "src/runtime/clock.h"
+#include "src/runtime/core_timer.h"
+#include "src/runtime/interfaces.h"
+#include "src/runtime/log.h"
+#include "src/runtime/stream_connection.h"
+#include "src/runtime/turn_url.h"
+#include "src/runtime/udp_socket.h"
+#include "src/sdp/jsep.h"
+#include "src/sdp/session_description.h"
+
+namespace peerlink {
+
+namespace asio = boost::asio;
+
+// --- Runtime -------------------------------------------------------------------------------------
+
+struct Runtime::Impl {
+  struct Loop {
+    asio::io_context io{1};
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+    std::thread thread;
+    std::thread::id id;
+    bool OnThread() const { return std::this_thread::get_id() == id; }
+  };
+  std::vector<std::shared_ptr<Loop>> loops;
+  std::atomic<size_t> next{0};
+  std::shared_ptr<Loop> Pick() { return loops[next.fetch_add(1) % loops.size()]; }
+};
+
+std::shared_ptr<Runtime> Runtime::Create(int threads) {
+  return std::shared_ptr<Runtime>(new Runtime(threads));
+}
+
+Runtime::Runtime(int threads) : impl_(std::make_unique<Impl>()) {
+  if (threads < 1) threads = 1;
+  for (int i = 0; i < threads; ++i) {
+    auto loop = std::make_shared<Impl::Loop>();
+    loop->guard.emplace(asio::make_work_guard(loop->io));
+    std::promise<void> started;
+    auto ready = started.get_future();
+    // The thread keeps its loop alive: a runtime destroyed on its own thread detaches it.
+    loop->thread = std::thread([loop, &started] {
+      loop->id = std::this_thread::get_id();
+      started.set_value();
+      loop->io.run();
+    });
+    ready.wait();
+    impl_->loops.push_back(std::move(loop));
+  }
+}
+
+Runtime::~Runtime() {
+  // Connections hold a reference, so none is left: the loops run out of work (sockets closed,
+  // timers cancelled, deferred deletions done) and return.
+  for (auto& loop : impl_->loops) {
+    loop->guard.reset();
+    if (loop->OnThread()) {
+      loop->thread.detach();
+    } else {
+      loop->thread.join();
+    }
+  }
+}
+
+int Runtime::threads() const {
+  return static_cast<int>(impl_->loops.size());
+}
+
+// --- Enum strings ------------------------------------------------------------------------------
+
+std::string_view ToString(SdpType t) {
+  return sdp::ToString(static_cast<sdp::SdpType>(t));
+}
+std::optional<SdpType> SdpTypeFromString(std::string_view s) {
+  auto t = sdp::SdpTypeFromString(s);
+  if (!t) return std::nullopt;
+  return static_cast<SdpType>(*t);
+}
+std::string_view ToString(SignalingState s) {
+  return sdp::ToString(static_cast<sdp::SignalingState>(s));
+}
+std::string_view ToString(IceGatheringState s) {
+  switch (s) {
+    case IceGatheringState::kNew: return "new";
+    case IceGatheringState::kGathering: return "gathering";
+    case IceGatheringState::kComplete: return "complete";
+  }
+  return "?";
+}
+std::string_view ToString(IceConnectionState s) {
+  switch (s) {
+    case IceConnectionState::kNew: return "new";
+    case IceConnectionState::kChecking: return "checking";
+    case IceConnectionState::kConnected: return "connected";
+    case IceConnectionState::kCompleted: return "completed";
+    case IceConnectionState::kDisconnected: return "disconnected";
+    case IceConnectionState::kFailed: return "failed";
+    case IceConnectionState::kClosed: return "closed";
+  }
+  return "?";
+}
+std::string_view ToString(PeerConnectionState s) {
+  return peer::ToString(static_cast<peer::ConnectionState>(s));
+}
+std::string_view ToString(DataChannelState s) {
+  return datachannel::ToString(static_cast<datachannel::ReadyState>(s));
+}
+std::string_view ToString(SendError e) {
+  switch (e) {
+    case SendError::kNotOpen: return "not open";
+    case SendError::kClosed: return "closed";
+    case SendError::kMessageTooLarge: return "message too large";
+    case SendError::kBufferFull: return "buffer full";
+  }
+  return "?";
+}
+
+static_assert(static_cast<int>(SdpType::kRollback) == static_cast<int>(sdp::SdpType::kRollback));
+static_assert(static_cast<int>(SignalingState::kClosed) == static_cast<int>(sdp::SignalingState::kClosed));
+static_assert(static_cast<int>(PeerConnectionState::kClosed) == static_cast<int>(peer::ConnectionState::kClosed));
+static_assert(static_cast<int>(DataChannelState::kClosed) == static_cast<int>(datachannel::ReadyState::kClosed));
+
+namespace {
+
+IceConnectionState Map(ice::State s) {
+  switch (s) {
+    case ice::State::kNew: return IceConnectionState::kNew;
+    case ice::State::kChecking: return IceConnectionState::kChecking;
+    case ice::State::kConnected: return IceConnectionState::kConnected;
+    case ice::State::kCompleted: return IceConnectionState::kCompleted;
+    case ice::State::kFailed: return IceConnectionState::kFailed;
+    case ice::State::kDisconnected: return IceConnectionState::kDisconnected;
+    case ice::State::kClosed: return IceConnectionState::kClosed;
+  }
+  return IceConnectionState::kNew;
+}
+
+IceGatheringState Map(ice::GatheringState s) {
+  switch (s) {
+    case ice::GatheringState::kNew: return IceGatheringState::kNew;
+    case ice::GatheringState::kGathering: return IceGatheringState::kGathering;
+    case ice::GatheringState::kComplete: return IceGatheringState::kComplete;
+  }
+  return IceGatheringState::kNew;
+}
+
+datachannel::Priority Map(Priority p) {
+  switch (p) {
+    case Priority::kVeryLow: return datachannel::Priority::kVeryLow;
+    case Priority::kLow: return datachannel::Priority::kLow;
+    case Priority::kMedium: return datachannel::Priority::kMedium;
+    case Priority::kHigh: return datachannel::Priority::kHigh;
+  }
+  return datachannel::Priority::kLow;
+}
+
+Error SdpFailure(ErrorKind kind, const sdp::SdpError& e) {
+  return Error{kind, e.ToString(), e.line};
+}
+
+Error Fail(ErrorKind kind, std::string message) {
+  return Error{kind, std::move(message), 0};
+}
+
+// "host[:port]" or "[v6]:port" after the scheme of a stun: URL.
+std::optional<std::pair<std::string, uint16_t>> SplitHostPort(std::string_view s, uint16_t default_port) {
+  std::string host;
+  std::string_view rest;
+  if (!s.empty() && s.front() == '[') {
+    const size_t close = s.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = std::string(s.substr(1, close - 1));
+    rest = s.substr(close + 1);
+  } else {
+    const size_t colon = s.find(':');
+    host = std::string(s.substr(0, colon));
+    rest = colon == std::string_view::npos ? std::string_view() : s.substr(colon);
+  }
+  if (host.empty()) return std::nullopt;
+  uint16_t port = default_port;
+  if (!rest.empty()) {
+    if (rest.front() != ':' || rest.size() < 2 || rest.size() > 6) return std::nullopt;
+    uint32_t v = 0;
+    for (char c : rest.substr(1)) {
+      if (c < '0' || c > '9') return std::nullopt;
+      v = v * 10 + static_cast<uint32_t>(c - '0');
+    }
+    if (v == 0 || v > 65535) return std::nullopt;
+    port = static_cast<uint16_t>(v);
+  }
+  return std::make_pair(host, port);
+}
+
+// A host name or literal, resolved once (blocking) to its first address.
+std::optional<IpAddress> Resolve(const std::string& host) {
+  if (auto ip = IpAddress::Parse(host)) return ip;
+  asio::io_context io;
+  asio::ip::udp::resolver resolver(io);
+  boost::system::error_code ec;
+  auto results = resolver.resolve(host, "", ec);
+  if (ec) return std::nullopt;
+  for (const auto& r : results) {
+    if (auto ip = IpAddress::Parse(r.endpoint().address().to_string())) return ip;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+// --- DataChannel::Impl -----------------------------------------------------------------------------
+
+struct DataChannel::Impl {
+  std::weak_ptr<PeerConnection::Impl> pc;
+  std::string label;
+  DataChannelInit init;
+  // Loop thread only.
+  std::optional<datachannel::ChannelId> cid;
+  bool done = false;  // "close" fired (or the connection went away)
+  // Any thread.
+  std::atomic<DataChannelState> state{DataChannelState::kConnecting};
+  std::atomic<int32_t> stream{-1};
+  std::atomic<size_t> threshold{0};
+
+  std::mutex mu;
+  std::function<void()> on_open, on_bufferedamountlow, on_closing, on_close;
+  std::function<void(std::span<const uint8_t>, bool)> on_message;
+  std::function<void(const std::string&)> on_error;
+
+  template <class F>
+  F Get(F Impl::*member) {
+    std::lock_guard lock(mu);
+    return this->*member;
+  }
+  template <class F>
+  void Set(F Impl::*member, F f) {
+    std::lock_guard lock(mu);
+    this->*member = std::move(f);
+  }
+  void ClearHandlers() {
+    std::lock_guard lock(mu);
+    on_open = on_bufferedamountlow = on_closing = on_close = nullptr;
+    on_message = nullptr;
+    on_error = nullptr;
+  }
+};
+
+// --- PeerConnection::Impl ------------------------------------------------------------------------
+
+struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl> {
+  using Loop = Runtime::Impl::Loop;
+
+  Impl(Configuration config, std::shared_ptr<Runtime> rt);
+
+  // Runs `f` on the loop thread and returns its result (inline when already there).
+  template <class F>
+  auto RunSync(F&& f) -> decltype(f()) {
+    using R = decltype(f());
+    if (loop->OnThread()) return f();
+    std::packaged_task<R()> task(std::forward<F>(f));
+    auto result = task.get_future();
+    asio::post(loop->io, [self = shared_from_this(), &task] { task(); });
+    return result.get();
+  }
+
+  // Loop thread.
+  Expected<void> EnsureCore(ice::Role role);
+  void BindChannel(const std::shared_ptr<DataChannel::Impl>& ch);
+  sdp::LocalParams MakeLocalParams();
+  Expected<Description> CreateOffer();
+  Expected<Description> CreateAnswer();
+  Expected<void> SetLocal(const Description& d);
+  Expected<void> SetRemote(const Description& d);
+  Expected<void> AddCandidate(const IceCandidate& c);
+  Expected<std::shared_ptr<DataChannel>> CreateChannel(std::string label, const DataChannelInit& init);
+  Expected<void> Send(DataChannel::Impl& ch, ByteView data, bool binary);
+  void CloseChannel(DataChannel::Impl& ch);
+  Stats GetStats();
+  void Close();
+  void Shutdown();
+  void Drain();
+  void Dispatch(peer::Event& event);
+  void SendTransmit(peer::Transmit& tx);
+  void SendStream(const peer::Transmit& tx);
+  void SetSignaling(sdp::SignalingState s);
+  std::optional<Description> LocalDescription();
+  void FireChannelClosed(const std::shared_ptr<DataChannel::Impl>& ch);
+
+  template <class F>
+  F Handler(F Impl::*member) {
+    std::lock_guard lock(handlers_mu);
+    return this->*member;
+  }
+
+  Configuration config;
+  std::shared_ptr<Runtime> runtime;
+  std::shared_ptr<Loop> loop;
+  std::unique_ptr<CryptoRng> rng = std::make_unique<CryptoRng>();
+  std::shared_ptr<const dtls::Certificate> certificate;
+  ice::AgentConfig ice_config;
+  std::vector<IpAddress> bind_ips;
+  runtime::TlsClientConfig tls;
+  std::map<SocketAddress, std::string> tls_names;
+  std::string session_id;
+
+  std::mutex handlers_mu;
+  std::function<void(const IceCandidate&)> on_ice_candidate;
+  std::function<void(IceGatheringState)> on_gathering;
+  std::function<void(IceConnectionState)> on_ice_state;
+  std::function<void(PeerConnectionState)> on_state;
+  std::function<void(SignalingState)> on_signaling;
+  std::function<void(std::shared_ptr<DataChannel>)> on_data_channel;
+
+  std::atomic<SignalingState> signaling_state{SignalingState::kStable};
+  std::atomic<IceGatheringState> gathering_state{IceGatheringState::kNew};
+  std::atomic<IceConnectionState> ice_state{IceConnectionState::kNew};
+  std::atomic<PeerConnectionState> pc_state{PeerConnectionState::kNew};
+
+  // Loop thread only.
+  std::unique_ptr<peer::Connection> core;
+  std::map<SocketAddress, std::unique_ptr<runtime::UdpSocket>> sockets;
+  using StreamKey = std::pair<SocketAddress, SocketAddress>;
+  std::map<StreamKey, std::unique_ptr<runtime::StreamConnection>> streams;
+  std::shared_ptr<asio::ssl::context> tls_context;
+  std::unique_ptr<runtime::CoreTimer> timer;
+  bool gathering_started = false;
+  bool shut_down = false;
+  bool closed = false;
+  bool draining = false;
+  bool drain_again = false;
+  uint64_t unknown_source_drops = 0;
+  sdp::SignalingStateMachine signaling;
+  uint64_t session_version = 0;
+  std::optional<sdp::SessionDescription> current_local, pending_local, current_remote, pending_remote;
+  std::vector<std::string> local_candidates;  // "candidate:..." as gathered
+  // Candidate and gathering events the core produced before SetLocalDescription (it may gather
+  // once its sockets exist): W3C fires them only after SetLocalDescription, and a peer rejects
+  // candidates that arrive before the description they belong to.
+  std::vector<peer::Event> held_events;
+  std::string mid = "0";
+  std::vector<std::shared_ptr<DataChannel::Impl>> unbound_channels;  // created before the core
+  std::map<datachannel::ChannelId, std::shared_ptr<DataChannel::Impl>> channels;
+};
+
+PeerConnection::Impl::Impl(Configuration cfg, std::shared_ptr<Runtime> rt)
+    : config(std::move(cfg)), runtime(std::move(rt)) {
+  if (!runtime) runtime = Runtime::Create(config.io_threads);
+  loop = runtime->impl().Pick();
+  if (config.max_message_size == 0) throw std::invalid_argument("max_message_size must be positive");
+
+  certificate = config.certificate;
+  if (!certificate) {
+    auto generated = dtls::Certificate::Generate(*rng);
+    if (!generated.ok()) throw std::runtime_error("cannot generate a DTLS certificate: " + generated.error());
+    certificate = std::move(generated).value();
+  }
+
+  ice_config.policy = config.ice_transport_policy == IceTransportPolicy::kRelay ? ice::TransportPolicy::kRelay
+                                                                                : ice::TransportPolicy::kAll;
+  ice_config.local_credentials.ufrag = rng->IceChars(8);
+  ice_config.local_credentials.pwd = rng->IceChars(24);
+  tls.insecure_skip_verify = config.turns_insecure_skip_verify;
+  for (const IceServer& server : config.ice_servers) {
+    for (const std::string& url : server.urls) {
+      if (url.starts_with("stun:") || url.starts_with("stuns:")) {
+        const bool secure = url.starts_with("stuns:");
+        if (secure) throw std::invalid_argument("stuns: is not supported: " + url);
+        auto hp = SplitHostPort(std::string_view(url).substr(5), 3478);
+        if (!hp) throw std::invalid_argument("bad STUN URL: " + url);
+        auto ip = Resolve(hp->first);
+        if (!ip) throw std::invalid_argument("cannot resolve STUN server host: " + url);
+        ice_config.stun_servers.push_back(SocketAddress(*ip, hp->second));
+      } else if (url.starts_with("turn:") || url.starts_with("turns:")) {
+        std::string error;
+        auto turn = runtime::ParseTurnUrl(url, &error);
+        if (!turn) throw std::invalid_argument("bad TURN URL " + url + ": " + error);
+        auto ip = Resolve(turn->host);
+        if (!ip) throw std::invalid_argument("cannot resolve TURN server host: " + url);
+        ice::TurnServerConfig tc;
+        tc.address = SocketAddress(*ip, turn->port);
+        tc.transport = turn->secure ? TransportProtocol::kTls : turn->transport;
+        tc.username = server.username;
+        tc.password = server.credential;
+        if (turn->secure && !IpAddress::Parse(turn->host)) tls_names[tc.address] = turn->host;
+        ice_config.turn_servers.push_back(std::move(tc));
+      } else {
+        throw std::invalid_argument("unsupported ICE server URL: " + url);
+      }
+    }
+  }
+  for (const std::string& a : config.bind_addresses) {
+    auto ip = IpAddress::Parse(a);
+    if (!ip) throw std::invalid_argument("bad bind address: " + a);
+    bind_ips.push_back(*ip);
+  }
+  // Up to 20 decimal digits, first non-zero (RFC 8829 5.2.1 wants < 2^63).
+  session_id = std::to_string(rng->U64() >> 2 | 1);
+  timer = std::make_unique<runtime::CoreTimer>(loop->io, [this] {
+    if (!core || shut_down) return;
+    auto self = shared_from_this();
+    core->HandleTimeout(runtime::Now());
+    Drain();
+  });
+}
+
+Expected<void> PeerConnection::Impl::EnsureCore(ice::Role role) {
+  if (core) return {};
+  std::vector<IpAddress> ips = bind_ips;
+  if (ips.empty()) {
+    runtime::InterfaceFilter filter;
+    filter.include_loopback = config.include_loopback;
+    for (const auto& itf : runtime::EnumerateInterfaces(filter))
+      ips.push_back(itf.address);
+  }
+  runtime::UdpSocketOptions socket_options;
+  socket_options.receive_buffer = config.socket_receive_buffer;
+  socket_options.send_buffer = config.socket_send_buffer;
+  std::weak_ptr<Impl> weak = shared_from_this();
+  std::string failures;
+  for (const IpAddress& ip : ips) {
+    auto socket = std::make_unique<runtime::UdpSocket>(loop->io, socket_options);
+    if (auto ec = socket->BindInRange(ip, config.port_range_begin, config.port_range_end)) {
+      failures += (failures.empty() ? "" : "; ") + ip.ToString() + ": " + ec.message();
+      continue;
+    }
+    runtime::Log(config.log, "pc: host socket " + socket->local_address().ToString() + " (rcvbuf " +
+                                 std::to_string(socket->granted_receive_buffer()) + ", sndbuf " +
+                                 std::to_string(socket->granted_send_buffer()) + ")");
+    socket->StartReceiving([this, weak](const SocketAddress& local, const SocketAddress& from, ByteView data) {
+      auto self = weak.lock();
+      if (!self || shut_down || !core) return;
+      core->HandleDatagram(runtime::Now(), local, from, data);
+      Drain();
+    });
+    sockets.emplace(socket->local_address(), std::move(socket));
+  }
+  if (sockets.empty()) {
+    return Fail(ErrorKind::kOperationError, ips.empty()
+                                                ? "no usable local address (set bind_addresses or include_loopback)"
+                                                : "could not bind any local address: " + failures);
+  }
+  peer::Options options;
+  options.ice = ice_config;
+  options.ice.role = role;
+  options.certificate = certificate;
+  options.max_message_size = config.max_message_size;
+  options.sctp_receive_buffer = config.sctp_receive_buffer;
+  options.sctp_send_buffer = config.sctp_send_buffer;
+  options.sctp_per_stream_send_buffer = config.sctp_send_buffer;
+  const Instant now = runtime::Now();
+  core = std::make_unique<peer::Connection>(options, *rng, now);
+  for (const auto& [bound, socket] : sockets)
+    core->AddLocalAddress(now, bound);
+  auto pending = std::move(unbound_channels);
+  unbound_channels.clear();
+  for (const auto& ch : pending)
+    BindChannel(ch);
+  return {};
+}
+
+void PeerConnection::Impl::BindChannel(const std::shared_ptr<DataChannel::Impl>& ch) {
+  datachannel::ChannelOptions o;
+  o.ordered = ch->init.ordered;
+  o.max_retransmits = ch->init.max_retransmits;
+  if (ch->init.max_packet_life_time) o.max_packet_lifetime = Duration::Millis(*ch->init.max_packet_life_time);
+  o.protocol = ch->init.protocol;
+  o.negotiated = ch->init.negotiated;
+  o.id = ch->init.id;
+  o.priority = Map(ch->init.priority);
+  auto created = core->CreateDataChannel(runtime::Now(), ch->label, o);
+  if (!created.ok()) {
+    // Only transport-level failures get here (options were checked at creation).
+    ch->state = DataChannelState::kClosed;
+    if (auto f = ch->Get(&DataChannel::Impl::on_error)) f(std::string(datachannel::ToString(created.error())));
+    FireChannelClosed(ch);
+    return;
+  }
+  ch->cid = created.value();
+  channels[*ch->cid] = ch;
+  if (const auto* c = core->FindChannel(*ch->cid); c && c->id()) ch->stream = *c->id();
+  if (ch->threshold.load() != 0) (void)core->SetBufferedAmountLowThreshold(*ch->cid, ch->threshold.load());
+}
+
+sdp::LocalParams PeerConnection::Impl::MakeLocalParams() {
+  sdp::LocalParams p;
+  p.session_id = session_id;
+  p.session_version = session_version++;
+  const ice::Credentials& creds = core ? core->local_ice_credentials() : ice_config.local_credentials;
+  p.ice_ufrag = creds.ufrag;
+  p.ice_pwd = creds.pwd;
+  p.fingerprints = {certificate->GetFingerprint()};
+  p.max_message_size = config.max_message_size;
+  return p;
+}
+
+Expected<Description> PeerConnection::Impl::CreateOffer() {
+  if (closed) return Fail(ErrorKind::kInvalidState, "the connection is closed");
+  auto offer = sdp::CreateOffer(MakeLocalParams());
+  if (!offer.ok()) return SdpFailure(ErrorKind::kOperationError, offer.error());
+  return Description{SdpType::kOffer, offer->ToSdp()};
+}
+
+Expected<Description> PeerConnection::Impl::CreateAnswer() {
+  if (closed) return Fail(ErrorKind::kInvalidState, "the connection is closed");
+  if (signaling.state() != sdp::SignalingState::kHaveRemoteOffer &&
+      signaling.state() != sdp::SignalingState::kHaveLocalPranswer) {
+    return Fail(ErrorKind::kInvalidState, "CreateAnswer needs a remote offer (signaling state " +
+                                              std::string(sdp::ToString(signaling.state())) + ")");
+  }
+  auto answer = sdp::NegotiateAnswer(*pending_remote, MakeLocalParams());
+  if (!answer.ok()) return SdpFailure(ErrorKind::kOperationError, answer.error());
+  return Description{SdpType::kAnswer, answer->ToSdp()};
+}
+
+void PeerConnection::Impl::SetSignaling(sdp::SignalingState s) {
+  const auto mapped = static_cast<SignalingState>(s);
+  if (signaling_state.exchange(mapped) == mapped) return;
+  if (auto f = Handler(&Impl::on_signaling)) f(mapped);
+}
+
+Expected<void> PeerConnection::Impl::SetLocal(const Description& d) {
+  if (closed) return Fail(ErrorKind::kInvalidState, "the connection is closed");
+  const auto type = static_cast<sdp::SdpType>(d.type);
+  sdp::SignalingStateMachine next = signaling;
+  auto moved = next.SetLocal(type);
+  if (!moved.ok()) return SdpFailure(ErrorKind::kInvalidState, moved.error());
+  if (type == sdp::SdpType::kRollback) {
+    pending_local.reset();
+    signaling = next;
+    SetSignaling(signaling.state());
+    return {};
+  }
+  auto parsed = sdp::SessionDescription::Parse(d.sdp, type);
+  if (!parsed.ok()) return SdpFailure(ErrorKind::kInvalidSdp, parsed.error());
+  const sdp::MediaSection* data = parsed->FirstDataSection();
+  if (!data) return Fail(ErrorKind::kInvalidSdp, "the description has no usable data m-section");
+  if (type == sdp::SdpType::kOffer) {
+    if (auto ok = EnsureCore(ice::Role::kControlling); !ok.ok()) return ok;
+  } else {
+    auto valid = sdp::ValidateAnswer(*pending_remote, *parsed);
+    if (!valid.ok()) return SdpFailure(ErrorKind::kOperationError, valid.error());
+  }
+  if (data->ice_ufrag != core->local_ice_credentials().ufrag || data->ice_pwd != core->local_ice_credentials().pwd) {
+    return Fail(ErrorKind::kInvalidArgument, "the description's ICE credentials are not this connection's");
+  }
+  mid = data->mid;
+  if (type == sdp::SdpType::kOffer) {
+    pending_local = std::move(parsed).value();
+  } else {
+    current_local = std::move(parsed).value();
+    if (type == sdp::SdpType::kAnswer) {
+      current_remote = pending_remote;
+      pending_remote.reset();
+      pending_local.reset();
+    }
+  }
+  signaling = next;
+  SetSignaling(signaling.state());
+  if (shut_down) return {};
+  if (!gathering_started) {
+    gathering_started = true;
+    core->StartGathering(runtime::Now());
+    auto held = std::move(held_events);
+    held_events.clear();
+    for (auto& e : held) {
+      Dispatch(e);
+      if (shut_down) return {};
+    }
+  }
+  Drain();
+  return {};
+}
+
+Expected<void> PeerConnection::Impl::SetRemote(const Description& d) {
+  if (closed) return Fail(ErrorKind::kInvalidState, "the connection is closed");
+  const auto type = static_cast<sdp::SdpType>(d.type);
+  sdp::SignalingStateMachine next = signaling;
+  auto moved = next.SetRemote(type);
+  if (!moved.ok()) return SdpFailure(ErrorKind::kInvalidState, moved.error());
+  if (type == sdp::SdpType::kRollback) {
+    pending_remote.reset();
+    signaling = next;
+    SetSignaling(signaling.state());
+    return {};
+  }
+  auto parsed = sdp::SessionDescription::Parse(d.sdp, type);
+  if (!parsed.ok()) return SdpFailure(ErrorKind::kInvalidSdp, parsed.error());
+  const sdp::MediaSection* data = parsed->FirstDataSection();
+  if (!data) return Fail(ErrorKind::kInvalidSdp, "the description has no usable data m-section");
+  if (data->ice_ufrag.empty() || data->ice_pwd.empty()) {
+    return Fail(ErrorKind::kInvalidSdp, "the data m-section has no a=ice-ufrag/a=ice-pwd");
+  }
+  if (data->fingerprints.empty()) return Fail(ErrorKind::kInvalidSdp, "the data m-section has no a=fingerprint");
+  bool dtls_client = true;
+  if (type == sdp::SdpType::kOffer) {
+    // Our answer takes LocalParams::answer_setup (active) for actpass, else the opposite role.
+    const sdp::SetupRole setup = data->setup.value_or(sdp::SetupRole::kActpass);
+    if (setup == sdp::SetupRole::kHoldconn) return Fail(ErrorKind::kInvalidSdp, "a=setup:holdconn is not supported");
+    dtls_client = setup != sdp::SetupRole::kActive;
+  } else {
+    const sdp::SessionDescription* offer = pending_local ? &*pending_local : nullptr;
+    if (!offer) return Fail(ErrorKind::kInvalidState, "no local offer to answer");
+    auto valid = sdp::ValidateAnswer(*offer, *parsed);
+    if (!valid.ok()) return SdpFailure(ErrorKind::kOperationError, valid.error());
+    auto client = sdp::IsDtlsClient(*offer->FirstDataSection(), *data);
+    if (!client.ok()) return SdpFailure(ErrorKind::kOperationError, client.error());
+    dtls_client = client.value();
+  }
+  if (type == sdp::SdpType::kOffer) {
+    if (auto ok = EnsureCore(ice::Role::kControlled); !ok.ok()) return ok;
+  }
+  peer::RemoteParams remote;
+  remote.ice = ice::Credentials{data->ice_ufrag, data->ice_pwd};
+  remote.ice_lite = parsed->ice_lite;
+  remote.fingerprints = data->fingerprints;
+  remote.dtls_role = dtls_client ? dtls::Role::kClient : dtls::Role::kServer;
+  remote.sctp_port = data->sctp_port.value_or(sdp::kDefaultSctpPort);
+  remote.max_message_size = data->max_message_size.value_or(sdp::kDefaultMaxMessageSize);
+  const Instant now = runtime::Now();
+  if (auto status = core->SetRemoteParameters(now, remote); status != peer::RemoteParamsStatus::kOk) {
+    return Fail(ErrorKind::kOperationError, "remote description rejected: " + std::string(peer::ToString(status)));
+  }
+  for (const ice::Candidate& c : data->candidates)
+    (void)core->AddRemoteCandidate(now, c);
+  for (const std::string& c : data->mdns_candidates)
+    runtime::Log(config.log, "pc: mDNS candidate ignored (no resolver wired): " + c);
+  if (data->end_of_candidates) core->EndOfRemoteCandidates(now);
+  if (type == sdp::SdpType::kOffer || type == sdp::SdpType::kPranswer) {
+    pending_remote = std::move(parsed).value();
+  } else {
+    current_remote = std::move(parsed).value();
+    current_local = pending_local;
+    pending_local.reset();
+    pending_remote.reset();
+  }
+  signaling = next;
+  SetSignaling(signaling.state());
+  Drain();
+  return {};
+}
+
+Expected<void> PeerConnection::Impl::AddCandidate(const IceCandidate& c) {
+  if (closed) return Fail(ErrorKind::kInvalidState, "the connection is closed");
+  if (!core || (!pending_remote && !current_remote)) {
+    return Fail(ErrorKind::kInvalidState, "AddIceCandidate needs a remote description");
+  }
+  if (!c.sdp_mid.empty() && c.sdp_mid != mid) {
+    return Fail(ErrorKind::kOperationError, "unknown sdp_mid '" + c.sdp_mid + "'");
+  }
+  const Instant now = runtime::Now();
+  if (c.candidate.empty()) {
+    core->EndOfRemoteCandidates(now);
+    Drain();
+    return {};
+  }
+  auto parsed = ice::Candidate::ParseSdp(c.candidate);
+  if (!parsed.ok()) {
+    const bool mdns = parsed.error().code == ParseErrorCode::kUnsupported;
+    return Fail(mdns ? ErrorKind::kUnsupported : ErrorKind::kInvalidArgument,
+                "bad candidate '" + c.candidate + "': " + parsed.error().what);
+  }
+  if (!core->AddRemoteCandidate(now, parsed.value())) {
+    runtime::Log(config.log, "pc: remote candidate not usable here: " + c.candidate);
+  }
+  Drain();
+  return {};
+}
+
+Expected<std::shared_ptr<DataChannel>> PeerConnection::Impl::CreateChannel(std::string label,
+                                                                           const DataChannelInit& init) {
+  if (closed) return Fail(ErrorKind::kInvalidState, "the connection is closed");
+  // The checks the core would make, done here so that a channel created before the core
+  // exists fails the same way (W3C: TypeError at createDataChannel).
+  if (init.max_retransmits && init.max_packet_life_time) {
+    return Fail(ErrorKind::kInvalidArgument, "max_retransmits and max_packet_life_time are exclusive");
+  }
+  if (init.negotiated && !init.id) return Fail(ErrorKind::kInvalidArgument, "negotiated channels need an id");
+  if (!init.negotiated && init.id) return Fail(ErrorKind::kInvalidArgument, "an id needs negotiated = true");
+  if (init.id && *init.id >= 65535) return Fail(ErrorKind::kInvalidArgument, "id out of range");
+  if (label.size() > 65535 || init.protocol.size() > 65535) {
+    return Fail(ErrorKind::kInvalidArgument, "label or protocol too long");
+  }
+  auto ch = std::make_shared<DataChannel::Impl>();
+  ch->pc = weak_from_this();
+  ch->label = std::move(label);
+  ch->init = init;
+  if (init.id) ch->stream = *init.id;
+  if (core) {
+    datachannel::ChannelOptions o;
+    o.ordered = init.ordered;
+    o.max_retransmits = init.max_retransmits;
+    if (init.max_packet_life_time) o.max_packet_lifetime = Duration::Millis(*init.max_packet_life_time);
+    o.protocol = init.protocol;
+    o.negotiated = init.negotiated;
+    o.id = init.id;
+    o.priority = Map(init.priority);
+    auto created = core->CreateDataChannel(runtime::Now(), ch->label, o);
+    if (!created.ok()) {
+      return Fail(ErrorKind::kInvalidArgument,
+                  "cannot create the channel: " + std::string(datachannel::ToString(created.error())));
+    }
+    ch->cid = created.value();
+    channels[*ch->cid] = ch;
+    if (const auto* c = core->FindChannel(*ch->cid); c && c->id()) ch->stream = *c->id();
+    Drain();
+  } else {
+    unbound_channels.push_back(ch);
+  }
+  return std::make_shared<DataChannel>(ch);
+}
+
+Expected<void> PeerConnection::Impl::Send(DataChannel::Impl& ch, ByteView data, bool binary) {
+  if (shut_down || ch.done) return Fail(ErrorKind::kInvalidState, std::string(ToString(SendError::kClosed)));
+  if (!ch.cid || !core) return Fail(ErrorKind::kInvalidState, std::string(ToString(SendError::kNotOpen)));
+  const auto status = core->Send(runtime::Now(), *ch.cid, data, binary);
+  Drain();
+  switch (status) {
+    case datachannel::SendStatus::kOk: return {};
+    case datachannel::SendStatus::kNotOpen: return Fail(ErrorKind::kInvalidState, "not open");
+    case datachannel::SendStatus::kUnknownChannel:
+    case datachannel::SendStatus::kClosing: return Fail(ErrorKind::kInvalidState, "closed");
+    case datachannel::SendStatus::kMessageTooLarge: return Fail(ErrorKind::kInvalidArgument, "message too large");
+    case datachannel::SendStatus::kBufferFull: return Fail(ErrorKind::kOperationError, "buffer full");
+  }
+  return Fail(ErrorKind::kOperationError, "send failed");
+}
+
+void PeerConnection::Impl::CloseChannel(DataChannel::Impl& ch) {
+  if (shut_down || ch.done) return;
+  if (!ch.cid) {
+    // Never reached the core: close it here.
+    for (auto it = unbound_channels.begin(); it != unbound_channels.end(); ++it) {
+      if (it->get() == &ch) {
+        auto keep = *it;
+        unbound_channels.erase(it);
+        keep->state = DataChannelState::kClosed;
+        FireChannelClosed(keep);
+        return;
+      }
+    }
+    return;
+  }
+  core->CloseChannel(runtime::Now(), *ch.cid);
+  Drain();
+}
+
+void PeerConnection::Impl::FireChannelClosed(const std::shared_ptr<DataChannel::Impl>& ch) {
+  if (ch->done) return;
+  ch->done = true;
+  ch->state = DataChannelState::kClosed;
+  auto f = ch->Get(&DataChannel::Impl::on_close);
+  ch->ClearHandlers();
+  if (f) f();
+}
+
+Stats PeerConnection::Impl::GetStats() {
+  Stats out;
+  out.connectionState = ToString(pc_state.load());
+  for (const auto& [addr, s] : sockets) {
+    SocketStats ss;
+    ss.address = addr.ToString();
+    ss.receiveBufferGranted = s->granted_receive_buffer();
+    ss.sendBufferGranted = s->granted_send_buffer();
+    ss.datagramsSent = s->stats().datagrams_sent;
+    ss.datagramsReceived = s->stats().datagrams_received;
+    ss.sendDrops = s->stats().send_would_block + s->stats().send_errors;
+    out.sockets.push_back(std::move(ss));
+  }
+  if (!core) return out;
+  const peer::Stats s = core->GetStats();
+  out.connectionState = s.connectionState;
+  if (s.selectedCandidatePair) {
+    const auto& p = *s.selectedCandidatePair;
+    out.selectedCandidatePair = CandidatePairStats{
+        p.localAddress, p.remoteAddress, p.localCandidateType, p.remoteCandidateType, p.currentRoundTripTime,
+        p.bytesSent,    p.bytesReceived, p.packetsSent,        p.packetsReceived,     p.nominated};
+  }
+  const auto& t = s.transport;
+  out.transport = TransportStats{t.dtlsState,
+                                 t.iceState,
+                                 t.iceRole,
+                                 t.dtlsRole,
+                                 t.tlsVersion,
+                                 t.dtlsCipher,
+                                 t.selectedCandidatePairChanges,
+                                 t.bytesSent,
+                                 t.bytesReceived,
+                                 t.packetsSent,
+                                 t.packetsReceived,
+                                 t.packetsDiscarded};
+  const auto& c = s.sctp;
+  out.sctp = SctpTransportStats{
+      c.state,         c.congestionWindow, c.receiverWindow, c.localReceiverWindow, c.smoothedRoundTripTime,
+      c.rto,           c.retransmissions,  c.packetsSent,    c.packetsReceived,     c.bytesSent,
+      c.bytesReceived, c.maxChannels};
+  for (const auto& d : s.dataChannels) {
+    out.dataChannels.push_back(DataChannelStats{d.label, d.protocol, d.state, d.dataChannelIdentifier, d.messagesSent,
+                                                d.bytesSent, d.messagesReceived, d.bytesReceived});
+  }
+  out.dataChannelsOpened = s.dataChannelsOpened;
+  out.dataChannelsClosed = s.dataChannelsClosed;
+  return out;
+}
+
+void PeerConnection::Impl::Close() {
+  if (closed) return;
+  closed = true;
+  signaling.Close();
+  SetSignaling(sdp::SignalingState::kClosed);
+  if (shut_down) return;
+  auto pending = std::move(unbound_channels);
+  unbound_channels.clear();
+  for (const auto& ch : pending)
+    FireChannelClosed(ch);
+  if (shut_down) return;
+  if (core) {
+    core->Close(runtime::Now());
+    Drain();
+  } else {
+    pc_state = PeerConnectionState::kClosed;
+    if (auto f = Handler(&Impl::on_state)) f(PeerConnectionState::kClosed);
+  }
+}
+
+// The owner is gone: no callback runs again; I/O objects are closed now and destroyed after the
+// current handler returns (one of them may be the caller).
+void PeerConnection::Impl::Shutdown() {
+  if (shut_down) return;
+  shut_down = true;
+  closed = true;
+  {
+    std::lock_guard lock(handlers_mu);
+    on_ice_candidate = nullptr;
+    on_gathering = nullptr;
+    on_ice_state = nullptr;
+    on_state = nullptr;
+    on_signaling = nullptr;
+    on_data_channel = nullptr;
+  }
+  for (auto& [id, ch] : channels) {
+    ch->done = true;
+    ch->state = DataChannelState::kClosed;
+    ch->ClearHandlers();
+  }
+  for (auto& ch : unbound_channels) {
+    ch->done = true;
+    ch->state = DataChannelState::kClosed;
+    ch->ClearHandlers();
+  }
+  if (core) {
+    // Best effort: tell the peer (SCTP ABORT-free shutdown start, close_notify) without waiting.
+    core->Close(runtime::Now());
+    for (int i = 0; i < 64; ++i) {
+      peer::Output out = core->PollOutput(runtime::Now());
+      if (auto* tx = std::get_if<peer::Transmit>(&out)) {
+        if (tx->transport == TransportProtocol::kUdp) SendTransmit(*tx);
+      } else if (std::holds_alternative<peer::Deadline>(out)) {
+        break;
+      }
+    }
+  }
+  timer->Arm(Instant::Max());
+  for (auto& [addr, s] : sockets)
+    s->Close();
+  for (auto& [key, s] : streams)
+    s->Close();
+  struct Graveyard {
+    std::unique_ptr<CryptoRng> rng;  // the core refers to it: destroyed last
+    std::map<SocketAddress, std::unique_ptr<runtime::UdpSocket>> sockets;
+    std::map<StreamKey, std::unique_ptr<runtime::StreamConnection>> streams;
+    std::unique_ptr<runtime::CoreTimer> timer;
+    std::unique_ptr<peer::Connection> core;
+  };
+  auto grave = std::make_shared<Graveyard>();
+  grave->sockets = std::move(sockets);
+  grave->streams = std::move(streams);
+  grave->timer = std::move(timer);
+  grave->core = std::move(core);
+  grave->rng = std::move(rng);
+  sockets.clear();
+  streams.clear();
+  channels.clear();
+  unbound_channels.clear();
+  asio::post(loop->io, [grave]() mutable { grave.reset(); });
+}
+
+void PeerConnection::Impl::SendTransmit(peer::Transmit& tx) {
+  if (tx.transport != TransportProtocol::kUdp) {
+    SendStream(tx);
+    return;
+  }
+  auto sock = sockets.find(tx.local);
+  if (sock == sockets.end()) {
+    if (unknown_source_drops++ == 0) {
+      runtime::Log(config.log, "pc: transmit from unknown source " + tx.local.ToString() + " dropped");
+    }
+    return;
+  }
+  (void)sock->second->SendTo(tx.remote, tx.bytes);
+}
+
+void PeerConnection::Impl::SendStream(const peer::Transmit& tx) {
+  const StreamKey key(tx.local, tx.remote);
+  auto it = streams.find(key);
+  if (it == streams.end()) {
+    std::shared_ptr<asio::ssl::context> context;
+    runtime::TlsClientConfig stream_tls = tls;
+    if (tx.transport == TransportProtocol::kTls) {
+      if (!tls_context) {
+        std::string error;
+        tls_context = runtime::MakeTlsClientContext(tls, &error);
+        if (!tls_context) {
+          core->HandleStreamError(runtime::Now(), tx.local, tx.remote, error);
+          return;  // the drain loop picks up what the core emits
+        }
+      }
+      context = tls_context;
+      if (auto name = tls_names.find(tx.remote); name != tls_names.end()) stream_tls.server_name = name->second;
+    }
+    runtime::StreamConnection::Callbacks callbacks;
+    std::weak_ptr<Impl> weak = weak_from_this();
+    callbacks.on_frame = [this, weak, key](ByteView frame) {
+      auto self = weak.lock();
+      if (!self || shut_down) return;
+      core->HandleStreamFrame(runtime::Now(), key.first, key.second, frame);
+      Drain();
+    };
+    callbacks.on_error = [this, weak, key](const std::string& reason) {
+      auto self = weak.lock();
+      if (!self || shut_down) return;
+      if (auto dead = streams.find(key); dead != streams.end()) {
+        // Inside its own callback: destroy it after the callback returns.
+        std::shared_ptr<runtime::StreamConnection> grave(std::move(dead->second));
+        streams.erase(dead);
+        asio::post(loop->io, [grave] {});
+      }
+      core->HandleStreamError(runtime::Now(), key.first, key.second, reason);
+      Drain();
+    };
+    auto conn = std::make_unique<runtime::StreamConnection>(loop->io, tx.transport, std::move(context),
+                                                            std::move(stream_tls), std::move(callbacks), config.log);
+    runtime::StreamConnection* raw = conn.get();
+    streams.emplace(key, std::move(conn));
+    raw->Connect(tx.remote, tx.local.ip());
+    it = streams.find(key);
+    if (it == streams.end()) return;
+  }
+  it->second->Write(tx.bytes);
+}
+
+void PeerConnection::Impl::Drain() {
+  if (shut_down || !core) return;
+  if (draining) {
+    drain_again = true;
+    return;
+  }
+  auto self = shared_from_this();
+  draining = true;
+  Instant deadline = Instant::Max();
+  for (int pass = 0; pass < 1000; ++pass) {
+    drain_again = false;
+    const Instant now = runtime::Now();
+    for (;;) {
+      peer::Output out = core->PollOutput(now);
+      if (auto* tx = std::get_if<peer::Transmit>(&out)) {
+        SendTransmit(*tx);
+      } else if (auto* ev = std::get_if<peer::Event>(&out)) {
+        Dispatch(*ev);
+        if (shut_down) return;  // a handler destroyed the connection
+      } else {
+        deadline = std::get<peer::Deadline>(out).at;
+        break;
+      }
+    }
+    if (!drain_again) break;
+  }
+  draining = false;
+  timer->Arm(deadline);
+}
+
+void PeerConnection::Impl::Dispatch(peer::Event& event) {
+  auto find = [this](datachannel::ChannelId id) -> std::shared_ptr<DataChannel::Impl> {
+    auto it = channels.find(id);
+    return it == channels.end() ? nullptr : it->second;
+  };
+  if (!gathering_started && (std::holds_alternative<peer::IceCandidate>(event) ||
+                             std::holds_alternative<peer::IceGatheringStateChange>(event))) {
+    held_events.push_back(std::move(event));
+    return;
+  }
+  if (auto* e = std::get_if<peer::IceCandidate>(&event)) {
+    IceCandidate c{e->candidate.ToSdp(), mid, 0};
+    local_candidates.push_back(c.candidate);
+    if (auto f = Handler(&Impl::on_ice_candidate)) f(c);
+  } else if (auto* e = std::get_if<peer::IceGatheringStateChange>(&event)) {
+    gathering_state = Map(e->state);
+    if (auto f = Handler(&Impl::on_gathering)) f(Map(e->state));
+    if (shut_down) return;
+    if (e->state == ice::GatheringState::kComplete) {
+      if (auto f = Handler(&Impl::on_ice_candidate)) f(IceCandidate{"", mid, 0});  // the null candidate
+    }
+  } else if (auto* e = std::get_if<peer::IceConnectionStateChange>(&event)) {
+    ice_state = Map(e->state);
+    if (!e->reason.empty())
+      runtime::Log(config.log, "pc: ice " + std::string(ice::ToString(e->state)) + ": " + e->reason);
+    if (auto f = Handler(&Impl::on_ice_state)) f(Map(e->state));
+  } else if (auto* e = std::get_if<peer::ConnectionStateChange>(&event)) {
+    const auto s = static_cast<PeerConnectionState>(e->state);
+    pc_state = s;
+    if (!e->reason.empty()) runtime::Log(config.log, "pc: " + std::string(ToString(s)) + ": " + e->reason);
+    if (auto f = Handler(&Impl::on_state)) f(s);
+  } else if (auto* e = std::get_if<peer::SelectedCandidatePairChange>(&event)) {
+    runtime::Log(config.log, "pc: selected pair " + e->local.ToString() + " -> " + e->remote.ToString());
+  } else if (auto* e = std::get_if<datachannel::IncomingChannel>(&event)) {
+    auto ch = std::make_shared<DataChannel::Impl>();
+    ch->pc = weak_from_this();
+    ch->label = e->label;
+    ch->init.ordered = e->options.ordered;
+    ch->init.max_retransmits = e->options.max_retransmits;
+    if (e->options.max_packet_lifetime) {
+      ch->init.max_packet_life_time = static_cast<uint32_t>(e->options.max_packet_lifetime->millis());
+    }
+    ch->init.protocol = e->protocol;
+    ch->init.id = e->options.id;
+    if (e->options.id) ch->stream = *e->options.id;
+    ch->cid = e->id;
+    channels[e->id] = ch;
+    if (auto f = Handler(&Impl::on_data_channel)) f(std::make_shared<DataChannel>(ch));
+  } else if (auto* e = std::get_if<datachannel::ChannelOpened>(&event)) {
+    if (auto ch = find(e->id)) {
+      if (const auto* c = core->FindChannel(e->id); c && c->id()) ch->stream = *c->id();
+      ch->state = DataChannelState::kOpen;
+      if (auto f = ch->Get(&DataChannel::Impl::on_open)) f();
+    }
+  } else if (auto* e = std::get_if<datachannel::Message>(&event)) {
+    if (auto ch = find(e->id)) {
+      if (auto f = ch->Get(&DataChannel::Impl::on_message)) f(std::span<const uint8_t>(e->payload), e->binary);
+    }
+  } else if (auto* e = std::get_if<datachannel::BufferedAmountLow>(&event)) {
+    if (auto ch = find(e->id)) {
+      if (auto f = ch->Get(&DataChannel::Impl::on_bufferedamountlow)) f();
+    }
+  } else if (auto* e = std::get_if<datachannel::ChannelClosing>(&event)) {
+    if (auto ch = find(e->id)) {
+      ch->state = DataChannelState::kClosing;
+      if (auto f = ch->Get(&DataChannel::Impl::on_closing)) f();
+    }
+  } else if (auto* e = std::get_if<datachannel::ChannelClosed>(&event)) {
+    if (auto ch = find(e->id)) {
+      channels.erase(e->id);
+      FireChannelClosed(ch);
+    }
+  } else if (auto* e = std::get_if<datachannel::ChannelError>(&event)) {
+    if (auto ch = find(e->id)) {
+      if (auto f = ch->Get(&DataChannel::Impl::on_error)) f(e->reason);
+    }
+  }
+}
+
+std::optional<Description> PeerConnection::Impl::LocalDescription() {
+  const auto& desc = pending_local ? pending_local : current_local;
+  if (!desc) return std::nullopt;
+  sdp::SessionDescription copy = *desc;
+  if (auto* data = copy.FirstDataSection()) {
+    for (const std::string& text : local_candidates) {
+      if (auto c = ice::Candidate::ParseSdp(text); c.ok()) data->candidates.push_back(c.value());
+    }
+    data->end_of_candidates = gathering_state.load() == IceGatheringState::kComplete;
+  }
+  return Description{static_cast<SdpType>(copy.type), copy.ToSdp()};
+}
+
+// --- PeerConnection ------------------------------------------------------------------------------
+
+PeerConnection::PeerConnection(Configuration config, std::shared_ptr<Runtime> runtime)
+    : impl_(std::make_shared<Impl>(std::move(config), std::move(runtime))) {}
+
+PeerConnection::~PeerConnection() {
+  auto impl = std::move(impl_);
+  // Keep the runtime alive past the shutdown task; it may be the last reference, released here
+  // (on the loop thread that detaches its thread, see ~Runtime).
+  std::shared_ptr<Runtime> runtime = impl->runtime;
+  impl->RunSync([&] { impl->Shutdown(); });
+  impl.reset();
+}
+
+Expected<Description> PeerConnection::CreateOffer() {
+  return impl_->RunSync([&] { return impl_->CreateOffer(); });
+}
+Expected<Description> PeerConnection::CreateAnswer() {
+  return impl_->RunSync([&] { return impl_->CreateAnswer(); });
+}
+Expected<void> PeerConnection::SetLocalDescription(const Description& d) {
+  return impl_->RunSync([&] { return impl_->SetLocal(d); });
+}
+Expected<void> PeerConnection::SetRemoteDescription(const Description& d) {
+  return impl_->RunSync([&] { return impl_->SetRemote(d); });
+}
+std::optional<Description> PeerConnection::local_description() const {
+  return impl_->RunSync([&] { return impl_->LocalDescription(); });
+}
+std::optional<Description> PeerConnection::remote_description() const {
+  return impl_->RunSync([&]() -> std::optional<Description> {
+    const auto& d = impl_->pending_remote ? impl_->pending_remote : impl_->current_remote;
+    if (!d) return std::nullopt;
+    return Description{static_cast<SdpType>(d->type), d->ToSdp()};
+  });
+}
+Expected<void> PeerConnection::AddIceCandidate(const IceCandidate& c) {
+  return impl_->RunSync([&] { return impl_->AddCandidate(c); });
+}
+void PeerConnection::RestartIce() {
+  impl_->RunSync([&] {
+    if (impl_->core && !impl_->closed) {
+      impl_->core->RestartIce(runtime::Now());
+      impl_->Drain();
+    } else if (!impl_->core) {
+      impl_->ice_config.local_credentials = {impl_->rng->IceChars(8), impl_->rng->IceChars(24)};
+    }
+  });
+}
+Expected<std::shared_ptr<DataChannel>> PeerConnection::CreateDataChannel(std::string label,
+                                                                         const DataChannelInit& init) {
+  return impl_->RunSync([&] { return impl_->CreateChannel(std::move(label), init); });
+}
+Stats PeerConnection::GetStats() const {
+  return impl_->RunSync([&] { return impl_->GetStats(); });
+}
+void PeerConnection::Close() {
+  impl_->RunSync([&] { impl_->Close(); });
+}
+SignalingState PeerConnection::signaling_state() const {
+  return impl_->signaling_state.load();
+}
+IceGatheringState PeerConnection::ice_gathering_state() const {
+  return impl_->gathering_state.load();
+}
+IceConnectionState PeerConnection::ice_connection_state() const {
+  return impl_->ice_state.load();
+}
+PeerConnectionState PeerConnection::connection_state() const {
+  return impl_->pc_state.load();
+}
+
+#define PEERLINK_SETTER(Name, member, Type)                \
+  void PeerConnection::Name(std::function<Type> handler) { \
+    std::lock_guard lock(impl_->handlers_mu);              \
+    impl_->member = std::move(handler);                    \
+  }
+PEERLINK_SETTER(OnIceCandidate, on_ice_candidate, void(const IceCandidate&))
+PEERLINK_SETTER(OnIceGatheringStateChange, on_gathering, void(IceGatheringState))
+PEERLINK_SETTER(OnIceConnectionStateChange, on_ice_state, void(IceConnectionState))
+PEERLINK_SETTER(OnConnectionStateChange, on_state, void(PeerConnectionState))
+PEERLINK_SETTER(OnSignalingStateChange, on_signaling, void(SignalingState))
+PEERLINK_SETTER(OnDataChannel, on_data_channel, void(std::shared_ptr<DataChannel>))
+#undef PEERLINK_SETTER
+
+// --- DataChannel ---------------------------------------------------------------------------------
+
+DataChannel::DataChannel(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+DataChannel::~DataChannel() = default;
+
+const std::string& DataChannel::label() const {
+  return impl_->label;
+}
+const std::string& DataChannel::protocol() const {
+  return impl_->init.protocol;
+}
+bool DataChannel::ordered() const {
+  return impl_->init.ordered;
+}
+bool DataChannel::negotiated() const {
+  return impl_->init.negotiated;
+}
+std::optional<uint16_t> DataChannel::max_retransmits() const {
+  return impl_->init.max_retransmits;
+}
+std::optional<uint32_t> DataChannel::max_packet_life_time() const {
+  return impl_->init.max_packet_life_time;
+}
+std::optional<uint16_t> DataChannel::id() const {
+  const int32_t s = impl_->stream.load();
+  if (s < 0) return std::nullopt;
+  return static_cast<uint16_t>(s);
+}
+DataChannelState DataChannel::ready_state() const {
+  return impl_->state.load();
+}
+size_t DataChannel::buffered_amount() const {
+  auto pc = impl_->pc.lock();
+  if (!pc) return 0;
+  return pc->RunSync([&]() -> size_t {
+    if (pc->shut_down || !pc->core || !impl_->cid || impl_->done) return 0;
+    return pc->core->buffered_amount(*impl_->cid);
+  });
+}
+size_t DataChannel::buffered_amount_low_threshold() const {
+  return impl_->threshold.load();
+}
+void DataChannel::set_buffered_amount_low_threshold(size_t bytes) {
+  impl_->threshold = bytes;
+  auto pc = impl_->pc.lock();
+  if (!pc) return;
+  pc->RunSync([&] {
+    if (!pc->shut_down && pc->core && impl_->cid) (void)pc->core->SetBufferedAmountLowThreshold(*impl_->cid, bytes);
+  });
+}
+Expected<void> DataChannel::Send(std::string_view text) {
+  auto pc = impl_->pc.lock();
+  if (!pc) return Error{ErrorKind::kInvalidState, "closed", 0};
+  return pc->RunSync([&] { return pc->Send(*impl_, AsBytes(text), false); });
+}
+Expected<void> DataChannel::Send(std::span<const uint8_t> bytes) {
+  auto pc = impl_->pc.lock();
+  if (!pc) return Error{ErrorKind::kInvalidState, "closed", 0};
+  return pc->RunSync([&] { return pc->Send(*impl_, ByteView(bytes.data(), bytes.size()), true); });
+}
+void DataChannel::Close() {
+  auto pc = impl_->pc.lock();
+  if (!pc) return;
+  pc->RunSync([&] { pc->CloseChannel(*impl_); });
+}
+void DataChannel::OnOpen(std::function<void()> handler) {
+  impl_->Set(&Impl::on_open, std::move(handler));
+}
+void DataChannel::OnMessage(std::function<void(std::span<const uint8_t>, bool)> handler) {
+  impl_->Set(&Impl::on_message, std::move(handler));
+}
+void DataChannel::OnBufferedAmountLow(std::function<void()> handler) {
+  impl_->Set(&Impl::on_bufferedamountlow, std::move(handler));
+}
+void DataChannel::OnClosing(std::function<void()> handler) {
+  impl_->Set(&Impl::on_closing, std::move(handler));
+}
+void DataChannel::OnClose(std::function<void()> handler) {
+  impl_->Set(&Impl::on_close, std::move(handler));
+}
+void DataChannel::OnError(std::function<void(const std::string&)> handler) {
+  impl_->Set(&Impl::on_error, std::move(handler));
+}
+
+}  // namespace peerlink

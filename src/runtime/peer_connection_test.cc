@@ -1,0 +1,470 @@
+// Two peerlink::PeerConnections in one process over real UDP on 127.0.0.1: signaling in process,
+// trickled candidates, in-band and negotiated channels, data both ways, stats, SDP errors,
+// rollback, and the threading contract (callbacks re-entering and destroying the connection).
+#include "include/peerlink/peer_connection.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace peerlink {
+namespace {
+
+using namespace std::chrono_literals;
+
+Configuration Loopback() {
+  Configuration c;
+  c.bind_addresses = {"127.0.0.1"};
+  return c;
+}
+
+// Waits (bounded) until `pred` holds; `pred` is polled under no lock, so it reads atomics.
+template <class P>
+bool WaitFor(P pred, std::chrono::milliseconds limit = 10s) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(2ms);
+  }
+  return pred();
+}
+
+// Candidates cross from one connection's thread to the other's through this queue, drained by
+// the test thread (a callback calling straight into a connection on another thread could wait
+// on a thread that waits on it).
+class Trickle {
+ public:
+  void Push(PeerConnection* to, IceCandidate c) {
+    std::lock_guard lock(mu_);
+    queue_.emplace_back(to, std::move(c));
+  }
+  // Delivers what is queued; returns how many were added.
+  int Flush() {
+    std::deque<std::pair<PeerConnection*, IceCandidate>> q;
+    {
+      std::lock_guard lock(mu_);
+      q.swap(queue_);
+    }
+    int n = 0;
+    for (auto& [to, c] : q) {
+      auto r = to->AddIceCandidate(c);
+      EXPECT_TRUE(r.ok()) << r.error().message;
+      ++n;
+    }
+    return n;
+  }
+
+ private:
+  std::mutex mu_;
+  std::deque<std::pair<PeerConnection*, IceCandidate>> queue_;
+};
+
+struct Peers {
+  // Declared before the connections: their callbacks use them until the connections are gone.
+  Trickle trickle;
+  std::atomic<int> end_of_candidates{0};
+  std::unique_ptr<PeerConnection> a, b;
+
+  explicit Peers(std::shared_ptr<Runtime> rt = nullptr, Configuration ca = Loopback(), Configuration cb = Loopback()) {
+    a = std::make_unique<PeerConnection>(std::move(ca), rt);
+    b = std::make_unique<PeerConnection>(std::move(cb), rt);
+    a->OnIceCandidate([this](const IceCandidate& c) {
+      if (c.candidate.empty()) ++end_of_candidates;
+      trickle.Push(b.get(), c);
+    });
+    b->OnIceCandidate([this](const IceCandidate& c) {
+      if (c.candidate.empty()) ++end_of_candidates;
+      trickle.Push(a.get(), c);
+    });
+  }
+
+  // Offer from a, answer from b; candidates delivered once both descriptions are set.
+  void Negotiate() {
+    auto offer = a->CreateOffer();
+    ASSERT_TRUE(offer.ok()) << offer.error().message;
+    ASSERT_TRUE(a->SetLocalDescription(*offer).ok());
+    ASSERT_TRUE(b->SetRemoteDescription(*offer).ok());
+    auto answer = b->CreateAnswer();
+    ASSERT_TRUE(answer.ok()) << answer.error().message;
+    ASSERT_EQ(answer->type, SdpType::kAnswer);
+    ASSERT_TRUE(b->SetLocalDescription(*answer).ok());
+    auto applied = a->SetRemoteDescription(*answer);
+    ASSERT_TRUE(applied.ok()) << applied.error().message;
+    EXPECT_EQ(a->signaling_state(), SignalingState::kStable);
+    EXPECT_EQ(b->signaling_state(), SignalingState::kStable);
+  }
+
+  bool WaitConnected() {
+    return WaitFor([&] {
+      trickle.Flush();
+      return a->connection_state() == PeerConnectionState::kConnected &&
+             b->connection_state() == PeerConnectionState::kConnected;
+    });
+  }
+};
+
+struct Received {
+  std::mutex mu;
+  std::vector<uint8_t> bytes;
+  std::atomic<size_t> count{0};
+  std::atomic<size_t> messages{0};
+  void Attach(DataChannel& ch) {
+    ch.OnMessage([this](std::span<const uint8_t> data, bool) {
+      std::lock_guard lock(mu);
+      bytes.insert(bytes.end(), data.begin(), data.end());
+      count += data.size();
+      ++messages;
+    });
+  }
+};
+
+std::vector<uint8_t> Pattern(size_t n, uint32_t seed) {
+  std::vector<uint8_t> v(n);
+  uint32_t x = seed;
+  for (auto& b : v) {
+    x = x * 1664525 + 1013904223;
+    b = static_cast<uint8_t>(x >> 24);
+  }
+  return v;
+}
+
+TEST(PeerConnectionTest, InBandChannelMovesOneMebibyteBothWaysWithStats) {
+  Peers p;
+  auto ch_a = p.a->CreateDataChannel("bulk");
+  ASSERT_TRUE(ch_a.ok());
+  std::shared_ptr<DataChannel> a = *ch_a;
+  std::shared_ptr<DataChannel> b;
+  std::mutex b_mu;
+  Received got_a, got_b;
+  std::atomic<bool> a_open{false}, b_open{false};
+  got_a.Attach(*a);
+  const auto data_ab = Pattern(1 << 20, 1), data_ba = Pattern(1 << 20, 2);
+  constexpr size_t kChunk = 16 * 1024;
+  std::atomic<size_t> peak_buffered{0};
+  std::atomic<int> send_failures{0};
+  a->OnOpen([&] {
+    // On the runtime thread: the whole MiB is queued before any SACK can be processed.
+    for (size_t off = 0; off < data_ab.size(); off += kChunk) {
+      if (!a->Send(std::span<const uint8_t>(data_ab).subspan(off, kChunk)).ok()) ++send_failures;
+    }
+    peak_buffered = a->buffered_amount();
+    a_open = true;
+  });
+  p.b->OnDataChannel([&](std::shared_ptr<DataChannel> ch) {
+    got_b.Attach(*ch);
+    ch->OnOpen([&] { b_open = true; });
+    std::lock_guard lock(b_mu);
+    b = std::move(ch);
+  });
+  std::atomic<int> low{0};
+  a->set_buffered_amount_low_threshold(64 * 1024);
+  a->OnBufferedAmountLow([&] { ++low; });
+
+  p.Negotiate();
+  ASSERT_TRUE(p.WaitConnected());
+  ASSERT_TRUE(WaitFor([&] { return a_open && b_open; }));
+  EXPECT_EQ(a->ready_state(), DataChannelState::kOpen);
+  std::shared_ptr<DataChannel> bb;
+  {
+    std::lock_guard lock(b_mu);
+    bb = b;
+  }
+  ASSERT_TRUE(bb);
+  EXPECT_EQ(bb->label(), "bulk");
+  ASSERT_TRUE(a->id().has_value());
+  EXPECT_EQ(a->id(), bb->id());
+
+  for (size_t off = 0; off < data_ba.size(); off += kChunk) {
+    ASSERT_TRUE(bb->Send(std::span<const uint8_t>(data_ba).subspan(off, kChunk)).ok());
+  }
+  EXPECT_EQ(send_failures, 0);
+  EXPECT_GT(peak_buffered, 64u * 1024);  // so bufferedamountlow has a threshold to cross
+  ASSERT_TRUE(WaitFor([&] { return got_b.count == data_ab.size() && got_a.count == data_ba.size(); }, 20s))
+      << got_b.count << " / " << got_a.count;
+  {
+    std::lock_guard la(got_a.mu), lb(got_b.mu);
+    EXPECT_TRUE(got_b.bytes == data_ab);
+    EXPECT_TRUE(got_a.bytes == data_ba);
+  }
+  EXPECT_EQ(got_b.messages, 64u);
+  ASSERT_TRUE(WaitFor([&] { return low > 0 && a->buffered_amount() == 0; }));
+
+  const Stats s = p.a->GetStats();
+  EXPECT_EQ(s.connectionState, "connected");
+  ASSERT_TRUE(s.selectedCandidatePair.has_value());
+  EXPECT_EQ(s.selectedCandidatePair->localAddress.rfind("127.0.0.1:", 0), 0u);
+  EXPECT_EQ(s.selectedCandidatePair->localCandidateType, "host");
+  EXPECT_GE(s.selectedCandidatePair->bytesSent, data_ab.size());
+  EXPECT_GE(s.selectedCandidatePair->bytesReceived, data_ba.size());
+  ASSERT_EQ(s.dataChannels.size(), 1u);
+  EXPECT_EQ(s.dataChannels[0].label, "bulk");
+  EXPECT_EQ(s.dataChannels[0].bytesSent, data_ab.size());
+  EXPECT_EQ(s.dataChannels[0].bytesReceived, data_ba.size());
+  EXPECT_EQ(s.dataChannels[0].messagesSent, 64u);
+  ASSERT_EQ(s.sockets.size(), 1u);
+  EXPECT_GT(s.sockets[0].receiveBufferGranted, 0);
+  EXPECT_EQ(s.transport.dtlsState, "connected");
+  EXPECT_EQ(s.sctp.state, "connected");
+
+  // Gathering on loopback completes; the null candidate is signalled on both sides.
+  EXPECT_TRUE(WaitFor([&] { return p.end_of_candidates == 2; }));
+  auto local = p.a->local_description();
+  ASSERT_TRUE(local.has_value());
+  EXPECT_NE(local->sdp.find("a=candidate:"), std::string::npos);
+  EXPECT_NE(local->sdp.find("a=end-of-candidates"), std::string::npos);
+
+  // Close from one side: "close" fires on both channels.
+  std::atomic<bool> closed_b{false};
+  bb->OnClose([&] { closed_b = true; });
+  a->Close();
+  EXPECT_TRUE(WaitFor([&] { return closed_b.load() && a->ready_state() == DataChannelState::kClosed; }));
+  EXPECT_EQ(a->Send("late").error().kind, ErrorKind::kInvalidState);
+}
+
+TEST(PeerConnectionTest, NegotiatedChannelsOnSharedRuntimeWithDirectTrickle) {
+  // One runtime thread for both: a callback may call straight into the other connection.
+  auto rt = Runtime::Create(1);
+  auto a = std::make_unique<PeerConnection>(Loopback(), rt);
+  auto b = std::make_unique<PeerConnection>(Loopback(), rt);
+  std::atomic<int> add_failures{0};
+  a->OnIceCandidate([&](const IceCandidate& c) {
+    if (auto r = b->AddIceCandidate(c); !r.ok()) {
+      ADD_FAILURE() << "'" << c.candidate << "': " << r.error().message;
+      ++add_failures;
+    }
+  });
+  b->OnIceCandidate([&](const IceCandidate& c) {
+    if (auto r = a->AddIceCandidate(c); !r.ok()) {
+      ADD_FAILURE() << "'" << c.candidate << "': " << r.error().message;
+      ++add_failures;
+    }
+  });
+  DataChannelInit init;
+  init.negotiated = true;
+  init.id = 7;
+  init.protocol = "neg";
+  auto ca = a->CreateDataChannel("n", init);
+  auto cb = b->CreateDataChannel("n", init);
+  ASSERT_TRUE(ca.ok() && cb.ok());
+  std::atomic<bool> got{false};
+  (*cb)->OnMessage([&](std::span<const uint8_t> d, bool binary) {
+    if (!binary && std::string(d.begin(), d.end()) == "over negotiated") got = true;
+  });
+  std::atomic<bool> open_a{false};
+  (*ca)->OnOpen([&] { open_a = true; });
+  // The answerer must exist remotely before candidates flow: set the offer on b first.
+  auto offer = a->CreateOffer();
+  ASSERT_TRUE(offer.ok());
+  ASSERT_TRUE(b->SetRemoteDescription(*offer).ok());
+  ASSERT_TRUE(a->SetLocalDescription(*offer).ok());
+  auto answer = b->CreateAnswer();
+  ASSERT_TRUE(answer.ok());
+  ASSERT_TRUE(a->SetRemoteDescription(*answer).ok());
+  ASSERT_TRUE(b->SetLocalDescription(*answer).ok());
+  ASSERT_TRUE(WaitFor([&] { return open_a.load(); }));
+  EXPECT_EQ((*ca)->id(), 7);
+  EXPECT_TRUE((*ca)->negotiated());
+  ASSERT_TRUE((*ca)->Send("over negotiated").ok());
+  EXPECT_TRUE(WaitFor([&] { return got.load(); }));
+  EXPECT_EQ(add_failures, 0);
+  a.reset();
+  b.reset();
+}
+
+TEST(PeerConnectionTest, BadRemoteSdpNamesTheLineAndChangesNothing) {
+  PeerConnection pc(Loopback());
+  PeerConnection other(Loopback());
+  auto offer = other.CreateOffer();
+  ASSERT_TRUE(offer.ok());
+  std::string bad = offer->sdp;
+  const size_t at = bad.find("a=setup:actpass");
+  ASSERT_NE(at, std::string::npos);
+  bad.replace(at, 15, "a=setup:sideways");
+  std::atomic<int> signaling_events{0};
+  pc.OnSignalingStateChange([&](SignalingState) { ++signaling_events; });
+  auto r = pc.SetRemoteDescription({SdpType::kOffer, bad});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().kind, ErrorKind::kInvalidSdp);
+  EXPECT_GT(r.error().sdp_line, 0u);
+  EXPECT_NE(r.error().message.find("a=setup:sideways"), std::string::npos) << r.error().message;
+  EXPECT_EQ(pc.signaling_state(), SignalingState::kStable);
+  EXPECT_FALSE(pc.remote_description().has_value());
+  EXPECT_EQ(signaling_events, 0);
+  // An answer in stable is a state error, also without effect.
+  auto wrong = pc.SetRemoteDescription({SdpType::kAnswer, offer->sdp});
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.error().kind, ErrorKind::kInvalidState);
+  EXPECT_EQ(pc.signaling_state(), SignalingState::kStable);
+  // AddIceCandidate before a remote description.
+  EXPECT_EQ(pc.AddIceCandidate({"candidate:1 1 udp 1 127.0.0.1 9 typ host", "0", 0}).error().kind,
+            ErrorKind::kInvalidState);
+  // The good offer still applies afterwards.
+  EXPECT_TRUE(pc.SetRemoteDescription(*offer).ok());
+  EXPECT_EQ(pc.signaling_state(), SignalingState::kHaveRemoteOffer);
+  EXPECT_EQ(pc.AddIceCandidate({"candidate:garbage", "0", 0}).error().kind, ErrorKind::kInvalidArgument);
+  EXPECT_EQ(signaling_events, 1);
+}
+
+TEST(PeerConnectionTest, RollbackReturnsToStableAndRenegotiationWorks) {
+  Peers p;
+  auto offer = p.a->CreateOffer();
+  ASSERT_TRUE(offer.ok());
+  ASSERT_TRUE(p.a->SetLocalDescription(*offer).ok());
+  EXPECT_EQ(p.a->signaling_state(), SignalingState::kHaveLocalOffer);
+  ASSERT_TRUE(p.a->SetLocalDescription({SdpType::kRollback, ""}).ok());
+  EXPECT_EQ(p.a->signaling_state(), SignalingState::kStable);
+  EXPECT_FALSE(p.a->local_description().has_value());
+
+  ASSERT_TRUE(p.b->SetRemoteDescription(*offer).ok());
+  EXPECT_EQ(p.b->signaling_state(), SignalingState::kHaveRemoteOffer);
+  ASSERT_TRUE(p.b->SetRemoteDescription({SdpType::kRollback, ""}).ok());
+  EXPECT_EQ(p.b->signaling_state(), SignalingState::kStable);
+  EXPECT_FALSE(p.b->CreateAnswer().ok());
+  // Rollback in stable is an error.
+  EXPECT_FALSE(p.b->SetRemoteDescription({SdpType::kRollback, ""}).ok());
+
+  // After the rollbacks a full negotiation still connects.
+  // a's candidates from the first offer stay queued; they are delivered after this negotiation.
+  p.Negotiate();
+  EXPECT_TRUE(p.WaitConnected());
+}
+
+TEST(PeerConnectionTest, CloseFromInsideOnMessageAndDestroyFromStateCallback) {
+  Peers p;
+  auto ch = p.a->CreateDataChannel("c");
+  ASSERT_TRUE(ch.ok());
+  std::atomic<bool> a_open{false}, closed_in_callback{false};
+  (*ch)->OnOpen([&] { a_open = true; });
+  p.b->OnDataChannel([&](std::shared_ptr<DataChannel> in) {
+    DataChannel* raw = in.get();
+    in->OnMessage([&, raw](std::span<const uint8_t>, bool) {
+      raw->Close();  // re-enters the connection from its own callback
+      p.b->Close();
+      closed_in_callback = true;
+    });
+    in->OnClose([in] {});  // the channel keeps itself alive until "close" (handlers are dropped then)
+  });
+  // a is destroyed from inside its own connectionstatechange when it sees the peer go away.
+  std::atomic<bool> destroyed{false};
+  p.a->OnConnectionStateChange([&](PeerConnectionState s) {
+    if (s == PeerConnectionState::kClosed || s == PeerConnectionState::kFailed ||
+        s == PeerConnectionState::kDisconnected) {
+      p.a.reset();
+      destroyed = true;
+    }
+  });
+  p.Negotiate();
+  ASSERT_TRUE(p.WaitConnected());
+  ASSERT_TRUE(WaitFor([&] { return a_open.load(); }));
+  ASSERT_TRUE((*ch)->Send("bye").ok());
+  ASSERT_TRUE(WaitFor([&] { return closed_in_callback.load(); }));
+  EXPECT_EQ(p.b->signaling_state(), SignalingState::kClosed);
+  ASSERT_TRUE(WaitFor([&] { return destroyed.load(); }, 20s));
+  // The channel object outlives its connection and reports closed.
+  EXPECT_EQ((*ch)->ready_state(), DataChannelState::kClosed);
+  EXPECT_FALSE((*ch)->Send("x").ok());
+  EXPECT_EQ((*ch)->buffered_amount(), 0u);
+}
+
+TEST(PeerConnectionTest, DestroyFromConnectedCallbackOnSharedRuntime) {
+  auto rt = Runtime::Create(1);
+  auto a = std::make_unique<PeerConnection>(Loopback(), rt);
+  auto b = std::make_unique<PeerConnection>(Loopback(), rt);
+  // Both on one thread: the forwarding callbacks and the destruction never race.
+  a->OnIceCandidate([&](const IceCandidate& c) {
+    if (b) (void)b->AddIceCandidate(c);
+  });
+  b->OnIceCandidate([&](const IceCandidate& c) {
+    if (a) (void)a->AddIceCandidate(c);
+  });
+  std::atomic<bool> destroyed{false};
+  b->OnConnectionStateChange([&](PeerConnectionState s) {
+    if (s == PeerConnectionState::kConnected) {
+      b.reset();
+      destroyed = true;
+    }
+  });
+  std::atomic<bool> a_lost{false};
+  a->OnConnectionStateChange([&](PeerConnectionState s) {
+    if (s == PeerConnectionState::kClosed || s == PeerConnectionState::kDisconnected ||
+        s == PeerConnectionState::kFailed) {
+      a_lost = true;
+    }
+  });
+  auto offer = a->CreateOffer();
+  ASSERT_TRUE(offer.ok());
+  ASSERT_TRUE(b->SetRemoteDescription(*offer).ok());
+  ASSERT_TRUE(a->SetLocalDescription(*offer).ok());
+  auto answer = b->CreateAnswer();
+  ASSERT_TRUE(answer.ok());
+  ASSERT_TRUE(a->SetRemoteDescription(*answer).ok());
+  ASSERT_TRUE(b->SetLocalDescription(*answer).ok());
+  ASSERT_TRUE(WaitFor([&] { return destroyed.load(); }));
+  // b told a on its way out (SCTP shutdown / DTLS close_notify, best effort).
+  EXPECT_TRUE(WaitFor([&] { return a_lost.load(); }, 15s));
+  a.reset();
+}
+
+TEST(PeerConnectionTest, MethodsFromFourThreadsConcurrently) {
+  auto rt = Runtime::Create(2);
+  Peers p(rt);
+  auto ch = p.a->CreateDataChannel("mt");
+  ASSERT_TRUE(ch.ok());
+  std::atomic<bool> open{false};
+  (*ch)->OnOpen([&] { open = true; });
+  Received got;
+  p.b->OnDataChannel([&](std::shared_ptr<DataChannel> in) {
+    got.Attach(*in);
+    in->OnClose([in] {});
+  });
+  p.Negotiate();
+  ASSERT_TRUE(p.WaitConnected());
+  ASSERT_TRUE(WaitFor([&] { return open.load(); }));
+  constexpr int kThreads = 4, kPerThread = 200;
+  std::vector<std::thread> threads;
+  std::atomic<int> sent{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        if ((*ch)->Send("m" + std::to_string(t) + ":" + std::to_string(i)).ok()) ++sent;
+        (void)(*ch)->buffered_amount();
+        if (i % 20 == 0) {
+          (void)p.a->GetStats();
+          (void)p.b->CreateDataChannel("extra" + std::to_string(t * 1000 + i));
+          (void)p.a->local_description();
+        }
+        (void)p.a->signaling_state();
+      }
+    });
+  }
+  for (auto& t : threads)
+    t.join();
+  EXPECT_EQ(sent, kThreads * kPerThread);
+  EXPECT_TRUE(WaitFor([&] { return got.messages == static_cast<size_t>(kThreads * kPerThread); }));
+  const Stats s = p.b->GetStats();
+  EXPECT_GE(s.dataChannelsOpened, 1u);
+}
+
+TEST(PeerConnectionTest, ConfigurationErrorsThrow) {
+  Configuration c = Loopback();
+  c.ice_servers.push_back({{"stun:"}, "", ""});
+  EXPECT_THROW(PeerConnection pc(c), std::invalid_argument);
+  c.ice_servers = {{{"http://example"}, "", ""}};
+  EXPECT_THROW(PeerConnection pc(c), std::invalid_argument);
+  c.ice_servers = {{{"stun:127.0.0.1:3478", "turn:127.0.0.1?transport=tcp", "turns:127.0.0.1:5349"}, "u", "p"}};
+  EXPECT_NO_THROW(PeerConnection pc(c));
+  c.bind_addresses = {"not-an-ip"};
+  EXPECT_THROW(PeerConnection pc(c), std::invalid_argument);
+  DataChannelInit bad;
+  bad.negotiated = true;
+  PeerConnection pc(Loopback());
+  EXPECT_EQ(pc.CreateDataChannel("x", bad).error().kind, ErrorKind::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace peerlink
