@@ -311,8 +311,10 @@ void Connection::MaybeStartDtls(Instant now) {
 void Connection::StartSctp(Instant now) {
   if (sctp_started_ || !sctp_) return;
   sctp_started_ = true;
-  // One initiator: the DTLS client. The server's association answers the INIT passively.
-  if (remote_->dtls_role == dtls::Role::kClient) sctp_->Connect(now);
+  // Both ends send INIT, as browsers and usrsctp do (RFC 9260 5.2.1 resolves the collision):
+  // some peers (aiortc) pick their SCTP initiator by ICE role, not DTLS role, so a passive DTLS
+  // server would wait forever for an INIT that such a peer never sends.
+  sctp_->Connect(now);
 }
 
 void Connection::ReportBufferedAmounts(Instant now) {
