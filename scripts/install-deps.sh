@@ -15,6 +15,7 @@ packages=(
   coturn iproute2 iptables iputils-ping python3 python3-aioice procps psmisc
   redis-server  # peerlink signal --redis scale-out test
   libusrsctp-dev  # tests/interop/usrsctp (SCTP interop in process over AF_CONN)
+  python3-aiortc  # tests/interop/aiortc (PeerConnection interop, both roles)
 )
 
 missing=()
