@@ -17,9 +17,9 @@
 // from the remote description). The DTLS client sends its ClientHello when ICE reports a
 // selected pair (or at SetRemoteParameters if one exists); the server answers the first
 // DTLS datagram that ICE accepts (a valid pair: RFC 7675 consent). When DTLS is connected
-// the DTLS client sends SCTP INIT; the server's association answers passively (RFC 8841
-// allows either; one initiator avoids an INIT collision). SCTP packets ride as DTLS
-// application records, one packet per record.
+// both ends send SCTP INIT, as browsers do (RFC 9260 5.2.1 resolves the collision; aiortc
+// picks its initiator by ICE role and would otherwise wait with a passive DTLS server).
+// SCTP packets ride as DTLS application records, one packet per record.
 //
 // Time: every child uses `now` except OpenSSL's DTLS retransmission timer, which reads the
 // real clock (see src/dtls/endpoint.h): in production `now` is the monotonic clock.
