@@ -342,6 +342,8 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
   std::shared_ptr<asio::ssl::context> tls_context;
   std::unique_ptr<runtime::CoreTimer> timer;
   bool gathering_started = false;
+  // Our DTLS role once the first remote description applied: renegotiations keep it (W3C).
+  std::optional<bool> dtls_client;
   bool shut_down = false;
   bool closed = false;
   bool draining = false;
@@ -525,7 +527,10 @@ Expected<Description> PeerConnection::Impl::CreateAnswer() {
     return Fail(ErrorKind::kInvalidState, "CreateAnswer needs a remote offer (signaling state " +
                                               std::string(sdp::ToString(signaling.state())) + ")");
   }
-  auto answer = sdp::NegotiateAnswer(*pending_remote, MakeLocalParams());
+  sdp::LocalParams params = MakeLocalParams();
+  // A re-answer (ICE restart, renegotiation) keeps the DTLS role of the running association.
+  if (dtls_client) params.answer_setup = *dtls_client ? sdp::SetupRole::kActive : sdp::SetupRole::kPassive;
+  auto answer = sdp::NegotiateAnswer(*pending_remote, params);
   if (!answer.ok()) return SdpFailure(ErrorKind::kOperationError, answer.error());
   return Description{SdpType::kAnswer, answer->ToSdp()};
 }
@@ -615,6 +620,7 @@ Expected<void> PeerConnection::Impl::SetRemote(const Description& d) {
     const sdp::SetupRole setup = data->setup.value_or(sdp::SetupRole::kActpass);
     if (setup == sdp::SetupRole::kHoldconn) return Fail(ErrorKind::kInvalidSdp, "a=setup:holdconn is not supported");
     dtls_client = setup != sdp::SetupRole::kActive;
+    if (setup == sdp::SetupRole::kActpass && this->dtls_client) dtls_client = *this->dtls_client;
   } else {
     const sdp::SessionDescription* offer = pending_local ? &*pending_local : nullptr;
     if (!offer) return Fail(ErrorKind::kInvalidState, "no local offer to answer");
@@ -638,6 +644,7 @@ Expected<void> PeerConnection::Impl::SetRemote(const Description& d) {
   if (auto status = core->SetRemoteParameters(now, remote); status != peer::RemoteParamsStatus::kOk) {
     return Fail(ErrorKind::kOperationError, "remote description rejected: " + std::string(peer::ToString(status)));
   }
+  this->dtls_client = dtls_client;
   for (const ice::Candidate& c : data->candidates)
     (void)core->AddRemoteCandidate(now, c);
   for (const std::string& c : data->mdns_candidates)

@@ -334,6 +334,49 @@ TEST(PeerConnectionTest, RollbackReturnsToStableAndRenegotiationWorks) {
   EXPECT_TRUE(p.WaitConnected());
 }
 
+TEST(PeerConnectionTest, IceRestartFromEitherSideKeepsTheConnection) {
+  Peers p;
+  auto ch = p.a->CreateDataChannel("r");
+  ASSERT_TRUE(ch.ok());
+  std::atomic<bool> open{false};
+  (*ch)->OnOpen([&] { open = true; });
+  Received got;
+  p.b->OnDataChannel([&](std::shared_ptr<DataChannel> in) {
+    got.Attach(*in);
+    in->OnClose([in] {});
+  });
+  p.Negotiate();
+  ASSERT_TRUE(p.WaitConnected());
+  ASSERT_TRUE(WaitFor([&] { return open.load(); }));
+  for (int round = 0; round < 2; ++round) {
+    // Round 0: the original answerer restarts (it offers now); round 1: the original offerer.
+    PeerConnection* offerer = round == 0 ? p.b.get() : p.a.get();
+    PeerConnection* answerer = round == 0 ? p.a.get() : p.b.get();
+    const std::string old_sdp = offerer->local_description()->sdp;
+    offerer->RestartIce();
+    auto offer = offerer->CreateOffer();
+    ASSERT_TRUE(offer.ok());
+    auto ufrag = [](const std::string& sdp) { return sdp.substr(sdp.find("a=ice-ufrag:"), 20); };
+    EXPECT_NE(ufrag(offer->sdp), ufrag(old_sdp));
+    ASSERT_TRUE(offerer->SetLocalDescription(*offer).ok());
+    auto applied = answerer->SetRemoteDescription(*offer);
+    ASSERT_TRUE(applied.ok()) << applied.error().message;
+    auto answer = answerer->CreateAnswer();
+    ASSERT_TRUE(answer.ok());
+    ASSERT_TRUE(answerer->SetLocalDescription(*answer).ok());
+    auto back = offerer->SetRemoteDescription(*answer);
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    p.trickle.Flush();
+    const size_t before = got.messages;
+    ASSERT_TRUE((*ch)->Send("after restart").ok());
+    EXPECT_TRUE(WaitFor([&] {
+      p.trickle.Flush();
+      return got.messages == before + 1;
+    }));
+    EXPECT_EQ(p.a->connection_state(), PeerConnectionState::kConnected);
+  }
+}
+
 TEST(PeerConnectionTest, CloseFromInsideOnMessageAndDestroyFromStateCallback) {
   Peers p;
   auto ch = p.a->CreateDataChannel("c");
