@@ -6,6 +6,7 @@
 # Output: $BUILD_DIR/bench-results/{stun.json,ice_connect_peerlink.json,ice_connect_aioice.json,summary.md}
 #         and sctp_*.json, dtls_sctp_*.json, sctp_dtls.json (SCTP / DTLS+SCTP data path, see below).
 # SCTP_ONLY=1 runs only the SCTP and DTLS+SCTP part.
+# SIGNALING_ONLY=1 runs only the signaling fan-out/memory part (signaling_fanout.json; SIGNALING_QUICK=1: --quick).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -17,14 +18,16 @@ if [ ! -f "$build/build.ninja" ]; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
 targets="stun_bench ice_connect_bench sctp_bench dtls_sctp_bench"
+targets="$targets signaling_fanout_bench"
 [ -n "${SCTP_ONLY:-}" ] && targets="sctp_bench dtls_sctp_bench"
+[ -n "${SIGNALING_ONLY:-}" ] && targets="signaling_fanout_bench"
 ninja -C "$build" -j"${JOBS:-2}" $targets >/dev/null
 
 echo "== machine" >&2
 machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r)"
 echo "$machine" >&2
 
-if [ -z "${SCTP_ONLY:-}" ]; then
+if [ -z "${SCTP_ONLY:-}" ] && [ -z "${SIGNALING_ONLY:-}" ]; then
 echo "== STUN codec" >&2
 "$build/bench/stun_bench" --benchmark_min_time=0.5 --benchmark_format=json --benchmark_out="$out/stun.json" \
   --benchmark_out_format=json >/dev/null
@@ -62,6 +65,55 @@ json.dump({"machine": machine, "stun": stun["benchmarks"], "ice_connect": [ours,
 print(summary)
 PY
 fi
+
+# --- Signaling server: fan-out rate at p99 < 10 ms and RSS per connection ------------------------
+# `peerlink signal` against y-webrtc's bin/server.js (tests/interop/ywebrtc, `npm ci` by
+# scripts/install-deps.sh) under node; the bench starts and stops both. Full mode also opens
+# 10,000 idle connections per server. JSON: signaling_fanout.json.
+if [ -z "${SCTP_ONLY:-}" ]; then
+sig_servers=peerlink,ywebrtc
+if [ ! -f tests/interop/ywebrtc/node_modules/y-webrtc/bin/server.js ] || ! command -v node >/dev/null; then
+  echo "y-webrtc or node missing (run scripts/install-deps.sh): measuring peerlink only" >&2
+  sig_servers=peerlink
+fi
+sig_mode=--full; [ -n "${SIGNALING_QUICK:-}" ] && sig_mode=--quick
+echo "== signaling fan-out and memory ($sig_mode, $sig_servers)" >&2
+"$build/bench/signaling_fanout_bench" $sig_mode --servers "$sig_servers" --server-log "$out" \
+  --out "$out/signaling_fanout.json" >&2
+/usr/bin/python3 - "$out" <<'PY'
+import json, sys
+out = sys.argv[1]
+d = json.load(open(f"{out}/signaling_fanout.json"))
+f = lambda v, fmt="{:.0f}": "-" if v is None else fmt.format(v)
+lines = ["", f"Signaling fan-out ({d['mode']}): {d['clients']} WebSocket clients on loopback, rooms of "
+         f"{d['room_size']}, {d['payload_bytes']}-byte publishes, {d['measure_s']} s per step after "
+         f"{d['warmup_s']} s warm-up; pass = {d['pass_rule']}. Machine: {d['machine']}.", "",
+         "| server | max sustained fan-out msgs/s | delivered/s | p50 us | p99 us | max us | lost | server CPU | steps |",
+         "|---|---|---|---|---|---|---|---|---|"]
+for s in d["servers"]:
+    a = s["at_max"] or {}
+    ceil = " (search ceiling)" if s["search_ceiling_reached"] else ""
+    lines.append(f"| {s['name']} | {f(s['max_sustained_fanout_per_s'])}{ceil} | {f(a.get('delivered_fanout_per_s'))} | "
+                 f"{f(a.get('p50_us'))} | {f(a.get('p99_us'))} | {f(a.get('max_us'))} | {f(a.get('lost'))} | "
+                 f"{f(a.get('server_cpu'), '{:.2f}')} | {len(s['steps'])} |")
+lines += ["", "| server | idle connections | RSS before MB | RSS after MB | bytes/connection |", "|---|---|---|---|---|"]
+for s in d["servers"]:
+    for m in s["memory"]:
+        lines.append(f"| {s['name']} | {m['subscribed']}/{m['connections']} | {m['rss_before_bytes']/1e6:.1f} | "
+                     f"{m['rss_after_bytes']/1e6:.1f} | {m['bytes_per_connection']:.0f} |")
+r = d["ratios"]
+lines += ["", f"peerlink / y-webrtc: sustained fan-out {f(r['sustained_fanout_peerlink_over_ywebrtc'], '{:.1f}x')}, "
+          f"bytes per connection {f(r['bytes_per_connection_peerlink_over_ywebrtc'], '{:.2f}x')}."]
+for t in d["targets"]:
+    lines.append(f"Target ({t['target']}): {t['status'].upper() if t['status'] == 'missed' else t['status']}"
+                 + (f" ({t['detail']})" if t["detail"] else "") + ".")
+lines.append("Server command lines: " + "; ".join(f"`{s['command']}`" for s in d["servers"]))
+text = "\n".join(lines)
+open(f"{out}/summary.md", "a").write(text + "\n")
+print(text)
+PY
+fi
+[ -n "${SIGNALING_ONLY:-}" ] && exit 0
 
 # --- SCTP and DTLS+SCTP data path, in memory, one core -------------------------------------------
 # Each configuration runs 3 times and the median is reported (the machine may be shared; the JSON
