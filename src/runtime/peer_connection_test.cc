@@ -419,6 +419,8 @@ TEST(PeerConnectionTest, DestroyFromConnectedCallbackOnSharedRuntime) {
   auto a = std::make_unique<PeerConnection>(Loopback(), rt);
   auto b = std::make_unique<PeerConnection>(Loopback(), rt);
   // Both on one thread: the forwarding callbacks and the destruction never race.
+  // b's candidates can reach a before a has the answer (then they are refused and a learns b
+  // as a peer-reflexive candidate from b's checks).
   a->OnIceCandidate([&](const IceCandidate& c) {
     if (b) (void)b->AddIceCandidate(c);
   });
@@ -445,8 +447,9 @@ TEST(PeerConnectionTest, DestroyFromConnectedCallbackOnSharedRuntime) {
   ASSERT_TRUE(a->SetLocalDescription(*offer).ok());
   auto answer = b->CreateAnswer();
   ASSERT_TRUE(answer.ok());
-  ASSERT_TRUE(a->SetRemoteDescription(*answer).ok());
+  // b may connect (and destroy itself) as soon as a has the answer: b's last call comes first.
   ASSERT_TRUE(b->SetLocalDescription(*answer).ok());
+  ASSERT_TRUE(a->SetRemoteDescription(*answer).ok());
   ASSERT_TRUE(WaitFor([&] { return destroyed.load(); }));
   // b told a on its way out (SCTP shutdown / DTLS close_notify, best effort).
   EXPECT_TRUE(WaitFor([&] { return a_lost.load(); }, 15s));
