@@ -115,9 +115,14 @@ int main(int argc, char** argv) {
   }
   if (stats.sctp.smoothedRoundTripTime) std::printf("SCTP SRTT: %.3f ms\n", *stats.sctp.smoothedRoundTripTime * 1e3);
   for (const auto& s : stats.sockets) {
-    std::printf("socket %s: rcvbuf %d, sndbuf %d granted\n", s.address.c_str(), s.receiveBufferGranted,
-                s.sendBufferGranted);
+    std::printf("socket %s: rcvbuf %d, sndbuf %d granted; %llu datagrams sent, %llu dropped\n", s.address.c_str(),
+                s.receiveBufferGranted, s.sendBufferGranted, static_cast<unsigned long long>(s.datagramsSent),
+                static_cast<unsigned long long>(s.sendDrops));
   }
+  std::printf("sctp: cwnd %llu, peer rwnd %llu, rto %.3f s, %llu retransmissions\n",
+              static_cast<unsigned long long>(stats.sctp.congestionWindow),
+              static_cast<unsigned long long>(stats.sctp.receiverWindow), stats.sctp.rto,
+              static_cast<unsigned long long>(stats.sctp.retransmissions));
   const double seconds = std::chrono::duration<double>(end - start).count();
   std::printf("transferred %zu bytes in %.3f s: %.1f MB/s (%s)\n", received, seconds, received / seconds / 1e6,
               failed ? "CORRUPT" : "content verified");
