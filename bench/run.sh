@@ -88,14 +88,15 @@ f = lambda v, fmt="{:.0f}": "-" if v is None else fmt.format(v)
 lines = ["", f"Signaling fan-out ({d['mode']}): {d['clients']} WebSocket clients on loopback, rooms of "
          f"{d['room_size']}, {d['payload_bytes']}-byte publishes, {d['measure_s']} s per step after "
          f"{d['warmup_s']} s warm-up; pass = {d['pass_rule']}. Machine: {d['machine']}.", "",
-         "| server | max sustained fan-out msgs/s | delivered/s | p50 us | p99 us | max us | lost | server CPU | steps |",
-         "|---|---|---|---|---|---|---|---|---|"]
+         "| server | max sustained fan-out msgs/s | delivered/s | p50 us | p99 us | max us | lost | server CPU | "
+         "deliveries per server CPU-s (median) | steps |",
+         "|---|---|---|---|---|---|---|---|---|---|"]
 for s in d["servers"]:
     a = s["at_max"] or {}
     ceil = " (search ceiling)" if s["search_ceiling_reached"] else ""
     lines.append(f"| {s['name']} | {f(s['max_sustained_fanout_per_s'])}{ceil} | {f(a.get('delivered_fanout_per_s'))} | "
                  f"{f(a.get('p50_us'))} | {f(a.get('p99_us'))} | {f(a.get('max_us'))} | {f(a.get('lost'))} | "
-                 f"{f(a.get('server_cpu'), '{:.2f}')} | {len(s['steps'])} |")
+                 f"{f(a.get('server_cpu'), '{:.2f}')} | {f(s['median_fanout_per_server_cpu_s'])} | {len(s['steps'])} |")
 lines += ["", "| server | idle connections | RSS before MB | RSS after MB | bytes/connection |", "|---|---|---|---|---|"]
 for s in d["servers"]:
     for m in s["memory"]:
@@ -103,7 +104,8 @@ for s in d["servers"]:
                      f"{m['rss_after_bytes']/1e6:.1f} | {m['bytes_per_connection']:.0f} |")
 r = d["ratios"]
 lines += ["", f"peerlink / y-webrtc: sustained fan-out {f(r['sustained_fanout_peerlink_over_ywebrtc'], '{:.1f}x')}, "
-          f"bytes per connection {f(r['bytes_per_connection_peerlink_over_ywebrtc'], '{:.2f}x')}."]
+          f"bytes per connection {f(r['bytes_per_connection_peerlink_over_ywebrtc'], '{:.2f}x')}, "
+          f"deliveries per server CPU-second {f(r['fanout_per_server_cpu_s_peerlink_over_ywebrtc'], '{:.1f}x')}."]
 for t in d["targets"]:
     lines.append(f"Target ({t['target']}): {t['status'].upper() if t['status'] == 'missed' else t['status']}"
                  + (f" ({t['detail']})" if t["detail"] else "") + ".")

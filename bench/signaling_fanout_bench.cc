@@ -11,14 +11,16 @@
 // A step at rate R: warm-up, measurement window, drain; reports offered and delivered fan-out
 // messages/s, p50/p99/max latency, losses, duplicates and the server's CPU share. A search
 // (doubling, then bisection; bounded steps and time) finds the largest offered fan-out rate
-// with p99 < 10 ms, no loss and delivered >= 95% of offered.
+// with p99 < 10 ms, no loss and delivered >= 95% of offered; a step that misses on latency alone
+// is run once more (the machine may be shared).
 //
 // Memory: C idle connections subscribed in rooms of 4 (each answered a ping after subscribing,
 // so the server has processed the subscribe); the server's VmRSS before and after.
 //
 //   signaling_fanout_bench [--quick] [--full] [--smoke] [--out FILE] [--servers peerlink,ywebrtc]
 //                          [--clients N] [--peerlink PATH] [--node PATH] [--ywebrtc-server PATH]
-//                          [--server-log DIR]
+//                          [--server-log DIR] [--fanout MSGS_PER_S] [--no-memory]
+// --fanout runs one step at that offered rate (no search), e.g. under perf.
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -397,6 +399,7 @@ struct StepResult {
   double client_cpu = 0;
   bool setup_ok = false;
   bool pass = false;
+  bool retry = false;  // a second run at the rate of the step before
 };
 
 struct Config {
@@ -575,6 +578,15 @@ ServerResult RunServer(const Config& cfg, ServerSpec spec, uint16_t port, const 
       StepResult s = RunStep(cfg, proc.pid(), ep, step, rate);
       PrintStep(spec.name, s);
       res.steps.push_back(s);
+      // The machine may be shared: a step that failed on latency alone (nothing lost) is run
+      // once more at the same rate, and the rate passes if the second run does. Both are kept.
+      if (!s.pass && !cfg.smoke && s.setup_ok && s.lost == 0 && s.duplicates == 0 && s.conn_errors == 0 &&
+          NowNs() < budget_end) {
+        s = RunStep(cfg, proc.pid(), ep, ++step, rate);
+        s.retry = true;
+        PrintStep(spec.name + "(again)", s);
+        res.steps.push_back(s);
+      }
       if (s.pass) {
         lo = rate;
         if (!res.best || s.offered_fanout_per_s > res.best->offered_fanout_per_s) res.best = s;
@@ -628,7 +640,9 @@ std::string StepJson(const StepResult& s) {
     << ",\"expected_deliveries\":" << s.expected << ",\"received\":" << s.received << ",\"lost\":" << s.lost
     << ",\"duplicates\":" << s.duplicates << ",\"stale\":" << s.stale << ",\"conn_errors\":" << s.conn_errors
     << ",\"server_cpu\":" << Num(s.server_cpu) << ",\"client_cpu\":" << Num(s.client_cpu)
-    << ",\"setup_ok\":" << (s.setup_ok ? "true" : "false") << ",\"pass\":" << (s.pass ? "true" : "false") << "}";
+    << ",\"fanout_per_server_cpu_s\":" << Num(s.server_cpu > 0 ? s.delivered_fanout_per_s / s.server_cpu : NAN)
+    << ",\"setup_ok\":" << (s.setup_ok ? "true" : "false") << ",\"pass\":" << (s.pass ? "true" : "false")
+    << ",\"retry\":" << (s.retry ? "true" : "false") << "}";
   return o.str();
 }
 
@@ -647,6 +661,17 @@ std::string Machine() {
   std::snprintf(b, sizeof b, "%ld cores, %s, load average %.1f at start", ::sysconf(_SC_NPROCESSORS_ONLN),
                 model.c_str(), load[0]);
   return b;
+}
+
+// Deliveries per second of server CPU time: the median over steps that lost nothing and kept the
+// server at least 10% busy. Less disturbed by other load on the machine than the latency limit.
+double Efficiency(const ServerResult& r) {
+  std::vector<double> v;
+  for (auto& st : r.steps)
+    if (st.setup_ok && st.lost == 0 && st.server_cpu >= 0.1) v.push_back(st.delivered_fanout_per_s / st.server_cpu);
+  if (v.empty()) return NAN;
+  std::sort(v.begin(), v.end());
+  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
 }
 
 const MemResult* MemAt(const ServerResult& r, size_t conns) {
@@ -680,7 +705,8 @@ std::string Json(const Config& cfg, const std::string& machine, const std::vecto
       << ",\n   \"at_max\":" << (s.best ? StepJson(*s.best) : "null") << ",\n   \"steps\":[";
     for (size_t k = 0; k < s.steps.size(); ++k)
       o << (k ? ",\n    " : "\n    ") << StepJson(s.steps[k]);
-    o << "],\n   \"memory\":[";
+    o << "],\n   \"median_fanout_per_server_cpu_s\":" << Num(Efficiency(s));
+    o << ",\n   \"memory\":[";
     for (size_t k = 0; k < s.memory.size(); ++k) {
       const auto& m = s.memory[k];
       o << (k ? "," : "") << "{\"connections\":" << m.connections << ",\"subscribed\":" << m.ready
@@ -697,7 +723,9 @@ std::string Json(const Config& cfg, const std::string& machine, const std::vecto
   if (ours && theirs && !ours->memory.empty() && !theirs->memory.empty() &&
       theirs->memory.back().bytes_per_connection > 0)
     mem_ratio = ours->memory.back().bytes_per_connection / theirs->memory.back().bytes_per_connection;
-  o << ",\"bytes_per_connection_peerlink_over_ywebrtc\":" << Num(mem_ratio) << "},\n \"targets\":[";
+  o << ",\"bytes_per_connection_peerlink_over_ywebrtc\":" << Num(mem_ratio);
+  o << ",\"fanout_per_server_cpu_s_peerlink_over_ywebrtc\":"
+    << Num(ours && theirs ? Efficiency(*ours) / Efficiency(*theirs) : NAN) << "},\n \"targets\":[";
   // Target 1: >= 10x y-webrtc's sustained rate at p99 < 10 ms.
   std::string t1_status, t1_detail;
   if (!rate_ratio) {
@@ -743,6 +771,8 @@ int main(int argc, char** argv) {
   std::string node_bin = "node";
   std::string ywebrtc_server = PEERLINK_YWEBRTC_SERVER_JS;
   std::optional<size_t> clients_arg;
+  double fixed_fanout = 0;
+  bool no_memory = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -770,13 +800,17 @@ int main(int argc, char** argv) {
       node_bin = next();
     } else if (a == "--ywebrtc-server") {
       ywebrtc_server = next();
+    } else if (a == "--fanout") {  // one step at this offered fan-out rate (for profiling)
+      fixed_fanout = std::strtod(next().c_str(), nullptr);
+    } else if (a == "--no-memory") {
+      no_memory = true;
     } else if (a == "--server-log") {
       log_dir = next();
     } else {
       std::fprintf(stderr,
                    "usage: signaling_fanout_bench [--quick] [--full] [--smoke] [--out FILE] "
                    "[--servers peerlink,ywebrtc] [--clients N] [--peerlink PATH] [--node PATH] "
-                   "[--ywebrtc-server PATH] [--server-log DIR]\n");
+                   "[--ywebrtc-server PATH] [--server-log DIR] [--fanout MSGS_PER_S] [--no-memory]\n");
       return 2;
     }
   }
@@ -798,6 +832,11 @@ int main(int argc, char** argv) {
     cfg.start_fanout = 8 * kRoomSize * 50;  // 50 publishes/s per client
     cfg.mem_conns = {40};
   }
+  if (fixed_fanout > 0) {
+    cfg.start_fanout = fixed_fanout;
+    cfg.max_steps = 1;
+  }
+  if (no_memory) cfg.mem_conns.clear();
   if (clients_arg) cfg.clients = std::max<size_t>(kRoomSize, *clients_arg / kRoomSize * kRoomSize);
 
   // 10,000 connections need as many descriptors here and in the server (which inherits this).
