@@ -16,6 +16,7 @@ packages=(
   redis-server  # peerlink signal --redis scale-out test
   libusrsctp-dev  # tests/interop/usrsctp (SCTP interop in process over AF_CONN)
   python3-aiortc  # tests/interop/aiortc (PeerConnection interop, both roles)
+  chromium  # tests/interop/chromium (headless, driven by playwright-core from npm)
 )
 
 missing=()
@@ -40,11 +41,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
   fi
 fi
-# npm packages of the y-webrtc interop test, pinned by its package-lock.json.
+# npm packages of the y-webrtc, werift and Chromium (playwright-core) interop tests, each pinned
+# by its package-lock.json. playwright-core downloads no browser; the tests use /usr/bin/chromium.
 if command -v npm >/dev/null 2>&1; then
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-  (cd "$root/tests/interop/ywebrtc" && npm ci --no-audit --no-fund --loglevel=error)
+  for dir in ywebrtc werift chromium; do
+    [ -f "$root/tests/interop/$dir/package-lock.json" ] || continue
+    (cd "$root/tests/interop/$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  done
 else
-  echo "install-deps: npm not found; tests/interop/ywebrtc (label interop) will fail" >&2
+  echo "install-deps: npm not found; tests/interop/{ywebrtc,werift,chromium} (label interop) will fail" >&2
 fi
 echo "install-deps: all dependencies present" >&2
