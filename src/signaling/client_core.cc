@@ -279,7 +279,8 @@ void ClientCore::HandleFrame(Instant now, size_t server_index, std::string_view 
     return;
   }
   const std::string* box = std::get_if<std::string>(&pub->data);
-  const crypto::Sha256Digest digest = box != nullptr ? DigestOf('e', *box) : DigestOf('p', std::get<json>(pub->data).dump());
+  const crypto::Sha256Digest digest =
+      box != nullptr ? DigestOf('e', *box) : DigestOf('p', std::get<json>(pub->data).dump());
   if (SeenBefore(now, digest)) {
     ++counters_.dropped_duplicate;
     return;
