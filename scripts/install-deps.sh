@@ -17,6 +17,7 @@ packages=(
   libusrsctp-dev  # tests/interop/usrsctp (SCTP interop in process over AF_CONN)
   python3-aiortc  # tests/interop/aiortc (PeerConnection interop, both roles)
   chromium  # tests/interop/chromium (headless, driven by playwright-core from npm)
+  firefox-esr  # tests/interop/firefox (headless, driven by puppeteer-core from npm over WebDriver BiDi)
 )
 
 missing=()
@@ -41,15 +42,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
   fi
 fi
-# npm packages of the y-webrtc, werift and Chromium (playwright-core) interop tests, each pinned
-# by its package-lock.json. playwright-core downloads no browser; the tests use /usr/bin/chromium.
+# npm packages of the y-webrtc, werift, Chromium (playwright-core) and Firefox (puppeteer-core)
+# interop tests, each pinned by its package-lock.json. Neither driver downloads a browser: the
+# tests use /usr/bin/chromium and /usr/bin/firefox-esr.
 if command -v npm >/dev/null 2>&1; then
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-  for dir in ywebrtc werift chromium; do
+  for dir in ywebrtc werift chromium firefox; do
     [ -f "$root/tests/interop/$dir/package-lock.json" ] || continue
     (cd "$root/tests/interop/$dir" && npm ci --no-audit --no-fund --loglevel=error)
   done
 else
-  echo "install-deps: npm not found; tests/interop/{ywebrtc,werift,chromium} (label interop) will fail" >&2
+  echo "install-deps: npm not found; tests/interop/{ywebrtc,werift,chromium,firefox} (label interop) will fail" >&2
 fi
 echo "install-deps: all dependencies present" >&2
