@@ -226,6 +226,12 @@ struct Endpoint::Impl {
     if (SSL_CTX_set1_sigalgs_list(ctx, "ECDSA+SHA256:ECDSA+SHA384:ECDSA+SHA512") != 1) {
       return SetupFailed("SSL_CTX_set1_sigalgs_list");
     }
+    // use_srtp (RFC 5764) in both roles although data channels carry no SRTP: Pion and werift
+    // fail their DTLS transport when no SRTP profile was selected; browsers offer it too.
+    // (This OpenSSL call returns 0 on success.)
+    if (SSL_CTX_set_tlsext_use_srtp(ctx, "SRTP_AEAD_AES_128_GCM:SRTP_AES128_CM_SHA1_80") != 0) {
+      return SetupFailed("SSL_CTX_set_tlsext_use_srtp");
+    }
     if (SSL_CTX_use_certificate(ctx, cert->x509()) != 1) return SetupFailed("SSL_CTX_use_certificate");
     if (SSL_CTX_use_PrivateKey(ctx, cert->key()) != 1) return SetupFailed("SSL_CTX_use_PrivateKey");
     for (X509* c : cert->chain()) {
@@ -334,7 +340,8 @@ struct Endpoint::Impl {
     c.remote_fingerprint = *remote_fingerprint;
     const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
     c.cipher = cipher != nullptr ? SSL_CIPHER_get_name(cipher) : "";
-    c.srtp_profile = "none";
+    const SRTP_PROTECTION_PROFILE* srtp = SSL_get_selected_srtp_profile(ssl);
+    c.srtp_profile = srtp != nullptr && srtp->name != nullptr ? srtp->name : "none";
     c.extended_master_secret = true;
     events.push_back(std::move(c));
   }

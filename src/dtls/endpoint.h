@@ -81,7 +81,7 @@ struct Transmit {
 struct Connected {
   Fingerprint remote_fingerprint;       // of the peer's leaf certificate, with the hash we verified
   std::string cipher;                   // OpenSSL's name, e.g. "ECDHE-ECDSA-AES128-GCM-SHA256"
-  std::string srtp_profile;             // "none": use_srtp is not negotiated (data channels only)
+  std::string srtp_profile;             // selected use_srtp profile (keys unused), or "none"
   bool extended_master_secret = false;  // always true: the handshake fails without it
 };
 struct ApplicationData {
