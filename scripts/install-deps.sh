@@ -16,6 +16,7 @@ packages=(
   redis-server  # peerlink signal --redis scale-out test
   libusrsctp-dev  # tests/interop/usrsctp (SCTP interop in process over AF_CONN)
   python3-aiortc  # tests/interop/aiortc (PeerConnection interop, both roles)
+  golang-go golang-github-pion-webrtc.v3-dev  # tests/interop/pion (Pion built offline from Debian sources)
   chromium  # tests/interop/chromium (headless, driven by playwright-core from npm)
   firefox-esr  # tests/interop/firefox (headless, driven by puppeteer-core from npm over WebDriver BiDi)
 )
