@@ -124,7 +124,8 @@ Result<DataChannelAck, ParseError> DataChannelAck::Parse(ByteView data) {
   if (data.empty()) return MakeUnexpected(ParseError{ParseErrorCode::kTruncated, "DATA_CHANNEL_ACK"});
   if (data[0] != static_cast<uint8_t>(DcepMessageType::kAck))
     return MakeUnexpected(ParseError{ParseErrorCode::kBadValue, "DATA_CHANNEL_ACK message type"});
-  if (data.size() != kSize) return MakeUnexpected(ParseError{ParseErrorCode::kTrailingBytes, "DATA_CHANNEL_ACK"});
+  // RFC 8832 section 5.2 defines one byte, but Pion (pion/datachannel before 1.5.6, e.g. Debian's
+  // webrtc v3.1.56) sends 0x02 0x00 0x00 0x00. Trailing bytes carry nothing: accept them.
   return DataChannelAck{};
 }
 
