@@ -546,3 +546,53 @@ TEST(Association, DeterministicGivenSeed) {
 
 }  // namespace
 }  // namespace peerlink::sctp
+
+namespace peerlink::sctp {
+namespace {
+
+using testing::Pair;
+
+// A real event loop wakes tens of microseconds late and cannot release one packet per
+// microsecond-scale pacing interval. Driven like that (50 us wake granularity, ~100 us RTT),
+// cwnd must still grow: the pacer may release packets early by its slack at such RTTs. With
+// exact pacing the sender was pacer-bound at one packet per wake-up and cwnd stayed ~14 KB.
+void RunCoarseTimerTransfer(const Options& o, size_t* max_cwnd_out, size_t* left_out) {
+  Pair p(o);
+  ASSERT_TRUE(p.Connect());
+  p.keep_messages = false;
+  const std::vector<uint8_t> msg(64 * 1024, 0x5a);
+  for (int i = 0; i < 48; ++i)
+    ASSERT_EQ(p.a().Send(p.now(), StreamId(1), Ppid(53), msg), SendStatus::kOk);
+  std::vector<std::vector<uint8_t>> to_a, to_b;
+  size_t max_cwnd = 0;
+  for (int step = 0; step < 20000 && p.a().total_buffered_amount() > 0; ++step) {
+    p.Advance(Duration::Micros(50));
+    for (auto& pkt : to_b)
+      p.b().HandlePacket(p.now(), pkt);
+    for (auto& pkt : to_a)
+      p.a().HandlePacket(p.now(), pkt);
+    to_a.clear();
+    to_b.clear();
+    if (p.side_a().deadline <= p.now()) p.a().HandleTimeout(p.now());
+    if (p.side_b().deadline <= p.now()) p.b().HandleTimeout(p.now());
+    p.Drain(p.side_a());
+    p.Drain(p.side_b());
+    to_b = std::move(p.side_a().outbox);
+    to_a = std::move(p.side_b().outbox);
+    p.side_a().outbox.clear();
+    p.side_b().outbox.clear();
+    max_cwnd = std::max(max_cwnd, p.a().metrics().cwnd);
+  }
+  *max_cwnd_out = max_cwnd;
+  *left_out = p.a().total_buffered_amount();
+}
+
+TEST(AssociationPacing, CoarseTimersDoNotCapCwndAtSubMillisecondRtt) {
+  size_t max_cwnd = 0, left = 1;
+  RunCoarseTimerTransfer(Options{}, &max_cwnd, &left);
+  EXPECT_EQ(left, 0u);
+  EXPECT_GT(max_cwnd, 100u * 1024) << "cwnd never grew: the pacer, not cwnd, limited the sender";
+}
+
+}  // namespace
+}  // namespace peerlink::sctp

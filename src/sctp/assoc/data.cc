@@ -161,10 +161,12 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
                   (t.peer_rwnd > 0 || t.outstanding_bytes == 0);  // zero window probe: one chunk when idle
   // Pacing holds new data (not retransmissions) until pacing_next; the timer
   // wakes us then.
-  bool paced = want_new && options_.enable_pacing && now < t.pacing_next;
+  auto srtt = t.rto.srtt();
+  Duration slack = srtt && *srtt < options_.pacing_slack_below_srtt ? options_.pacing_slack : Duration::Zero();
+  bool paced = want_new && options_.enable_pacing && now + slack < t.pacing_next;
   if (paced) {
     want_new = false;
-    t.pacing_timer = t.pacing_next;
+    t.pacing_timer = t.pacing_next - slack;
   } else {
     t.pacing_timer.reset();
   }
@@ -227,6 +229,24 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
       auto f = t.send_queue.Produce(now, max_payload);
       if (!f) break;
       UnwrappedTsn tsn = t.next_tsn++;
+      if (t.caps.forward_tsn && f->expires_at && now > *f->expires_at) {
+        // RFC 3758 section 3.5 A3: the lifetime ran out after the message's first fragment
+        // left. The rest is abandoned, not sent; this fragment still takes a TSN (never sent,
+        // born abandoned) so the FORWARD-TSN names its stream and SSN/MID and the peer drops
+        // the partial message instead of waiting for it.
+        OutstandingChunk c;
+        c.tsn = tsn;
+        c.size = PadTo4(header + f->length);
+        c.fragment = std::move(*f);
+        c.sent_at = now;
+        c.state = OutstandingChunk::State::kAbandoned;
+        t.outstanding_bytes += c.size;
+        const uint64_t message_id = c.fragment.message_id;
+        const StreamId stream_id = c.fragment.stream_id;
+        t.outstanding.push_back(std::move(c));
+        AbandonMessage(message_id, stream_id);
+        continue;
+      }
       bool last = !t.send_queue.HasDataToSend();
       // RFC 7053: ask for an immediate SACK when the queue runs dry, so the
       // last packet of a burst is not held by the peer's delayed ack.
@@ -243,6 +263,13 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
       counters_.data_chunks_sent++;
       wrote_data = true;
     }
+  }
+  // A message abandoned while building (above) is announced in this packet: nothing else
+  // may be in flight to prompt a later FORWARD-TSN.
+  if (!want_fwd && t.forward_tsn_needed && t.caps.forward_tsn && w.remaining() >= 64 &&
+      AdvancedPeerAckPoint() > t.cumulative_ack) {
+    WriteForwardTsn(w);
+    t.forward_tsn_needed = false;
   }
   if (wrote_data) {
     t.last_data_sent = now;
