@@ -134,6 +134,11 @@ struct Configuration {
   // SCTP receive window (bytes) and send queue limit (bytes, all channels together).
   size_t sctp_receive_buffer = 4 * 1024 * 1024;
   size_t sctp_send_buffer = 16 * 1024 * 1024;
+  // Offer SCTP zero checksum (RFC 9653; DTLS already authenticates every byte). Off by default:
+  // Debian's Pion 3.1 (pion/sctp 1.8.6) drops an INIT carrying the unknown parameter instead of
+  // skipping it as RFC 9260 3.2.1 says, so no association comes up. CRC32c costs ~10% of the
+  // SCTP core's CPU time (docs/sctp.md), far less than DTLS.
+  bool sctp_zero_checksum = false;
   // SO_RCVBUF / SO_SNDBUF requested for every UDP socket (what the kernel granted is in
   // Stats::sockets).
   int socket_receive_buffer = 4 * 1024 * 1024;

@@ -37,6 +37,9 @@ struct Options {
   size_t sctp_per_stream_send_buffer = 8 * 1024 * 1024;
   // Our a=sctp-port.
   uint16_t sctp_port = 5000;
+  // Offer RFC 9653 zero checksum in INIT/INIT ACK (see include/peerlink/peer_connection.h for
+  // why the public default is off).
+  bool sctp_zero_checksum = true;
   // Data channels: open channels at most, and the per-channel bufferedAmount cap.
   size_t max_channels = 1024;
   size_t max_buffered_amount = 16 * 1024 * 1024;

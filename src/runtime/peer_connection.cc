@@ -466,6 +466,7 @@ Expected<void> PeerConnection::Impl::EnsureCore(ice::Role role) {
   options.max_message_size = config.max_message_size;
   options.sctp_receive_buffer = config.sctp_receive_buffer;
   options.sctp_send_buffer = config.sctp_send_buffer;
+  options.sctp_zero_checksum = config.sctp_zero_checksum;
   options.sctp_per_stream_send_buffer = config.sctp_send_buffer;
   const Instant now = runtime::Now();
   core = std::make_unique<peer::Connection>(options, *rng, now);
