@@ -148,7 +148,15 @@ void Agent::Impl::UpdateState(Instant now) {
   // Every pair has failed (or there are none). Fail at once when nothing more
   // can arrive, else after trickle_wait.
   if (gathering != GatheringState::kComplete) return;
-  const bool final_info = remote_eoc;
+  bool final_info = remote_eoc;
+  if (pairs.empty()) {
+    if (!locals.empty()) {
+      if (!no_pairs_since) no_pairs_since = now;
+      final_info = remote_eoc && now - *no_pairs_since >= config.trickle_wait;
+    }
+  } else {
+    no_pairs_since.reset();
+  }
   const bool waited = last_pair_failed_at && now - *last_pair_failed_at >= config.trickle_wait;
   if (final_info || waited) {
     SetState(now, State::kFailed,
@@ -231,6 +239,8 @@ Deadline Agent::Impl::NextDeadline(Instant now) const {
     ahead(*first_valid_at + config.nomination_wait, "nomination");
   if (last_pair_failed_at && !selected && state != State::kFailed)
     ahead(*last_pair_failed_at + config.trickle_wait, "trickle-wait");
+  if (no_pairs_since && pairs.empty() && !selected && state != State::kFailed)
+    ahead(*no_pairs_since + config.trickle_wait, "prflx-wait");
   return d;
 }
 
@@ -344,6 +354,7 @@ void Agent::Restart(Instant now) {
   s.remote_eoc = false;
   s.first_valid_at.reset();
   s.last_pair_failed_at.reset();
+  s.no_pairs_since.reset();
   s.local_creds = Credentials{s.rng.IceChars(8), s.rng.IceChars(24)};
   // Local peer-reflexive candidates belong to the old generation.
   for (auto& l : s.locals)

@@ -197,6 +197,10 @@ struct Agent::Impl {
   Instant next_check_at;
   std::optional<Instant> first_valid_at;
   std::optional<Instant> last_pair_failed_at;
+  // Set when the remote said end-of-candidates without giving a usable one while we have local
+  // candidates it can check: its checks may still create peer-reflexive pairs (browsers whose
+  // host candidates are all mDNS names do exactly this), so failure waits trickle_wait.
+  std::optional<Instant> no_pairs_since;
   std::optional<Instant> checking_started_at;
 
   std::deque<Transmit> transmits;

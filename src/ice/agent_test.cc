@@ -302,6 +302,44 @@ TEST(IceAgent, PeerReflexiveRemoteLearnedFromUnsignaledPeer) {
   EXPECT_EQ(h.peer(0).selected->remote.address, *SocketAddress::Parse("192.0.2.2:2000"));
 }
 
+// A browser whose host candidates are all mDNS names (unusable until resolved) may send
+// end-of-candidates before its first check. Its checks still reach our candidates, so we must
+// not fail at once but wait for the peer-reflexive pair they create.
+TEST(IceAgent, EndOfCandidatesWithoutUsableOnesWaitsForPeerReflexiveChecks) {
+  Harness h;
+  h.set_auto_signal(false);
+  h.AddPeer(Controlled(), {"192.0.2.1:1000"});
+  h.AddPeer(Controlling(), {"192.0.2.2:2000"});
+  h.Start();
+  h.RunFor(Duration::Millis(50));  // gathering completes on both sides
+  h.peer(0).agent->SetRemoteEndOfCandidates(h.now());
+  h.Drain(0);
+  h.RunFor(Duration::Millis(500));
+  EXPECT_NE(h.peer(0).agent->state(), State::kFailed) << h.reason(0);
+  for (auto& c : h.peer(0).local_candidates)
+    h.peer(1).agent->AddRemoteCandidate(h.now(), c);
+  h.Drain(1);
+  ASSERT_TRUE(h.RunUntil([&] { return h.BothConnected(); }, Duration::Seconds(5)));
+  EXPECT_EQ(h.peer(0).selected->remote.type, CandidateType::kPeerReflexive);
+}
+
+TEST(IceAgent, EndOfCandidatesWithoutUsableOnesFailsAfterTrickleWait) {
+  Harness h;
+  h.set_auto_signal(false);
+  AgentConfig a = Controlled();
+  h.AddPeer(a, {"192.0.2.1:1000"});
+  h.AddPeer(Controlling(), {"192.0.2.2:2000"});
+  h.Start();
+  h.RunFor(Duration::Millis(50));
+  const Instant eoc_at = h.now();
+  h.peer(0).agent->SetRemoteEndOfCandidates(h.now());
+  h.Drain(0);
+  ASSERT_TRUE(h.RunUntil([&] { return h.peer(0).agent->state() == State::kFailed; }, Duration::Seconds(30)));
+  EXPECT_GE(h.now() - eoc_at, a.trickle_wait - Duration::Millis(10));
+  EXPECT_LE(h.now() - eoc_at, a.trickle_wait + Duration::Millis(10));
+  EXPECT_EQ(h.reason(0), "no usable candidate pairs");
+}
+
 TEST(IceAgent, ChecksBeforeRemoteCredentialsStillConnect) {
   Harness h;
   h.AddPeer(Controlling(), {"192.0.2.1:1000"});
