@@ -269,6 +269,14 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
   using Loop = Runtime::Impl::Loop;
 
   Impl(Configuration config, std::shared_ptr<Runtime> rt);
+  ~Impl() {
+    // Our runtime reference goes first, then the waiter in ~PeerConnection (if any) learns that
+    // no handler holds us any more, so its own reference is the one that can destroy the
+    // Runtime: on the caller's thread, which joins the loop thread. Released from here, on the
+    // loop thread, the Runtime would detach a thread still running at process exit.
+    runtime.reset();
+    if (released) released->set_value();
+  }
 
   // Runs `f` on the loop thread and returns its result (inline when already there).
   template <class F>
@@ -312,6 +320,7 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
 
   Configuration config;
   std::shared_ptr<Runtime> runtime;
+  std::shared_ptr<std::promise<void>> released;  // set by ~PeerConnection off the loop thread
   std::shared_ptr<Loop> loop;
   std::unique_ptr<CryptoRng> rng = std::make_unique<CryptoRng>();
   std::shared_ptr<const dtls::Certificate> certificate;
@@ -1107,7 +1116,17 @@ PeerConnection::~PeerConnection() {
   // (on the loop thread that detaches its thread, see ~Runtime).
   std::shared_ptr<Runtime> runtime = impl->runtime;
   impl->RunSync([&] { impl->Shutdown(); });
+  if (impl->loop->OnThread()) {
+    impl.reset();
+    return;
+  }
+  // Off the loop thread: wait (bounded) until the cancelled socket and timer handlers have let
+  // go of the Impl, so the Runtime reference dropped last is ours, on this thread.
+  auto released = std::make_shared<std::promise<void>>();
+  auto done = released->get_future();
+  impl->RunSync([&] { impl->released = released; });
   impl.reset();
+  (void)done.wait_for(std::chrono::seconds(5));
 }
 
 Expected<Description> PeerConnection::CreateOffer() {
