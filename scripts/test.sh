@@ -8,7 +8,7 @@
 #   5. cmake --install build + build and run tests/install_consumer against the prefix
 # The last line is "N passed, N failed", summed over the ctest runs.
 #
-# Knobs: JOBS (default 2), FUZZ_SECONDS (default 30), PEERLINK_SKIP_ASAN=1 (skips stages 2-3),
+# Knobs: JOBS (default 2), FUZZ_SECONDS (default 20), PEERLINK_SKIP_ASAN=1 (skips stages 2-3),
 #        CTEST_TIMEOUT (per-test default, 300 s), PEERLINK_ASAN_ALL_LABELS=1 (also run
 #        netns/interop tests under ASan).
 set -euo pipefail
@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 JOBS=${JOBS:-2}
-FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
 CTEST_TIMEOUT=${CTEST_TIMEOUT:-300}
 export CCACHE_DIR=${CCACHE_DIR:-${HOME:-$ROOT/build}/.cache/ccache}
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
