@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "fuzz/fuzz_input.h"
 #include "src/base/check.h"
 #include "src/datachannel/controller.h"
 
@@ -25,24 +26,7 @@ using namespace peerlink::datachannel;
 
 namespace {
 
-struct Input {
-  const uint8_t* p;
-  size_t n;
-  uint8_t U8() {
-    if (!n) return 0;
-    --n;
-    return *p++;
-  }
-  uint16_t U16() { return static_cast<uint16_t>(U8() << 8 | U8()); }
-  uint32_t U32() { return uint32_t{U16()} << 16 | U16(); }
-  std::vector<uint8_t> Bytes(size_t len) {
-    len = len < n ? len : n;
-    std::vector<uint8_t> v(p, p + len);
-    p += len;
-    n -= len;
-    return v;
-  }
-};
+using fuzzing::Input;
 
 constexpr size_t kMaxChannels = 16;
 
@@ -104,7 +88,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return known[b % known.size()];
   };
 
-  for (int op = 0; op < 256 && in.n > 0; ++op) {
+  for (int op = 0; op < 256 && !in.empty(); ++op) {
     const uint8_t opcode = in.U8() % 16;
     switch (opcode) {
       case 0: {  // raw DCEP bytes

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "fuzz/fuzz_input.h"
 #include "src/base/check.h"
 #include "src/ice/agent.h"
 #include "src/stun/credentials.h"
@@ -15,22 +16,7 @@ using namespace peerlink;
 using namespace peerlink::ice;
 
 namespace {
-struct Input {
-  const uint8_t* p;
-  size_t n;
-  uint8_t U8() {
-    if (!n) return 0;
-    --n;
-    return *p++;
-  }
-  uint16_t U16() { return static_cast<uint16_t>(U8() << 8 | U8()); }
-  uint64_t U64() {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; ++i)
-      v = v << 8 | U8();
-    return v;
-  }
-};
+using fuzzing::Input;
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -50,16 +36,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   agent.SetRemoteCredentials(now, remote_creds);
   std::vector<stun::TransactionId> sent_tids;
 
-  for (int op = 0; op < 64 && in.n > 0; ++op) {
+  for (int op = 0; op < 64 && !in.empty(); ++op) {
     const SocketAddress from(IpAddress::V4(192, 0, 2, static_cast<uint8_t>(2 + in.U8() % 4)),
                              static_cast<uint16_t>(2000 + in.U8() % 4));
     switch (in.U8() % 9) {
       case 0: {  // raw datagram
         size_t len = in.U8();
-        len = len < in.n ? len : in.n;
-        (void)agent.HandleDatagram(now, local, from, ByteView(in.p, len));
-        in.p += len;
-        in.n -= len;
+        (void)agent.HandleDatagram(now, local, from, in.View(len));
         break;
       }
       case 1: {  // authenticated Binding request
@@ -103,7 +86,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         now += Duration::Millis(in.U16());
         agent.HandleTimeout(now);
         break;
-      case 5: (void)agent.SendData(now, ByteView(in.p, in.n < 16 ? in.n : 16)); break;
+      case 5: (void)agent.SendData(now, in.Peek(16)); break;
       case 6: agent.Restart(now); break;
       case 7: agent.SetRemoteEndOfCandidates(now); break;
       case 8: agent.SetRemoteCredentials(now, remote_creds); break;

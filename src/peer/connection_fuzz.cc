@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "fuzz/fuzz_input.h"
 #include "src/base/check.h"
 #include "src/peer/test_pair.h"
 
@@ -22,23 +23,7 @@ using namespace peerlink::peer;
 
 namespace {
 
-struct Input {
-  const uint8_t* p;
-  size_t n;
-  uint8_t U8() {
-    if (!n) return 0;
-    --n;
-    return *p++;
-  }
-  uint16_t U16() { return static_cast<uint16_t>(U8() << 8 | U8()); }
-  std::vector<uint8_t> Bytes(size_t len) {
-    len = len < n ? len : n;
-    std::vector<uint8_t> v(p, p + len);
-    p += len;
-    n -= len;
-    return v;
-  }
-};
+using fuzzing::Input;
 
 // First byte ranges of RFC 7983 section 7.
 uint8_t ClassByte(uint8_t cls, uint8_t r) {
@@ -83,7 +68,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   Input in{data, size};
   in.U8();
-  for (int ops = 0; in.n > 0 && ops < 200; ++ops) {
+  for (int ops = 0; !in.empty() && ops < 200; ++ops) {
     const uint8_t op = in.U8();
     switch (op % 14) {
       case 0: {  // a datagram of some RFC 7983 class

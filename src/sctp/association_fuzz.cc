@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "fuzz/fuzz_input.h"
 #include "src/base/check.h"
 #include "src/sctp/packet.h"
 #include "src/sctp/test_pair.h"
@@ -30,24 +31,7 @@ Options FuzzOptions(size_t input_size = 0) {
   return o;
 }
 
-class Reader {
- public:
-  Reader(const uint8_t* d, size_t n) : d_(d), n_(n) {}
-  bool empty() const { return pos_ >= n_; }
-  uint8_t U8() { return pos_ < n_ ? d_[pos_++] : 0; }
-  uint16_t U16() { return static_cast<uint16_t>(U8() << 8 | U8()); }
-  ByteView Bytes(size_t k) {
-    k = std::min(k, n_ - std::min(pos_, n_));
-    ByteView v(d_ + pos_, k);
-    pos_ += k;
-    return v;
-  }
-
- private:
-  const uint8_t* d_;
-  size_t n_;
-  size_t pos_ = 0;
-};
+using Reader = fuzzing::Input;
 
 }  // namespace
 
@@ -70,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 1:
       case 2: {  // a packet from the peer, framed correctly, zero checksum (negotiated)
         size_t len = r.U16() % 1400;
-        ByteView body = r.Bytes(len);
+        ByteView body = r.View(len);
         std::vector<uint8_t> pkt(12 + body.size());
         PacketBuilder b(pkt, 5000, 5000, b_tag);
         b.writer().Bytes(body);
@@ -81,7 +65,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case 3: {  // raw bytes
         size_t len = r.U16() % 1400;
-        ByteView body = r.Bytes(len);
+        ByteView body = r.View(len);
         p.b().HandlePacket(p.now(), body);
         break;
       }
