@@ -26,12 +26,19 @@ std::string_view ToString(SdpType t) {
   return "?";
 }
 
-std::optional<SdpType> SdpTypeFromString(std::string_view s) {
-  if (s == "offer") return SdpType::kOffer;
-  if (s == "pranswer") return SdpType::kPranswer;
-  if (s == "answer") return SdpType::kAnswer;
-  if (s == "rollback") return SdpType::kRollback;
+namespace {
+// The inverse of ToString over every value of the enum: one table per enum, not two.
+template <class E, size_t N>
+std::optional<E> FromName(std::string_view s, const E (&all)[N]) {
+  for (E e : all)
+    if (ToString(e) == s) return e;
   return std::nullopt;
+}
+}  // namespace
+
+std::optional<SdpType> SdpTypeFromString(std::string_view s) {
+  static constexpr SdpType kAll[] = {SdpType::kOffer, SdpType::kPranswer, SdpType::kAnswer, SdpType::kRollback};
+  return FromName(s, kAll);
 }
 
 std::string_view ToString(SetupRole r) {
@@ -45,11 +52,9 @@ std::string_view ToString(SetupRole r) {
 }
 
 std::optional<SetupRole> SetupRoleFromString(std::string_view s) {
-  if (s == "actpass") return SetupRole::kActpass;
-  if (s == "active") return SetupRole::kActive;
-  if (s == "passive") return SetupRole::kPassive;
-  if (s == "holdconn") return SetupRole::kHoldconn;
-  return std::nullopt;
+  static constexpr SetupRole kAll[] = {SetupRole::kActpass, SetupRole::kActive, SetupRole::kPassive,
+                                       SetupRole::kHoldconn};
+  return FromName(s, kAll);
 }
 
 bool MediaSection::HasIceOption(std::string_view option) const {
