@@ -297,6 +297,14 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
   Expected<Description> CreateAnswer();
   Expected<void> SetLocal(const Description& d);
   Expected<void> SetRemote(const Description& d);
+  // The steps SetLocal and SetRemote share: the signaling transition (checked on a copy, so
+  // nothing changes on error), rollback (applied here; returns nullopt), parsing and the data
+  // m-section (parsed->FirstDataSection() is non-null on success).
+  struct Staged {
+    sdp::SignalingStateMachine next;
+    sdp::SessionDescription parsed;
+  };
+  Expected<std::optional<Staged>> Stage(const Description& d, bool local);
   Expected<void> AddCandidate(const IceCandidate& c);
   Expected<std::shared_ptr<DataChannel>> CreateChannel(std::string label, const DataChannelInit& init);
   Expected<void> Send(DataChannel::Impl& ch, ByteView data, bool binary);
@@ -551,26 +559,36 @@ void PeerConnection::Impl::SetSignaling(sdp::SignalingState s) {
   if (auto f = Handler(&Impl::on_signaling)) f(mapped);
 }
 
-Expected<void> PeerConnection::Impl::SetLocal(const Description& d) {
+Expected<std::optional<PeerConnection::Impl::Staged>> PeerConnection::Impl::Stage(const Description& d, bool local) {
   if (closed) return Fail(ErrorKind::kInvalidState, "the connection is closed");
   const auto type = static_cast<sdp::SdpType>(d.type);
   sdp::SignalingStateMachine next = signaling;
-  auto moved = next.SetLocal(type);
+  auto moved = local ? next.SetLocal(type) : next.SetRemote(type);
   if (!moved.ok()) return SdpFailure(ErrorKind::kInvalidState, moved.error());
   if (type == sdp::SdpType::kRollback) {
-    pending_local.reset();
+    (local ? pending_local : pending_remote).reset();
     signaling = next;
     SetSignaling(signaling.state());
-    return {};
+    return std::optional<Staged>();
   }
   auto parsed = sdp::SessionDescription::Parse(d.sdp, type);
   if (!parsed.ok()) return SdpFailure(ErrorKind::kInvalidSdp, parsed.error());
-  const sdp::MediaSection* data = parsed->FirstDataSection();
-  if (!data) return Fail(ErrorKind::kInvalidSdp, "the description has no usable data m-section");
+  if (!parsed->FirstDataSection()) return Fail(ErrorKind::kInvalidSdp, "the description has no usable data m-section");
+  return std::optional<Staged>(Staged{next, std::move(parsed).value()});
+}
+
+Expected<void> PeerConnection::Impl::SetLocal(const Description& d) {
+  auto staged = Stage(d, /*local=*/true);
+  if (!staged.ok()) return staged.error();
+  if (!*staged) return {};  // rolled back
+  const auto type = static_cast<sdp::SdpType>(d.type);
+  sdp::SignalingStateMachine& next = (*staged)->next;
+  sdp::SessionDescription& parsed = (*staged)->parsed;
+  const sdp::MediaSection* data = parsed.FirstDataSection();
   if (type == sdp::SdpType::kOffer) {
     if (auto ok = EnsureCore(ice::Role::kControlling); !ok.ok()) return ok;
   } else {
-    auto valid = sdp::ValidateAnswer(*pending_remote, *parsed);
+    auto valid = sdp::ValidateAnswer(*pending_remote, parsed);
     if (!valid.ok()) return SdpFailure(ErrorKind::kOperationError, valid.error());
   }
   if (data->ice_ufrag != core->local_ice_credentials().ufrag || data->ice_pwd != core->local_ice_credentials().pwd) {
@@ -578,9 +596,9 @@ Expected<void> PeerConnection::Impl::SetLocal(const Description& d) {
   }
   mid = data->mid;
   if (type == sdp::SdpType::kOffer) {
-    pending_local = std::move(parsed).value();
+    pending_local = std::move(parsed);
   } else {
-    current_local = std::move(parsed).value();
+    current_local = std::move(parsed);
     if (type == sdp::SdpType::kAnswer) {
       current_remote = pending_remote;
       pending_remote.reset();
@@ -605,21 +623,13 @@ Expected<void> PeerConnection::Impl::SetLocal(const Description& d) {
 }
 
 Expected<void> PeerConnection::Impl::SetRemote(const Description& d) {
-  if (closed) return Fail(ErrorKind::kInvalidState, "the connection is closed");
+  auto staged = Stage(d, /*local=*/false);
+  if (!staged.ok()) return staged.error();
+  if (!*staged) return {};  // rolled back
   const auto type = static_cast<sdp::SdpType>(d.type);
-  sdp::SignalingStateMachine next = signaling;
-  auto moved = next.SetRemote(type);
-  if (!moved.ok()) return SdpFailure(ErrorKind::kInvalidState, moved.error());
-  if (type == sdp::SdpType::kRollback) {
-    pending_remote.reset();
-    signaling = next;
-    SetSignaling(signaling.state());
-    return {};
-  }
-  auto parsed = sdp::SessionDescription::Parse(d.sdp, type);
-  if (!parsed.ok()) return SdpFailure(ErrorKind::kInvalidSdp, parsed.error());
-  const sdp::MediaSection* data = parsed->FirstDataSection();
-  if (!data) return Fail(ErrorKind::kInvalidSdp, "the description has no usable data m-section");
+  sdp::SignalingStateMachine& next = (*staged)->next;
+  sdp::SessionDescription& parsed = (*staged)->parsed;
+  const sdp::MediaSection* data = parsed.FirstDataSection();
   if (data->ice_ufrag.empty() || data->ice_pwd.empty()) {
     return Fail(ErrorKind::kInvalidSdp, "the data m-section has no a=ice-ufrag/a=ice-pwd");
   }
@@ -634,7 +644,7 @@ Expected<void> PeerConnection::Impl::SetRemote(const Description& d) {
   } else {
     const sdp::SessionDescription* offer = pending_local ? &*pending_local : nullptr;
     if (!offer) return Fail(ErrorKind::kInvalidState, "no local offer to answer");
-    auto valid = sdp::ValidateAnswer(*offer, *parsed);
+    auto valid = sdp::ValidateAnswer(*offer, parsed);
     if (!valid.ok()) return SdpFailure(ErrorKind::kOperationError, valid.error());
     auto client = sdp::IsDtlsClient(*offer->FirstDataSection(), *data);
     if (!client.ok()) return SdpFailure(ErrorKind::kOperationError, client.error());
@@ -645,7 +655,7 @@ Expected<void> PeerConnection::Impl::SetRemote(const Description& d) {
   }
   peer::RemoteParams remote;
   remote.ice = ice::Credentials{data->ice_ufrag, data->ice_pwd};
-  remote.ice_lite = parsed->ice_lite;
+  remote.ice_lite = parsed.ice_lite;
   remote.fingerprints = data->fingerprints;
   remote.dtls_role = dtls_client ? dtls::Role::kClient : dtls::Role::kServer;
   remote.sctp_port = data->sctp_port.value_or(sdp::kDefaultSctpPort);
@@ -661,9 +671,9 @@ Expected<void> PeerConnection::Impl::SetRemote(const Description& d) {
     runtime::Log(config.log, "pc: mDNS candidate ignored (no resolver wired): " + c);
   if (data->end_of_candidates) core->EndOfRemoteCandidates(now);
   if (type == sdp::SdpType::kOffer || type == sdp::SdpType::kPranswer) {
-    pending_remote = std::move(parsed).value();
+    pending_remote = std::move(parsed);
   } else {
-    current_remote = std::move(parsed).value();
+    current_remote = std::move(parsed);
     current_local = pending_local;
     pending_local.reset();
     pending_remote.reset();
