@@ -8,20 +8,28 @@
 // Both sides trickle: werift's candidates go to echo_server one JSON line each, followed by the
 // end-of-candidates line; echo_server's description carries all of its candidates.
 // werift then sends messages of 1 B, 1 KiB, 16 KiB and 64 KiB, text (multi-byte UTF-8) and
-// binary (no 0 B, see SIZES); echo_server sends each back. The SHA-256 over all sent messages (in order, tagged with
-// type and length) must equal the one over all echoes. Exit 0 on success.
+// binary (no 0 B, see SIZES); echo_server sends each back. The SHA-256 over all sent messages (in
+// order, tagged with type and length) must equal the one over all echoes. Exit 0 on success.
+// Messages, digest and the echo_server child come from ../common/echo_harness.mjs.
 //
 // Network: loopback only. echo_server binds 127.0.0.1; werift gathers 127.0.0.1 too
 // (iceAdditionalHostAddresses) and its other host candidates are neither signalled nor paired
 // (iceFilterCandidatePair), and its STUN server is 127.0.0.1:9 (werift otherwise queries a public
 // one by default), so no packet goes to an address other than 127.0.0.1.
-import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { accessSync, constants } from "node:fs";
 import { createRequire } from "node:module";
-import { createInterface } from "node:readline";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  EchoServer,
+  MESSAGE_SIZES,
+  TIMEOUT_MS,
+  checkEchoes,
+  fail,
+  payloads,
+  requireExecutables,
+  runTest,
+  withTimeout,
+} from "../common/echo_harness.mjs";
 
 // werift is resolved from this directory's node_modules (npm ci, pinned by package-lock.json).
 const require = createRequire(join(dirname(fileURLToPath(import.meta.url)), "package.json"));
@@ -29,114 +37,10 @@ const { RTCPeerConnection } = require("werift");
 
 // No 0 B message: werift 0.24.4 sends none (no DATA chunk) yet consumes a stream sequence number,
 // which stalls every later ordered message (docs/interop.md, "werift").
-const SIZES = [1, 1024, 16 * 1024, 64 * 1024];
-const TIMEOUT_MS = 40_000;
+const SIZES = MESSAGE_SIZES.filter((n) => n > 0);
 const LOOPBACK = "127.0.0.1";
 
-function fail(msg) {
-  throw new Error(msg);
-}
-
-// A string whose UTF-8 encoding is exactly n bytes, mixing 1- to 4-byte code points.
-function textOfBytes(n, seed) {
-  const units = ["a", "\u00e9", "\u20ac", "\u{1F600}", String.fromCharCode(0x30 + (seed % 10))];
-  let s = "";
-  let bytes = 0;
-  for (let k = 0; bytes < n; ++k) {
-    const u = units[(k + seed) % units.length];
-    const len = Buffer.byteLength(u);
-    if (bytes + len > n) {
-      s += "z".repeat(n - bytes);
-      bytes = n;
-    } else {
-      s += u;
-      bytes += len;
-    }
-  }
-  return s;
-}
-
-function payloads() {
-  const out = [];
-  SIZES.forEach((n, i) => {
-    const b = Buffer.alloc(n);
-    for (let k = 0; k < n; ++k) b[k] = (i * 31 + k * 7) & 0xff;
-    out.push(b);
-    out.push(textOfBytes(n, i));
-  });
-  return out;
-}
-
-function digest(messages) {
-  const h = createHash("sha256");
-  for (const m of messages) {
-    const isText = typeof m === "string";
-    const body = isText ? Buffer.from(m, "utf8") : Buffer.from(m);
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64BE(BigInt(body.length));
-    h.update(isText ? "T" : "B").update(len).update(body);
-  }
-  return h.digest("hex");
-}
-
-function describe(messages) {
-  return messages.map((m) => (typeof m === "string" ? `T${Buffer.byteLength(m)}` : `B${m.length}`)).join(",");
-}
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timeout after ${ms} ms waiting for ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
 const isLoopbackCandidate = (cand) => cand.split(" ")[4] === LOOPBACK;
-
-class EchoServer {
-  constructor(binary, offer) {
-    const args = ["--bind", LOOPBACK, "--timeout", String(TIMEOUT_MS / 1000 + 10)];
-    if (offer) args.unshift("--offer");
-    this.proc = spawn(binary, args, { stdio: ["pipe", "pipe", "inherit"] });
-    this.waiters = new Map();
-    this.lines = [];
-    this.exited = new Promise((resolve) => this.proc.on("exit", (code, signal) => resolve({ code, signal })));
-    this.exited.then(({ code }) => {
-      for (const [, w] of this.waiters) w.reject(new Error(`echo_server exited (code ${code})`));
-    });
-    createInterface({ input: this.proc.stdout }).on("line", (line) => this.onLine(line));
-  }
-  onLine(line) {
-    let msg;
-    try {
-      msg = JSON.parse(line);
-    } catch {
-      return;
-    }
-    console.log("echo_server:", line.length > 200 ? line.slice(0, 200) + "..." : line);
-    if (msg.event === "error") {
-      this.error = msg.message;
-      for (const [, w] of this.waiters) w.reject(new Error("echo_server: " + msg.message));
-    }
-    const w = this.waiters.get(msg.type);
-    if (w) {
-      this.waiters.delete(msg.type);
-      w.resolve(msg);
-    } else {
-      this.lines.push(msg);
-    }
-  }
-  next(type) {
-    const early = this.lines.find((m) => m.type === type);
-    if (early) return Promise.resolve(early);
-    return new Promise((resolve, reject) => this.waiters.set(type, { resolve, reject }));
-  }
-  send(obj) {
-    this.proc.stdin.write(JSON.stringify(obj) + "\n");
-  }
-}
 
 // Forwards werift's trickled loopback candidates (and the end-of-candidates mark) to echo_server,
 // holding them back until flush(): werift emits candidates while setLocalDescription runs, before
@@ -170,7 +74,7 @@ function loopbackOnly(sdp) {
 }
 
 async function exchange(channel) {
-  const sent = payloads();
+  const sent = payloads(SIZES);
   const echoes = [];
   const done = new Promise((resolve) => {
     channel.onMessage.subscribe((m) => {
@@ -180,14 +84,12 @@ async function exchange(channel) {
   });
   for (const m of sent) channel.send(m);
   await withTimeout(done, TIMEOUT_MS, `${sent.length} echoes (got ${echoes.length})`);
-  if (digest(sent) !== digest(echoes)) {
-    fail(`echo digest mismatch: sent ${describe(sent)} got ${describe(echoes)}`);
-  }
-  console.log(`${echoes.length} messages echoed (${describe(echoes)}), sha256 ${digest(echoes)}`);
+  checkEchoes(sent, echoes);
 }
 
 async function run(binary, role) {
-  const server = new EchoServer(binary, role === "offerer");
+  // An error event from echo_server fails the step waiting for it.
+  const server = new EchoServer(binary, { bind: LOOPBACK, offer: role === "offerer", rejectOnError: true });
   const pc = new RTCPeerConnection({
     // werift's ICE falls back to a public STUN server when none is configured (even with
     // iceServers: []); point it at the discard port on loopback so no request leaves the machine.
@@ -226,7 +128,7 @@ async function run(binary, role) {
     if (channel.ordered === false) fail("channel is not ordered");
     console.log(`channel '${channel.label}' open (our peer: ${role})`);
     await exchange(channel);
-    if (server.error) fail("echo_server reported: " + server.error);
+    if (server.errors.length) fail("echo_server reported: " + server.errors.join("; "));
   } finally {
     await pc.close().catch(() => {});
     server.proc.stdin.end();
@@ -241,17 +143,5 @@ if (!binary || !["offerer", "answerer"].includes(role)) {
   console.error("usage: node werift_interop.mjs ECHO_SERVER_BINARY offerer|answerer");
   process.exit(2);
 }
-try {
-  accessSync(binary, constants.X_OK);
-} catch {
-  console.error("not executable: " + binary);
-  process.exit(2);
-}
-try {
-  await withTimeout(run(binary, role), TIMEOUT_MS + 20_000, "the whole test");
-  console.log("PASS");
-  process.exit(0);
-} catch (e) {
-  console.error("FAIL:", e.message);
-  process.exit(1);
-}
+requireExecutables([binary]);
+await runTest(() => run(binary, role), TIMEOUT_MS + 20_000);

@@ -1,0 +1,363 @@
+// Shared by the Node interop harnesses that drive examples/echo_server (our PeerConnection) over
+// its JSON lines on stdin/stdout (see examples/echo_server.cc):
+//   ../chromium/chromium_interop.mjs, ../firefox/firefox_interop.mjs  (browser; page.html here)
+//   ../werift/werift_interop.mjs                                     (werift in Node)
+// Plain ES module, Node's standard library only (each harness keeps its own node_modules).
+//
+// Here: the test messages and their SHA-256, the echo_server child, the two network namespaces of
+// the browser tests, the browser test itself once a page is loaded, and the command-line
+// boilerplate. What stays in a harness is how its foreign peer is started and driven.
+import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { accessSync, constants, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+// How long each step (description, channel open, all echoes) may take; echo_server gets 10 s more.
+export const TIMEOUT_MS = 40_000;
+// Message sizes, each sent once as binary and once as text (werift leaves out 0 B).
+export const MESSAGE_SIZES = [0, 1, 1024, 16 * 1024, 64 * 1024];
+// The browser tests' addresses (TEST-NET-2): echo_server's namespace and the browser's.
+export const OUR_IP = "198.51.100.1";
+export const BROWSER_IP = "198.51.100.2";
+// The browser side of the browser tests, loaded from file://.
+export const PAGE_URL = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), "page.html")).href;
+
+export const fail = (msg) => {
+  throw new Error(msg);
+};
+
+export function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timeout after ${ms} ms waiting for ${what}`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+// --- messages --------------------------------------------------------------------------------
+// A message is a string (text) or a Buffer / Uint8Array (binary), or, in the page's wire form,
+// {t:"text", d:string} or {t:"binary", d:base64}. digest() and describe() take either form.
+
+// A string whose UTF-8 encoding is exactly n bytes, mixing 1- to 4-byte code points.
+export function textOfBytes(n, seed) {
+  const units = ["a", "\u00e9", "\u20ac", "\u{1F600}", String.fromCharCode(0x30 + (seed % 10))];
+  let s = "";
+  let bytes = 0;
+  for (let k = 0; bytes < n; ++k) {
+    const u = units[(k + seed) % units.length];
+    const len = Buffer.byteLength(u);
+    if (bytes + len > n) {
+      s += "z".repeat(n - bytes);
+      bytes = n;
+    } else {
+      s += u;
+      bytes += len;
+    }
+  }
+  return s;
+}
+
+// For every size (seeded by its index): a binary message, then a text message of that many bytes.
+export function payloads(sizes) {
+  const out = [];
+  sizes.forEach((n, i) => {
+    const b = Buffer.alloc(n);
+    for (let k = 0; k < n; ++k) b[k] = (i * 31 + k * 7) & 0xff;
+    out.push(b);
+    out.push(textOfBytes(n, i));
+  });
+  return out;
+}
+
+// A message in the page's wire form.
+export const toPageForm = (m) =>
+  typeof m === "string" ? { t: "text", d: m } : { t: "binary", d: Buffer.from(m).toString("base64") };
+
+function decode(m) {
+  if (typeof m === "string") return { text: true, body: Buffer.from(m, "utf8") };
+  if (m instanceof Uint8Array) return { text: false, body: Buffer.from(m) };
+  return m.t === "text" ? { text: true, body: Buffer.from(m.d, "utf8") } : { text: false, body: Buffer.from(m.d, "base64") };
+}
+
+// SHA-256 over the sequence, each message tagged with its type ("T"/"B") and 64-bit length.
+export function digest(messages) {
+  const h = createHash("sha256");
+  for (const m of messages) {
+    const { text, body } = decode(m);
+    const len = Buffer.alloc(8);
+    len.writeBigUInt64BE(BigInt(body.length));
+    h.update(text ? "T" : "B").update(len).update(body);
+  }
+  return h.digest("hex");
+}
+
+export const describe = (messages) =>
+  messages
+    .map(decode)
+    .map(({ text, body }) => `${text ? "T" : "B"}${body.length}`)
+    .join(",");
+
+// Fails unless the echoes carry the digest of what was sent; logs the echoes otherwise.
+export function checkEchoes(sent, echoes) {
+  if (digest(sent) !== digest(echoes)) {
+    fail(`echo digest mismatch: sent ${describe(sent)} got ${describe(echoes)}`);
+  }
+  console.log(`${echoes.length} messages echoed (${describe(echoes)}), sha256 ${digest(echoes)}`);
+}
+
+// --- echo_server -----------------------------------------------------------------------------
+
+// examples/echo_server as a child process: JSON lines on stdin/stdout.
+//   bind:          its --bind address
+//   offer:         it offers (--offer) instead of answering
+//   netns:         run it in this network namespace (ip netns exec)
+//   captureStderr: keep its log in .log (selectedRemote() and the failure dump read it) instead
+//                  of passing it through
+//   rejectOnError: an {"event":"error"} line fails every pending next()
+// Every error event's message is kept in .errors.
+export class EchoServer {
+  constructor(binary, { bind, offer = false, netns = null, captureStderr = false, rejectOnError = false }) {
+    const args = ["--bind", bind, "--timeout", String(TIMEOUT_MS / 1000 + 10)];
+    if (offer) args.push("--offer");
+    const stdio = ["pipe", "pipe", captureStderr ? "pipe" : "inherit"];
+    this.proc = netns ? spawn("ip", ["netns", "exec", netns, binary, ...args], { stdio }) : spawn(binary, args, { stdio });
+    this.rejectOnError = rejectOnError;
+    this.waiters = new Map();
+    this.lines = [];
+    this.errors = [];
+    this.log = [];
+    this.exited = new Promise((resolve) => this.proc.on("exit", (code, signal) => resolve({ code, signal })));
+    this.exited.then(({ code }) => {
+      for (const [, w] of this.waiters) w.reject(new Error(`echo_server exited (code ${code})`));
+    });
+    createInterface({ input: this.proc.stdout }).on("line", (line) => this.onLine(line));
+    if (captureStderr) createInterface({ input: this.proc.stderr }).on("line", (line) => this.log.push(line));
+  }
+  onLine(line) {
+    let msg;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      return;
+    }
+    console.log("echo_server:", line.length > 200 ? line.slice(0, 200) + "..." : line);
+    if (msg.event === "error") {
+      this.errors.push(msg.message);
+      if (this.rejectOnError) for (const [, w] of this.waiters) w.reject(new Error("echo_server: " + msg.message));
+    }
+    const w = this.waiters.get(msg.type);
+    if (w) {
+      this.waiters.delete(msg.type);
+      w.resolve(msg);
+    } else {
+      this.lines.push(msg);
+    }
+  }
+  // The first line of this type ("offer", "answer"), received already or next.
+  next(type) {
+    const early = this.lines.find((m) => m.type === type);
+    if (early) return Promise.resolve(early);
+    return new Promise((resolve, reject) => this.waiters.set(type, { resolve, reject }));
+  }
+  send(obj) {
+    this.proc.stdin.write(JSON.stringify(obj) + "\n");
+  }
+  // Our selected remote candidate {type, address "IP:PORT"} (needs captureStderr), or null.
+  selectedRemote() {
+    // runtime log line "pc: selected pair TYPE IP:PORT -> TYPE IP:PORT" (src/runtime/peer_connection.cc)
+    const line = this.log.find((l) => l.includes("selected pair"));
+    if (!line) return null;
+    const [type, address] = line.split(" -> ").pop().trim().split(" ");
+    return { type, address };
+  }
+  dumpLog() {
+    console.error("echo_server log (last 40 lines):\n  " + this.log.slice(-40).join("\n  "));
+  }
+}
+
+// --- network namespaces (browser tests; root) ------------------------------------------------
+
+const ip = (...args) => execFileSync("ip", args, { stdio: ["ignore", "pipe", "pipe"] }).toString();
+
+function processAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return e.code === "EPERM";
+  }
+}
+
+function deleteNamespace(ns) {
+  try {
+    const pids = ip("netns", "pids", ns).split(/\s+/).filter(Boolean).map(Number);
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {}
+    }
+    ip("netns", "del", ns);
+  } catch {}
+}
+
+// netns <tag><pid>b: the browser, veth <tag><pid>v0 BROWSER_IP/24, default route via OUR_IP
+// netns <tag><pid>e: echo_server, veth <tag><pid>v1 OUR_IP/24 (forwarding off)
+// The tag tells the harnesses' namespaces apart ("plcr" Chromium, "plff" Firefox).
+export class Topology {
+  constructor(tag) {
+    this.tag = tag;
+    this.prefix = `${tag}${process.pid}`;
+    this.browserNs = `${this.prefix}b`;
+    this.echoNs = `${this.prefix}e`;
+  }
+  // Namespaces of earlier runs that were killed (e.g. by a ctest timeout) before cleaning up.
+  static removeStale(tag) {
+    let names = [];
+    try {
+      names = readdirSync("/var/run/netns");
+    } catch {}
+    const re = new RegExp(`^${tag}(\\d+)[be]$`);
+    for (const ns of names) {
+      const m = re.exec(ns);
+      if (m && Number(m[1]) !== process.pid && !processAlive(Number(m[1]))) deleteNamespace(ns);
+    }
+  }
+  up() {
+    const { browserNs: b, echoNs: e, prefix: p } = this;
+    ip("netns", "add", b);
+    ip("netns", "add", e);
+    ip("link", "add", `${p}v0`, "netns", b, "type", "veth", "peer", "name", `${p}v1`, "netns", e);
+    ip("-n", b, "link", "set", "lo", "up");
+    ip("-n", e, "link", "set", "lo", "up");
+    ip("-n", b, "addr", "add", `${BROWSER_IP}/24`, "dev", `${p}v0`);
+    ip("-n", e, "addr", "add", `${OUR_IP}/24`, "dev", `${p}v1`);
+    ip("-n", b, "link", "set", `${p}v0`, "up");
+    ip("-n", e, "link", "set", `${p}v1`, "up");
+    ip("-n", b, "route", "add", "default", "via", OUR_IP);
+  }
+  down() {
+    deleteNamespace(this.browserNs);
+    deleteNamespace(this.echoNs);
+  }
+}
+
+// --- the browser test ------------------------------------------------------------------------
+
+// Runs the browser test on a fresh page (Playwright's or puppeteer's: both offer exposeFunction,
+// goto and evaluate(fn, arg)) against `server` (an EchoServer with captureStderr, bound to OUR_IP):
+// signalling in `role` (OUR peer's), the echo of every message, the selected pair on both sides,
+// the candidates `mdns` mode implies, and that the browser's close() closes our peer.
+//   mdns: the browser signals only .local host candidates; our peer must select it as prflx.
+//         forwardEndOfCandidates says whether the browser's end-of-candidates goes to our peer.
+//   else: the browser must signal a raw host candidate BROWSER_IP.
+export async function runBrowserEcho({ page, server, role, mdns, forwardEndOfCandidates, label }) {
+  // Browser candidates go to echo_server once it holds the browser's description.
+  const browserCandidates = [];
+  let queue = [];
+  let remoteSet = false;
+  await page.exposeFunction("harnessCandidate", (c) => {
+    browserCandidates.push(c.candidate);
+    console.log("browser candidate:", c.candidate || "(end)");
+    if (!c.candidate && !forwardEndOfCandidates) return;
+    const line = { candidate: c.candidate, sdpMid: c.sdpMid ?? "0" };
+    if (remoteSet) server.send(line);
+    else queue.push(line);
+  });
+  const flush = () => {
+    remoteSet = true;
+    for (const line of queue) server.send(line);
+    queue = [];
+  };
+  await page.goto(PAGE_URL);
+
+  if (role === "answerer") {
+    const offer = await page.evaluate(() => window.peer.offer());
+    server.send({ type: "offer", sdp: offer });
+    flush();
+    const answer = await withTimeout(server.next("answer"), TIMEOUT_MS, "echo_server's answer");
+    await page.evaluate((sdp) => window.peer.acceptAnswer(sdp), answer.sdp);
+  } else {
+    const offer = await withTimeout(server.next("offer"), TIMEOUT_MS, "echo_server's offer");
+    const answer = await page.evaluate((sdp) => window.peer.answer(sdp), offer.sdp);
+    server.send({ type: "answer", sdp: answer });
+    flush();
+  }
+  const channel = await page.evaluate((ms) => window.peer.waitOpen(ms), TIMEOUT_MS);
+  console.log(`channel '${channel.label}' open (our peer: ${role}, browser: ${label})`);
+  if (channel.ordered !== true || channel.maxRetransmits !== null || channel.maxPacketLifeTime !== null) {
+    fail("channel is not reliable and ordered: " + JSON.stringify(channel));
+  }
+
+  const sent = payloads(MESSAGE_SIZES).map(toPageForm);
+  const echoes = await page.evaluate(([m, ms]) => window.peer.echo(m, ms), [sent, TIMEOUT_MS]);
+  checkEchoes(sent, echoes);
+
+  // The path, as each side sees it.
+  const pair = await page.evaluate(() => window.peer.selectedPair());
+  console.log("browser's selected pair:", JSON.stringify(pair));
+  if (!pair || pair.remote.address !== OUR_IP) fail("browser's selected pair does not lead to echo_server");
+  const ourRemote = server.selectedRemote();
+  console.log("our selected remote:", JSON.stringify(ourRemote));
+  if (!ourRemote || !ourRemote.address.startsWith(BROWSER_IP + ":")) fail("our selected pair does not lead to the browser");
+  const signalled = browserCandidates.filter(Boolean);
+  if (mdns) {
+    // Every browser candidate was a .local name; our peer still found the browser's address,
+    // i.e. as peer-reflexive from the browser's checks.
+    if (!signalled.length || !signalled.every((c) => c.split(" ")[4].endsWith(".local"))) {
+      fail("expected only mDNS (.local) host candidates from the browser, got " + JSON.stringify(signalled));
+    }
+    if (ourRemote.type !== "prflx") fail("expected our peer to select the browser as prflx, got " + ourRemote.type);
+    console.log(`browser signalled only .local candidates; our peer learned ${ourRemote.address} as prflx`);
+  } else if (!signalled.some((c) => c.split(" ")[4] === BROWSER_IP)) {
+    fail("expected a raw host candidate " + BROWSER_IP + " from the browser, got " + JSON.stringify(signalled));
+  }
+  // .local candidates are refused with "unsupported" until the mDNS resolver is wired into
+  // PeerConnection; anything else echo_server reports is a failure.
+  const unexpected = server.errors.filter((e) => !e.includes(".local"));
+  if (unexpected.length) fail("echo_server reported: " + unexpected.join("; "));
+  if (server.errors.length) console.log(`echo_server refused ${server.errors.length} .local candidate(s) (no mDNS resolver)`);
+
+  // Closing in the browser must close our peer: echo_server exits 0 once its connection closed.
+  await page.evaluate(() => window.peer.close());
+  server.proc.stdin.end();
+  const exit = await withTimeout(server.exited, 15_000, "echo_server to exit after the browser closed");
+  console.log(`echo_server exited with code ${exit.code}`);
+  if (exit.code !== 0) fail(`echo_server exited with ${exit.code ?? exit.signal}, not 0 (closed)`);
+}
+
+// --- command line ----------------------------------------------------------------------------
+
+// Exits 2 (usage error, not a test result) unless every file is executable.
+export function requireExecutables(files, hint = "") {
+  for (const f of files) {
+    try {
+      accessSync(f, constants.X_OK);
+    } catch {
+      console.error(`not executable: ${f}${hint ? ` (${hint})` : ""}`);
+      process.exit(2);
+    }
+  }
+}
+
+export function requireRoot() {
+  if (process.getuid() !== 0) {
+    console.error("needs root: the test creates its own network namespaces");
+    process.exit(2);
+  }
+}
+
+// Runs the test within ms: prints PASS and exits 0, or prints FAIL and exits 1.
+export async function runTest(test, ms) {
+  try {
+    await withTimeout(test(), ms, "the whole test");
+    console.log("PASS");
+    process.exit(0);
+  } catch (e) {
+    console.error("FAIL:", e.message);
+    process.exit(1);
+  }
+}
