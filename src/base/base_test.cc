@@ -96,6 +96,25 @@ TEST(Crypto, KnownDigests) {
   EXPECT_EQ(crypto::Crc32(AsBytes("123456789")), 0xCBF43926u);
 }
 
+TEST(Crypto, Sha256StreamEqualsOneShotOverAnySplit) {
+  // FIPS 180-2 example: SHA-256("abc").
+  crypto::Sha256Stream abc;
+  abc.Update(AsBytes("a"));
+  abc.Update(AsBytes(""));
+  abc.Update(AsBytes("bc"));
+  EXPECT_EQ(crypto::HexEncode(abc.Finish()), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  std::vector<uint8_t> data(100000);
+  for (size_t i = 0; i < data.size(); ++i)
+    data[i] = static_cast<uint8_t>(i * 131 + (i >> 8));
+  const auto whole = crypto::Sha256(data);
+  for (size_t piece : {1u, 63u, 64u, 65u, 4096u, 99999u}) {
+    crypto::Sha256Stream s;
+    for (size_t at = 0; at < data.size(); at += piece)
+      s.Update(ByteView(data).subspan(at, std::min(piece, data.size() - at)));
+    EXPECT_EQ(s.Finish(), whole) << "piece " << piece;
+  }
+}
+
 TEST(Crypto, Base64RoundTrip) {
   EXPECT_EQ(crypto::Base64Encode(AsBytes("foob")), "Zm9vYg==");
   auto d = crypto::Base64Decode("Zm9vYg==");

@@ -41,6 +41,32 @@ Md5Digest Md5(ByteView data) {
   return Digest<16>(EVP_md5(), data);
 }
 
+struct Sha256Stream::Ctx {
+  EVP_MD_CTX* md = nullptr;
+};
+
+Sha256Stream::Sha256Stream() : ctx_(new Ctx{EVP_MD_CTX_new()}) {
+  PL_CHECK(ctx_->md != nullptr);
+  PL_CHECK(EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr) == 1);
+}
+Sha256Stream::~Sha256Stream() {
+  EVP_MD_CTX_free(ctx_->md);
+  delete ctx_;
+}
+void Sha256Stream::Update(ByteView data) {
+  PL_CHECK(!finished_);
+  if (!data.empty()) PL_CHECK(EVP_DigestUpdate(ctx_->md, data.data(), data.size()) == 1);
+}
+Sha256Digest Sha256Stream::Finish() {
+  PL_CHECK(!finished_);
+  finished_ = true;
+  Sha256Digest out{};
+  unsigned int len = 0;
+  PL_CHECK(EVP_DigestFinal_ex(ctx_->md, out.data(), &len) == 1);
+  PL_CHECK(len == out.size());
+  return out;
+}
+
 std::string Base64Encode(ByteView data) {
   std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data.data(), static_cast<int>(data.size()));

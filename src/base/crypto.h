@@ -23,6 +23,23 @@ Sha256Digest HmacSha256(ByteView key, ByteView data);
 Sha256Digest Sha256(ByteView data);
 Md5Digest Md5(ByteView data);
 
+// SHA-256 over data fed in pieces (a stream too large to hold); Finish() once, then Update() no
+// more. Equal to Sha256() over the concatenation.
+class Sha256Stream {
+ public:
+  Sha256Stream();
+  ~Sha256Stream();
+  Sha256Stream(const Sha256Stream&) = delete;
+  Sha256Stream& operator=(const Sha256Stream&) = delete;
+  void Update(ByteView data);
+  Sha256Digest Finish();
+
+ private:
+  struct Ctx;
+  Ctx* ctx_;
+  bool finished_ = false;
+};
+
 std::string Base64Encode(ByteView data);
 std::optional<std::vector<uint8_t>> Base64Decode(std::string_view text);
 std::string HexEncode(ByteView data);
