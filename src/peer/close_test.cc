@@ -36,6 +36,10 @@ TEST(PeerConnectionClose, GracefulCloseReachesClosedOnBothSidesAfterQueuedData) 
     ASSERT_NE(last, nullptr) << EventName(s.events.back());
     EXPECT_EQ(last->state, ConnectionState::kClosed);
     EXPECT_EQ(s.closed_channels.size(), 1u);
+    // A clean SCTP shutdown is no channel error, on the closing side nor on the peer's.
+    for (const auto& e : s.events)
+      EXPECT_EQ(std::get_if<datachannel::ChannelError>(&e), nullptr)
+          << (is_a ? "a: " : "b: ") << std::get<datachannel::ChannelError>(e).reason;
     EXPECT_TRUE(s.conn->IsConsistent());
   }
   EXPECT_EQ(p.side_a().last_reason, "closed locally");

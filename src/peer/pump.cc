@@ -189,8 +189,9 @@ void Connection::HandleSctpEvent(Instant now, sctp::Event& e) {
   } else if (auto* c = std::get_if<sctp::Closed>(&e)) {
     if (!sctp_closed_) {
       sctp_closed_ = true;
-      // Our own graceful shutdown closes channels without an error; anything else is one.
-      controller_.HandleSctpClosed(now, closing_ ? "" : "SCTP association closed: " + c->reason);
+      // A graceful shutdown (ours, or the peer's SHUTDOWN) closes channels without an error, as
+      // W3C closes them on a clean transport close; an abort or a failure is an error.
+      controller_.HandleSctpClosed(now, closing_ || c->graceful ? "" : c->reason);
     }
     if (closing_) FinishClose(now, "");
   }

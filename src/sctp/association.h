@@ -166,6 +166,7 @@ struct TotalBufferedAmountLow {};
 struct Closed {
   std::string reason;
   bool by_peer = false;
+  bool graceful = false;  // the SHUTDOWN handshake completed (either side began it): not an error
 };
 struct Restarted {};  // the peer restarted (RFC 9260 section 5.2.4 case A): queues were reset
 
@@ -312,7 +313,7 @@ class Association {
   void MaybeProgressShutdown(Instant now);
   void OnT2Expired(Instant now);
   void OnHeartbeatTimer(Instant now);
-  void CloseWithReason(std::string reason, bool by_peer);
+  void CloseWithReason(std::string reason, bool by_peer, bool graceful = false);
   void SendAbort(uint16_t cause_code,
                  std::string_view text,
                  bool reflect_tag = false,

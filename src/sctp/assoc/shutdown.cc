@@ -95,13 +95,13 @@ void Association::HandleShutdownAck(Instant now) {
   PacketBuilder b(buf, options_.local_port, options_.remote_port, tcb_->peer_tag);
   EmptyChunk{ChunkType::kShutdownComplete}.SerializeTo(b.writer());
   QueueControlPacket(FinishControl(b, true));
-  CloseWithReason("shutdown complete", false);
+  CloseWithReason("shutdown complete", false, true);
 }
 
 void Association::HandleShutdownComplete(Instant now) {
   (void)now;
   if (state_ != State::kShutdownAckSent) return;
-  CloseWithReason("shutdown complete (closed by peer)", true);
+  CloseWithReason("shutdown complete (closed by peer)", true, true);
 }
 
 void Association::HandleAbort(Instant now, const ChunkView& c) {
@@ -214,7 +214,7 @@ void Association::Abort(Instant now, std::string_view reason) {
   CloseWithReason("aborted locally: " + std::string(reason), false);
 }
 
-void Association::CloseWithReason(std::string reason, bool by_peer) {
+void Association::CloseWithReason(std::string reason, bool by_peer, bool graceful) {
   if (terminated_) return;
   if (tcb_) {
     DeliverMessages();
@@ -230,7 +230,7 @@ void Association::CloseWithReason(std::string reason, bool by_peer) {
   t1_cookie_.reset();
   terminated_ = true;
   state_ = State::kClosed;
-  EmitEvent(Closed{std::move(reason), by_peer});
+  EmitEvent(Closed{std::move(reason), by_peer, graceful});
 }
 
 }  // namespace peerlink::sctp
