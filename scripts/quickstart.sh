@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Quick start on a fresh Debian 12 machine: install dependencies, build, run the main demo.
-# For now the demo is `peerlink ice-demo`: two ICE agents in two processes gather candidates
-# over real UDP on loopback, connect, and print the selected pair, candidate types and RTT.
+# The demo is `peerlink demo`: two processes (an offerer and an answerer) connect over UDP on
+# loopback through the whole stack (ICE, DTLS 1.2, SCTP, a data channel), move 64 MiB, compare
+# SHA-256 digests of what was sent and what arrived, and print the path and the throughput.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -31,5 +32,5 @@ if [ ! -x "build/$tool" ]; then
   exit 1
 fi
 
-echo "==== build/$tool ice-demo"
-exec timeout -k 5 "${ICE_DEMO_TIMEOUT:-120}" "build/$tool" ice-demo
+echo "==== build/$tool demo"
+exec timeout -k 5 "${DEMO_TIMEOUT:-120}" "build/$tool" demo

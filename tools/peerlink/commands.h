@@ -45,6 +45,23 @@ struct IceDemoOptions {
 };
 int RunIceDemo(const IceDemoOptions& options);
 
+struct DcPeerOptions {
+  std::string role;                   // offerer (sends) or answerer (receives)
+  uint64_t bytes = 64 * 1024 * 1024;  // moved over the channel
+  size_t message_size = 64 * 1024;
+  double timeout_s = 60;
+  std::vector<std::string> bind;  // empty: 127.0.0.1
+};
+int RunDcPeer(const DcPeerOptions& options);
+
+struct DemoOptions {
+  uint64_t bytes = 64 * 1024 * 1024;
+  size_t message_size = 64 * 1024;
+  double timeout_s = 60;
+  bool json = false;  // print both results as one JSON object instead of the summary
+};
+int RunDemo(const DemoOptions& options);
+
 struct SignalOptions {
   std::string listen = "0.0.0.0:4444";  // y-webrtc's default port
   std::string tls_cert;

@@ -95,6 +95,41 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000));
   demo_cmd->add_flag("--no-stun", demo.no_stun, "Do not start the embedded STUN server (host candidates only)");
 
+  DemoOptions pc_demo;
+  auto* pc_demo_cmd = app.add_subcommand(
+      "demo", "Two dc-peer processes on loopback: open a data channel, move data, print the path and throughput");
+  pc_demo_cmd->add_option("--bytes", pc_demo.bytes, "How much to send (suffixes K, M, G: powers of 1024)")
+      ->capture_default_str()
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  pc_demo_cmd->add_option("--message-size", pc_demo.message_size, "Bytes per data-channel message (at most 256K)")
+      ->capture_default_str()
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(size_t{1}, size_t{256} * 1024));
+  pc_demo_cmd->add_option("--timeout", pc_demo.timeout_s, "Fail if connecting and the transfer take longer (seconds)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0));
+  pc_demo_cmd->add_flag("--json", pc_demo.json, "Print both peers' results as one JSON object");
+
+  DcPeerOptions dc_peer;
+  auto* dc_peer_cmd = app.add_subcommand(
+      "dc-peer", "One PeerConnection speaking JSON-lines signaling on stdin/stdout, moving data (used by demo)");
+  dc_peer_cmd->add_option("--role", dc_peer.role, "offerer (sends) or answerer (receives)")
+      ->required()
+      ->check(CLI::IsMember({"offerer", "answerer"}));
+  dc_peer_cmd->add_option("--bytes", dc_peer.bytes, "Bytes the offerer sends (suffixes K, M, G)")
+      ->capture_default_str()
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  dc_peer_cmd->add_option("--message-size", dc_peer.message_size, "Bytes per message (at most 256K)")
+      ->capture_default_str()
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(size_t{1}, size_t{256} * 1024));
+  dc_peer_cmd->add_option("--timeout", dc_peer.timeout_s, "Give up after this many seconds")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0));
+  dc_peer_cmd->add_option("--bind", dc_peer.bind, "Bind a UDP socket on this IP, repeatable (default 127.0.0.1)");
+
   SignalOptions sig;
   auto* sig_cmd =
       app.add_subcommand("signal", "Run a y-webrtc-compatible WebSocket signaling server (see docs/signaling.md)");
@@ -117,6 +152,8 @@ int main(int argc, char** argv) {
   if (stun_cmd->parsed()) return RunStun(stun);
   if (peer_cmd->parsed()) return RunIcePeer(peer);
   if (demo_cmd->parsed()) return RunIceDemo(demo);
+  if (pc_demo_cmd->parsed()) return RunDemo(pc_demo);
+  if (dc_peer_cmd->parsed()) return RunDcPeer(dc_peer);
   if (token_cmd->parsed()) return RunSignalToken(token);
   if (sig_cmd->parsed()) return RunSignal(sig);
   std::cerr << app.help() << '\n';
