@@ -139,6 +139,11 @@ struct Configuration {
   // skipping it as RFC 9260 3.2.1 says, so no association comes up. CRC32c costs ~10% of the
   // SCTP core's CPU time (docs/sctp.md), far less than DTLS.
   bool sctp_zero_checksum = false;
+  // Remote host candidates hidden behind mDNS names ("<uuid>.local", as browsers send them) are
+  // resolved with a one-shot mDNS query (RFC 6762) from the interface of our first IPv4 host
+  // socket, then added; an end-of-candidates waits for them. Off: AddIceCandidate refuses them
+  // with kUnsupported (the peer may still be learned as peer-reflexive from its checks).
+  bool resolve_mdns_candidates = true;
   // SO_RCVBUF / SO_SNDBUF requested for every UDP socket (what the kernel granted is in
   // Stats::sockets).
   int socket_receive_buffer = 4 * 1024 * 1024;

@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
+#include <cctype>
 #include <future>
 #include <map>
 #include <mutex>
@@ -21,6 +22,7 @@
 #include "src/runtime/core_timer.h"
 #include "src/runtime/interfaces.h"
 #include "src/runtime/log.h"
+#include "src/runtime/mdns_service.h"
 #include "src/runtime/stream_connection.h"
 #include "src/runtime/turn_url.h"
 #include "src/runtime/udp_socket.h"
@@ -224,6 +226,46 @@ std::optional<IpAddress> Resolve(const std::string& host) {
   return std::nullopt;
 }
 
+// Remote mDNS candidates waiting for their names: bounded against a peer that sends many.
+constexpr size_t kMaxMdnsNames = 32;
+constexpr size_t kMaxCandidatesPerMdnsName = 8;
+
+// The fields of an a=candidate value, split on single spaces.
+std::vector<std::string_view> CandidateFields(std::string_view line) {
+  std::vector<std::string_view> out;
+  while (!line.empty() && out.size() < 64) {
+    const size_t sp = line.find(' ');
+    out.push_back(line.substr(0, sp));
+    if (sp == std::string_view::npos) break;
+    line.remove_prefix(sp + 1);
+  }
+  return out;
+}
+
+// The connection-address of a candidate line when it is an mDNS name ("<uuid>.local").
+std::optional<std::string> MdnsName(std::string_view line) {
+  const auto f = CandidateFields(line);
+  if (f.size() < 8) return std::nullopt;
+  const std::string_view host = f[4];
+  if (host.size() <= 6 || host.size() > 255) return std::nullopt;
+  std::string lower(host.substr(host.size() - 6));
+  for (char& ch : lower)
+    ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  if (lower != ".local") return std::nullopt;
+  return std::string(host);
+}
+
+// The candidate line with its connection-address replaced.
+std::string ReplaceAddress(std::string_view line, const std::string& address) {
+  const auto f = CandidateFields(line);
+  std::string out;
+  for (size_t i = 0; i < f.size(); ++i) {
+    if (i) out += ' ';
+    out += i == 4 ? std::string_view(address) : f[i];
+  }
+  return out;
+}
+
 }  // namespace
 
 // --- DataChannel::Impl -----------------------------------------------------------------------------
@@ -306,6 +348,9 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
   };
   Expected<std::optional<Staged>> Stage(const Description& d, bool local);
   Expected<void> AddCandidate(const IceCandidate& c);
+  // A remote candidate whose address is an mDNS name: resolved with a one-shot query, then added.
+  Expected<void> AddMdnsCandidate(const IceCandidate& c, const std::string& name);
+  void OnMdnsEvent(const mdns::ResolverEvent& e);
   Expected<std::shared_ptr<DataChannel>> CreateChannel(std::string label, const DataChannelInit& init);
   Expected<void> Send(DataChannel::Impl& ch, ByteView data, bool binary);
   void CloseChannel(DataChannel::Impl& ch);
@@ -377,6 +422,11 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
   std::string mid = "0";
   std::vector<std::shared_ptr<DataChannel::Impl>> unbound_channels;  // created before the core
   std::map<datachannel::ChannelId, std::shared_ptr<DataChannel::Impl>> channels;
+  // Remote mDNS candidates: the service (started on the first one), the candidate lines waiting
+  // for each name, and an end-of-candidates held until they are resolved or given up.
+  std::unique_ptr<runtime::MdnsService> mdns;
+  std::map<std::string, std::vector<std::string>> mdns_pending;
+  bool end_of_candidates_held = false;
 };
 
 PeerConnection::Impl::Impl(Configuration cfg, std::shared_ptr<Runtime> rt)
@@ -694,14 +744,22 @@ Expected<void> PeerConnection::Impl::AddCandidate(const IceCandidate& c) {
   }
   const Instant now = runtime::Now();
   if (c.candidate.empty()) {
+    // Names still being resolved belong to the candidates that end refers to.
+    if (!mdns_pending.empty()) {
+      end_of_candidates_held = true;
+      return {};
+    }
     core->EndOfRemoteCandidates(now);
     Drain();
     return {};
   }
   auto parsed = ice::Candidate::ParseSdp(c.candidate);
   if (!parsed.ok()) {
-    const bool mdns = parsed.error().code == ParseErrorCode::kUnsupported;
-    return Fail(mdns ? ErrorKind::kUnsupported : ErrorKind::kInvalidArgument,
+    const bool unsupported = parsed.error().code == ParseErrorCode::kUnsupported;
+    if (unsupported && config.resolve_mdns_candidates) {
+      if (auto name = MdnsName(c.candidate)) return AddMdnsCandidate(c, *name);
+    }
+    return Fail(unsupported ? ErrorKind::kUnsupported : ErrorKind::kInvalidArgument,
                 "bad candidate '" + c.candidate + "': " + parsed.error().what);
   }
   if (!core->AddRemoteCandidate(now, parsed.value())) {
@@ -709,6 +767,71 @@ Expected<void> PeerConnection::Impl::AddCandidate(const IceCandidate& c) {
   }
   Drain();
   return {};
+}
+
+Expected<void> PeerConnection::Impl::AddMdnsCandidate(const IceCandidate& c, const std::string& name) {
+  if (!mdns) {
+    // One service per connection, on the interface of our first IPv4 host socket.
+    std::optional<IpAddress> itf;
+    for (const auto& [bound, socket] : sockets)
+      if (bound.ip().is_v4()) {
+        itf = bound.ip();
+        break;
+      }
+    if (!itf) return Fail(ErrorKind::kUnsupported, "mDNS candidate '" + name + "': no IPv4 socket to query from");
+    runtime::MdnsServiceOptions o;
+    o.interface_address = *itf;
+    o.log = config.log;
+    auto service = std::make_unique<runtime::MdnsService>(loop->io, o, *rng);
+    std::string error;
+    if (!service->Start(&error)) {
+      return Fail(ErrorKind::kUnsupported, "mDNS candidate '" + name + "': cannot query (" + error + ")");
+    }
+    std::weak_ptr<Impl> weak = shared_from_this();
+    service->set_on_event([this, weak](const mdns::ResolverEvent& e) {
+      if (auto self = weak.lock(); self && !shut_down) OnMdnsEvent(e);
+    });
+    mdns = std::move(service);
+  }
+  auto& waiting = mdns_pending[name];
+  if (waiting.size() >= kMaxCandidatesPerMdnsName || mdns_pending.size() > kMaxMdnsNames) {
+    if (waiting.empty()) mdns_pending.erase(name);
+    return Fail(ErrorKind::kUnsupported, "too many mDNS candidates waiting for resolution");
+  }
+  waiting.push_back(c.candidate);
+  if (waiting.size() == 1) mdns->Resolve(name);
+  return {};
+}
+
+void PeerConnection::Impl::OnMdnsEvent(const mdns::ResolverEvent& e) {
+  const Instant now = runtime::Now();
+  if (const auto* ok = std::get_if<mdns::Resolved>(&e)) {
+    auto it = mdns_pending.find(ok->name);
+    if (it == mdns_pending.end()) return;
+    std::string list;
+    for (const IpAddress& ip : ok->addresses)
+      list += (list.empty() ? "" : ", ") + ip.ToString();
+    runtime::Log(config.log, "pc: mdns: resolved " + ok->name + " -> " + list);
+    for (const std::string& line : it->second) {
+      for (const IpAddress& ip : ok->addresses) {
+        auto parsed = ice::Candidate::ParseSdp(ReplaceAddress(line, ip.ToString()));
+        if (!parsed.ok() || !core || !core->AddRemoteCandidate(now, parsed.value())) {
+          runtime::Log(config.log, "pc: resolved candidate not usable here: " + line + " (" + ip.ToString() + ")");
+        }
+      }
+    }
+    mdns_pending.erase(it);
+  } else if (const auto* failed = std::get_if<mdns::Failed>(&e)) {
+    if (!mdns_pending.erase(failed->name)) return;
+    runtime::Log(config.log, "pc: mdns: " + failed->name + " not resolved (" +
+                                 (failed->reason == mdns::FailureReason::kTimeout ? "no answer" : "refused") +
+                                 "); its candidates are dropped");
+  }
+  if (mdns_pending.empty() && end_of_candidates_held && core) {
+    end_of_candidates_held = false;
+    core->EndOfRemoteCandidates(now);
+  }
+  Drain();
 }
 
 Expected<std::shared_ptr<DataChannel>> PeerConnection::Impl::CreateChannel(std::string label,
@@ -905,12 +1028,14 @@ void PeerConnection::Impl::Shutdown() {
     }
   }
   timer->Arm(Instant::Max());
+  if (mdns) mdns->Stop();
   for (auto& [addr, s] : sockets)
     s->Close();
   for (auto& [key, s] : streams)
     s->Close();
   struct Graveyard {
-    std::unique_ptr<CryptoRng> rng;  // the core refers to it: destroyed last
+    std::unique_ptr<CryptoRng> rng;              // the core refers to it: destroyed last
+    std::unique_ptr<runtime::MdnsService> mdns;  // refers to rng too
     std::map<SocketAddress, std::unique_ptr<runtime::UdpSocket>> sockets;
     std::map<StreamKey, std::unique_ptr<runtime::StreamConnection>> streams;
     std::unique_ptr<runtime::CoreTimer> timer;
@@ -922,6 +1047,7 @@ void PeerConnection::Impl::Shutdown() {
   grave->timer = std::move(timer);
   grave->core = std::move(core);
   grave->rng = std::move(rng);
+  grave->mdns = std::move(mdns);
   sockets.clear();
   streams.clear();
   channels.clear();
