@@ -7,13 +7,12 @@
 //   answerer: the page offers (with a reliable ordered channel "chat"), echo_server answers.
 //   offerer:  echo_server offers (with its channel "echo"), the page answers.
 // mdns:  Chromium as shipped: it hides its host address behind a random `.local` name. The
-//        harness forwards those candidates unchanged; our peer cannot resolve them yet (it
-//        rejects them as unsupported), so ICE only succeeds if our peer answers the browser's
-//        checks and learns its address as peer-reflexive. The test asserts exactly that.
-//        The browser's end-of-candidates is NOT forwarded (as in many applications): with it,
-//        our peer failed ICE at once ("no usable candidate pairs") whenever the end-of-candidates
-//        arrived before the browser's first check (docs/interop.md). mdns-eoc forwards it (and
-//        asserts the same as mdns).
+//        harness forwards those candidates unchanged; our peer resolves each name with a one-shot
+//        mDNS query, which Chromium answers on the veth. The test asserts that every name
+//        resolved to the browser's address (our peer may still have selected the browser as
+//        peer-reflexive, learned from its checks before the answer came). The browser's
+//        end-of-candidates is NOT forwarded (as in many applications); mdns-eoc forwards it,
+//        and our peer holds it until the names are resolved (docs/interop.md).
 // plain: --disable-features=WebRtcHideLocalIpsWithMdns, so the browser signals its raw host
 //        address and both sides pair host candidates.
 //

@@ -28,6 +28,15 @@ export const fail = (msg) => {
   throw new Error(msg);
 };
 
+// Polls `pred` every 50 ms until it holds; rejects after ms.
+export async function waitUntil(pred, ms, what) {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timeout after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export function withTimeout(promise, ms, what) {
   let timer;
   return Promise.race([
@@ -251,7 +260,8 @@ export class Topology {
 // goto and evaluate(fn, arg)) against `server` (an EchoServer with captureStderr, bound to OUR_IP):
 // signalling in `role` (OUR peer's), the echo of every message, the selected pair on both sides,
 // the candidates `mdns` mode implies, and that the browser's close() closes our peer.
-//   mdns: the browser signals only .local host candidates; our peer must select it as prflx.
+//   mdns: the browser signals only .local host candidates; our peer must resolve every name to
+//         the browser's address over mDNS (it may still select the browser as prflx).
 //         forwardEndOfCandidates says whether the browser's end-of-candidates goes to our peer.
 //   else: the browser must signal a raw host candidate BROWSER_IP.
 export async function runBrowserEcho({ page, server, role, mdns, forwardEndOfCandidates, label }) {
@@ -305,21 +315,29 @@ export async function runBrowserEcho({ page, server, role, mdns, forwardEndOfCan
   if (!ourRemote || !ourRemote.address.startsWith(BROWSER_IP + ":")) fail("our selected pair does not lead to the browser");
   const signalled = browserCandidates.filter(Boolean);
   if (mdns) {
-    // Every browser candidate was a .local name; our peer still found the browser's address,
-    // i.e. as peer-reflexive from the browser's checks.
-    if (!signalled.length || !signalled.every((c) => c.split(" ")[4].endsWith(".local"))) {
+    // Every browser candidate was a .local name. Our peer resolves each with an mDNS query (the
+    // browser answers it); the browser's checks may have taught it the address first, as
+    // peer-reflexive, so either type may be selected - but every name must resolve to the browser.
+    const names = [...new Set(signalled.map((c) => c.split(" ")[4]))];
+    if (!names.length || !names.every((n) => n.endsWith(".local"))) {
       fail("expected only mDNS (.local) host candidates from the browser, got " + JSON.stringify(signalled));
     }
-    if (ourRemote.type !== "prflx") fail("expected our peer to select the browser as prflx, got " + ourRemote.type);
-    console.log(`browser signalled only .local candidates; our peer learned ${ourRemote.address} as prflx`);
+    if (!["prflx", "host"].includes(ourRemote.type)) fail("unexpected selected remote type " + ourRemote.type);
+    const resolution = (n) => server.log.find((l) => l.includes(`pc: mdns: resolved ${n} -> `));
+    const waited = Date.now();
+    await waitUntil(() => names.every(resolution), 10_000, "echo_server to resolve the browser's .local names");
+    for (const n of names) {
+      const line = resolution(n);
+      if (!line.endsWith(`-> ${BROWSER_IP}`)) fail("mDNS resolved to the wrong address: " + line);
+    }
+    console.log(
+      `browser signalled only .local candidates; our peer resolved ${names.join(", ")} -> ${BROWSER_IP} ` +
+        `(waited ${Date.now() - waited} ms after the echo) and selected ${ourRemote.address} as ${ourRemote.type}`,
+    );
   } else if (!signalled.some((c) => c.split(" ")[4] === BROWSER_IP)) {
     fail("expected a raw host candidate " + BROWSER_IP + " from the browser, got " + JSON.stringify(signalled));
   }
-  // .local candidates are refused with "unsupported" until the mDNS resolver is wired into
-  // PeerConnection; anything else echo_server reports is a failure.
-  const unexpected = server.errors.filter((e) => !e.includes(".local"));
-  if (unexpected.length) fail("echo_server reported: " + unexpected.join("; "));
-  if (server.errors.length) console.log(`echo_server refused ${server.errors.length} .local candidate(s) (no mDNS resolver)`);
+  if (server.errors.length) fail("echo_server reported: " + server.errors.join("; "));
 
   // Closing in the browser must close our peer: echo_server exits 0 once its connection closed.
   await page.evaluate(() => window.peer.close());

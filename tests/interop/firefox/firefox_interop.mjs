@@ -8,9 +8,9 @@
 //   answerer: the page offers (with a reliable ordered channel "chat"), echo_server answers.
 //   offerer:  echo_server offers (with its channel "echo"), the page answers.
 // mdns:  media.peerconnection.ice.obfuscate_host_addresses = true: Firefox signals `.local` host
-//        candidates, which our peer cannot resolve yet; it must learn the browser as
-//        peer-reflexive (asserted). The browser's end-of-candidates is not forwarded (see
-//        docs/interop.md, Chromium "mdns-eoc").
+//        candidates; our peer must resolve every name to the browser's address over mDNS
+//        (asserted). The browser's end-of-candidates is not forwarded (see docs/interop.md,
+//        Chromium "mdns-eoc").
 // plain: the pref false: raw host candidates.
 // Topology as for Chromium (two namespaces, veth, 198.51.100.0/24, default route into the echo
 // namespace). puppeteer talks to Firefox over a WebSocket on the browser namespace's loopback, so
