@@ -266,6 +266,9 @@ class DataChannel {
 
   // Event handlers (replace any previous one; an empty function clears). See the threading
   // contract at the top of this file. After "close" no handler runs again and all are dropped.
+  // An "open" that fired while no OnOpen handler was set reaches the first handler set later, once
+  // (posted to the connection's thread): a negotiated channel created from another thread on a
+  // connected transport may open before CreateDataChannel has returned.
   void OnOpen(std::function<void()> handler);
   void OnMessage(std::function<void(std::span<const uint8_t> data, bool binary)> handler);
   void OnBufferedAmountLow(std::function<void()> handler);

@@ -281,6 +281,10 @@ struct DataChannel::Impl {
   std::atomic<DataChannelState> state{DataChannelState::kConnecting};
   std::atomic<int32_t> stream{-1};
   std::atomic<size_t> threshold{0};
+  // "open" fired while no OnOpen handler was set (e.g. a negotiated channel created from another
+  // thread on a connected transport opens before the caller can set one): the first handler set
+  // afterwards still gets it, once.
+  std::atomic<bool> open_unheard{false};
 
   std::mutex mu;
   std::function<void()> on_open, on_bufferedamountlow, on_closing, on_close;
@@ -1201,7 +1205,11 @@ void PeerConnection::Impl::Dispatch(peer::Event& event) {
     if (auto ch = find(e->id)) {
       if (const auto* c = core->FindChannel(e->id); c && c->id()) ch->stream = *c->id();
       ch->state = DataChannelState::kOpen;
-      if (auto f = ch->Get(&DataChannel::Impl::on_open)) f();
+      if (auto f = ch->Get(&DataChannel::Impl::on_open)) {
+        f();
+      } else {
+        ch->open_unheard = true;
+      }
     }
   } else if (auto* e = std::get_if<datachannel::Message>(&event)) {
     if (auto ch = find(e->id)) {
@@ -1402,7 +1410,17 @@ void DataChannel::Close() {
   pc->RunSync([&] { pc->CloseChannel(*impl_); });
 }
 void DataChannel::OnOpen(std::function<void()> handler) {
+  const bool set = static_cast<bool>(handler);
   impl_->Set(&Impl::on_open, std::move(handler));
+  if (!set || !impl_->open_unheard.load()) return;
+  auto pc = impl_->pc.lock();
+  if (!pc) return;
+  // Delivered on the connection's thread like every event, after the caller's current handler.
+  asio::post(pc->loop->io, [ch = impl_, pc] {
+    if (pc->shut_down || ch->done || ch->state.load() != DataChannelState::kOpen) return;
+    if (!ch->open_unheard.exchange(false)) return;
+    if (auto f = ch->Get(&Impl::on_open)) f();
+  });
 }
 void DataChannel::OnMessage(std::function<void(std::span<const uint8_t>, bool)> handler) {
   impl_->Set(&Impl::on_message, std::move(handler));

@@ -276,6 +276,92 @@ TEST(PeerConnectionTest, NegotiatedChannelsOnSharedRuntimeWithDirectTrickle) {
   b.reset();
 }
 
+TEST(PeerConnectionTest, OpenBeforeAnyOnOpenHandlerReachesTheFirstHandlerSetLaterOnce) {
+  Peers p;
+  auto dcep = p.a->CreateDataChannel("first");
+  ASSERT_TRUE(dcep.ok());
+  std::atomic<int> first_opens{0};
+  (*dcep)->OnOpen([&] { ++first_opens; });
+  ASSERT_NO_FATAL_FAILURE(p.Negotiate());
+  ASSERT_TRUE(p.WaitConnected());
+  ASSERT_TRUE(WaitFor([&] { return first_opens.load() == 1; }));
+  // On a connected transport a negotiated channel opens at once, from this (another) thread's
+  // point of view possibly before any handler could be set. Set it late on purpose.
+  DataChannelInit init;
+  init.negotiated = true;
+  init.id = 40;
+  auto late = p.a->CreateDataChannel("late", init);
+  ASSERT_TRUE(late.ok());
+  ASSERT_TRUE(WaitFor([&] { return (*late)->ready_state() == DataChannelState::kOpen; }));
+  std::this_thread::sleep_for(50ms);
+  std::atomic<int> late_opens{0};
+  (*late)->OnOpen([&] { ++late_opens; });
+  EXPECT_TRUE(WaitFor([&] { return late_opens.load() == 1; }, 2s));
+  // Once only: a second handler, and the first channel's handler, hear nothing more.
+  std::atomic<int> again{0};
+  (*late)->OnOpen([&] { ++again; });
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(again.load(), 0);
+  EXPECT_EQ(late_opens.load(), 1);
+  EXPECT_EQ(first_opens.load(), 1);
+}
+
+TEST(PeerConnectionTest, PartiallyReliableAndUnorderedChannelsLoseNothingOnALosslessPath) {
+  // On loopback nothing is lost, so a partially reliable channel must deliver (and echo) every
+  // message, in order unless unordered. Sizes as in the browser matrix (tests/interop/common).
+  Peers p;
+  struct Case {
+    const char* label;
+    DataChannelInit init;
+  };
+  std::vector<Case> cases(3);
+  cases[0] = {"unordered", {}};
+  cases[0].init.ordered = false;
+  cases[1] = {"rexmit0", {}};
+  cases[1].init.max_retransmits = 0;
+  cases[2] = {"lifetime100", {}};
+  cases[2].init.max_packet_life_time = 100;
+  // b echoes everything on the channel it came from.
+  std::mutex mu;
+  std::vector<std::shared_ptr<DataChannel>> incoming;
+  p.b->OnDataChannel([&](std::shared_ptr<DataChannel> ch) {
+    DataChannel* raw = ch.get();
+    raw->OnMessage([raw](std::span<const uint8_t> d, bool binary) {
+      if (binary) {
+        (void)raw->Send(d);
+      } else {
+        (void)raw->Send(std::string_view(reinterpret_cast<const char*>(d.data()), d.size()));
+      }
+    });
+    std::lock_guard lock(mu);
+    incoming.push_back(std::move(ch));
+  });
+  std::vector<std::shared_ptr<DataChannel>> channels;
+  std::vector<std::unique_ptr<std::atomic<int>>> echoes;
+  for (const Case& c : cases) {
+    auto made = p.a->CreateDataChannel(c.label, c.init);
+    ASSERT_TRUE(made.ok()) << made.error().message;
+    echoes.push_back(std::make_unique<std::atomic<int>>(0));
+    std::atomic<int>* n = echoes.back().get();
+    (*made)->OnMessage([n](std::span<const uint8_t>, bool) { ++*n; });
+    channels.push_back(*made);
+  }
+  ASSERT_NO_FATAL_FAILURE(p.Negotiate());
+  ASSERT_TRUE(p.WaitConnected());
+  const std::vector<size_t> sizes = {0, 1, 16 * 1024, 64 * 1024};
+  for (auto& ch : channels) {
+    ASSERT_TRUE(WaitFor([&] { return ch->ready_state() == DataChannelState::kOpen; }));
+    for (size_t n : sizes) {
+      ASSERT_TRUE(ch->Send(std::vector<uint8_t>(n, 0x5a)).ok());
+      ASSERT_TRUE(ch->Send(std::string(n, 'x')).ok());
+    }
+  }
+  for (size_t i = 0; i < cases.size(); ++i) {
+    EXPECT_TRUE(WaitFor([&] { return echoes[i]->load() == 8; }, 5s))
+        << cases[i].label << ": " << echoes[i]->load() << " of 8 echoes";
+  }
+}
+
 TEST(PeerConnectionTest, BadRemoteSdpNamesTheLineAndChangesNothing) {
   PeerConnection pc(Loopback());
   PeerConnection other(Loopback());
