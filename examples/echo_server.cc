@@ -5,11 +5,16 @@
 //   {"type":"answer","sdp":"..."}                      the remote answer (with --offer)
 //   {"candidate":"candidate:...","sdpMid":"0"}          a trickled remote candidate
 //   {"candidate":"","sdpMid":"0"}                       end of remote candidates
+//   {"close":"LABEL"}                                   close our channels with that label
+//   {"negotiated":{"label":..,"id":N,"ordered":..,"maxRetransmits":..,"maxPacketLifeTime":..}}
+//                                                      create a negotiated channel (echoed too)
 // Output lines (stdout):
 //   {"type":"answer"|"offer","sdp":"..."}              our description, with every gathered
 //                                                        candidate (printed once gathering is
 //                                                        complete, for peers that do not trickle)
-//   {"event":"open","label":...} / {"event":"closed"}   diagnostics
+//   {"event":"open","label":..,"id":..,"ordered":..,"maxRetransmits":..,"maxPacketLifeTime":..,
+//    "protocol":..,"negotiated":..}                     a channel opened, as our peer sees it
+//   {"event":"channel-closed","label":...}              a channel closed (by either side)
 // Every message received on any channel is sent back on that channel, unchanged (text stays
 // text, binary stays binary).
 //
@@ -39,9 +44,30 @@ void Emit(const json& j) {
   std::cout << j.dump() << std::endl;
 }
 
+// Every channel until it closes, for {"close":LABEL}.
+std::mutex channels_mu;
+std::vector<std::shared_ptr<DataChannel>> channels;
+
+json Optional(const auto& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
 void Echo(const std::shared_ptr<DataChannel>& ch) {
   DataChannel* raw = ch.get();
-  ch->OnOpen([raw] { Emit({{"event", "open"}, {"label", raw->label()}}); });
+  {
+    std::lock_guard lock(channels_mu);
+    channels.push_back(ch);
+  }
+  ch->OnOpen([raw] {
+    Emit({{"event", "open"},
+          {"label", raw->label()},
+          {"id", Optional(raw->id())},
+          {"ordered", raw->ordered()},
+          {"maxRetransmits", Optional(raw->max_retransmits())},
+          {"maxPacketLifeTime", Optional(raw->max_packet_life_time())},
+          {"protocol", raw->protocol()},
+          {"negotiated", raw->negotiated()}});
+  });
   ch->OnMessage([raw](std::span<const uint8_t> data, bool binary) {
     if (binary) {
       (void)raw->Send(data);
@@ -50,7 +76,11 @@ void Echo(const std::shared_ptr<DataChannel>& ch) {
     }
   });
   // The channel holds itself until "close" (handlers are dropped after it).
-  ch->OnClose([ch] { Emit({{"event", "channel-closed"}, {"label", ch->label()}}); });
+  ch->OnClose([ch] {
+    Emit({{"event", "channel-closed"}, {"label", ch->label()}});
+    std::lock_guard lock(channels_mu);
+    std::erase(channels, ch);
+  });
 }
 
 }  // namespace
@@ -117,6 +147,33 @@ int main(int argc, char** argv) {
           if (!answer.ok() || !pc->SetLocalDescription(*answer).ok()) {
             Emit({{"event", "error"}, {"message", "cannot answer"}});
           }
+        }
+      } else if (j.contains("close")) {
+        const std::string label = j.value("close", "");
+        std::vector<std::shared_ptr<DataChannel>> matching;
+        {
+          std::lock_guard lock(channels_mu);
+          for (const auto& ch : channels)
+            if (ch->label() == label) matching.push_back(ch);
+        }
+        if (matching.empty()) Emit({{"event", "error"}, {"message", "no open channel '" + label + "' to close"}});
+        for (const auto& ch : matching)
+          ch->Close();
+      } else if (j.contains("negotiated") && j["negotiated"].is_object()) {
+        const json& n = j["negotiated"];
+        DataChannelInit init;
+        init.negotiated = true;
+        init.id = n.value("id", uint16_t{0});
+        init.ordered = n.value("ordered", true);
+        if (n.contains("maxRetransmits") && n["maxRetransmits"].is_number())
+          init.max_retransmits = n["maxRetransmits"].get<uint16_t>();
+        if (n.contains("maxPacketLifeTime") && n["maxPacketLifeTime"].is_number())
+          init.max_packet_life_time = n["maxPacketLifeTime"].get<uint32_t>();
+        auto made = pc->CreateDataChannel(n.value("label", ""), init);
+        if (!made.ok()) {
+          Emit({{"event", "error"}, {"message", "negotiated channel: " + made.error().message}});
+        } else {
+          Echo(*made);
         }
       } else if (j.contains("candidate")) {
         auto r = pc->AddIceCandidate({j.value("candidate", ""), j.value("sdpMid", "0"), 0});
