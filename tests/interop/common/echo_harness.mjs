@@ -339,7 +339,7 @@ export async function runBrowserEcho({ page, server, role, mdns, forwardEndOfCan
   }
   if (server.errors.length) fail("echo_server reported: " + server.errors.join("; "));
 
-  await runChannelMatrix(page, server);
+  await runChannelMatrix(pageDriver(page), server);
 
   // Closing in the browser must close our peer: echo_server exits 0 once its connection closed.
   await page.evaluate(() => window.peer.close());
@@ -376,7 +376,23 @@ export const MATRIX = [...MATRIX_ALONE, ...MATRIX_AT_ONCE];
 // The message's digest alone, for comparing unordered echoes as a multiset.
 const messageKey = (m) => digest([m]);
 
-export async function runChannelMatrix(page, server) {
+// The matrix driver of a browser page (page.html's window.peer).
+export function pageDriver(page) {
+  return {
+    matrix: (specs, messages, ms, concurrent) =>
+      page.evaluate(([s, m, t, c]) => window.peer.matrix(s, m, t, c), [specs, messages, ms, concurrent]),
+    closeChannel: (label) => page.evaluate((l) => window.peer.closeChannel(l), label),
+    waitClosed: (label, ms) => page.evaluate(([l, t]) => window.peer.waitClosed(l, t), [label, ms]),
+  };
+}
+
+// Runs the matrix through `driver` (the foreign peer): matrix(specs, messages, ms, concurrent)
+// opens the channels and returns {maxMessageSize, channels: {label: {id, ordered,
+// maxRetransmits, maxPacketLifeTime, negotiated, echoes}}} (messages in page form; see
+// page.html's matrix for the largest-size message), closeChannel(label), waitClosed(label, ms).
+// `sizes` replaces MATRIX_SIZES; `maxSize: false` leaves out the largest-size message;
+// `lifetimeMs` replaces lifetime100's 100 ms (its label stays).
+export async function runChannelMatrix(driver, server, { sizes = MATRIX_SIZES, maxSize = true, lifetimeMs = 100 } = {}) {
   // Our side of the negotiated channel must exist before the browser sends on its stream.
   server.send({ negotiated: { label: "negotiated", id: NEGOTIATED_ID } });
   await waitUntil(
@@ -384,21 +400,17 @@ export async function runChannelMatrix(page, server) {
     10_000,
     "our negotiated channel to open",
   );
-  const sent = payloads(MATRIX_SIZES).map(toPageForm);
-  const alone = await page.evaluate(([specs, m, ms]) => window.peer.matrix(specs, m, ms, false), [
-    MATRIX_ALONE,
-    sent,
-    TIMEOUT_MS,
-  ]);
-  const atOnce = await page.evaluate(([specs, m, ms]) => window.peer.matrix(specs, m, ms, true), [
-    MATRIX_AT_ONCE,
-    sent,
-    TIMEOUT_MS,
-  ]);
+  const sent = payloads(sizes).map(toPageForm);
+  const atOnceSpecs = MATRIX_AT_ONCE.map((spec) => ({ ...spec, maxSize: maxSize && spec.maxSize }));
+  const aloneSpecs = MATRIX_ALONE.map((spec) =>
+    spec.init.maxPacketLifeTime ? { ...spec, init: { maxPacketLifeTime: lifetimeMs } } : spec,
+  );
+  const alone = await driver.matrix(aloneSpecs, sent, TIMEOUT_MS, false);
+  const atOnce = await driver.matrix(atOnceSpecs, sent, TIMEOUT_MS, true);
   const result = { maxMessageSize: atOnce.maxMessageSize, channels: { ...alone.channels, ...atOnce.channels } };
   const ours = new Map(server.lines.filter((l) => l.event === "open").map((l) => [l.label, l]));
   const rows = [];
-  for (const spec of MATRIX) {
+  for (const spec of [...aloneSpecs, ...atOnceSpecs]) {
     const got = result.channels[spec.label];
     const want = {
       ordered: spec.init.ordered ?? true,
@@ -434,16 +446,16 @@ export async function runChannelMatrix(page, server) {
   console.log("channel matrix (both sides agree on options and id; every echo verified):\n  " + rows.join("\n  "));
 
   // Close from either side: the browser closes many-3, our peer closes many-4.
-  await page.evaluate(() => window.peer.closeChannel("many-3"));
+  await driver.closeChannel("many-3");
   await waitUntil(
     () => server.lines.some((l) => l.event === "channel-closed" && l.label === "many-3"),
     10_000,
     "our peer to see many-3 closed by the browser",
   );
   server.send({ close: "many-4" });
-  const state = await page.evaluate(([l, ms]) => window.peer.waitClosed(l, ms), ["many-4", 10_000]);
-  if (state !== "closed") fail("many-4 closed by our peer is " + state + " in the browser");
-  console.log("channel close: browser -> our peer (many-3) and our peer -> browser (many-4) ok");
+  const state = await driver.waitClosed("many-4", 10_000);
+  if (state !== "closed") fail("many-4 closed by our peer is " + state + " on the other side");
+  console.log("channel close: other side -> our peer (many-3) and our peer -> other side (many-4) ok");
 }
 
 // --- command line ----------------------------------------------------------------------------
