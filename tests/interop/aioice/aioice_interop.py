@@ -209,7 +209,10 @@ async def scenario(peerlink, ours_controlling, count, timeout, workdir):
         remote = "%s:%d" % (pair.remote_candidate.host, pair.remote_candidate.port)
         check(sel["local"] == remote and sel["remote"] == local,
               "the agents disagree: peerlink %s -> %s, aioice %s -> %s" % (sel["local"], sel["remote"], local, remote))
-        check(pair.remote_candidate.type == sel["local_type"],
+        # Same address on both sides (checked above). The type may differ: when our check reaches
+        # aioice before our trickled candidate does, aioice learns us as peer-reflexive and keeps
+        # that (RFC 8445 7.3.1.3), while we selected our host candidate (seen 1 in ~10 loaded runs).
+        check(pair.remote_candidate.type == sel["local_type"] or pair.remote_candidate.type == "prflx",
               "aioice sees our candidate as %s, we selected %s" % (pair.remote_candidate.type, sel["local_type"]))
         summary = "peerlink %s %s <-> aioice %s %s, rtt %.2f ms" % (
             sel["local_type"], sel["local"], sel["remote_type"], sel["remote"], result.get("rtt_ms") or -1)
