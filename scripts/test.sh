@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole peerlink test suite: exactly what CI runs (via .ci/run) and what the README's
 # quick start tells developers to run. Stages, in order, stopping at the first failure:
-#   1. g++ RelWithDebInfo build in build/ (tests + bench), ctest
+#   1. g++ RelWithDebInfo build in build/ (tests + bench), ctest, then the interop matrix table
+#      (tests/interop/matrix.py over the JUnit report build/ctest-junit.xml)
 #   2. clang-14 ASan+UBSan build in build-asan/ (tests + fuzzers), ctest (netns/interop excluded)
 #   3. every fuzzer listed in build-asan/fuzzers.txt over a temp copy of fuzz/corpus/<name>/
 #   4. clang-format-14 check of tracked sources
@@ -95,7 +96,11 @@ CC=gcc CXX=g++ cmake -S . -B build -G Ninja \
 cmake --build build -j "$JOBS"
 
 section "1/5 ctest (build/)"
-run_ctest build
+# The whole output of passed tests goes into the JUnit report: the interop matrix is read from it.
+run_ctest build --test-output-size-passed 1000000 --output-junit "$PWD/build/ctest-junit.xml"
+
+section "1/5 interop matrix (from build/ctest-junit.xml; docs/interop.md has the latest)"
+python3 tests/interop/matrix.py build/ctest-junit.xml
 
 # ---------------------------------------------------------------------------------------------
 if [ "${PEERLINK_SKIP_ASAN:-0}" = 1 ]; then
