@@ -107,9 +107,13 @@ if [ "${PEERLINK_SKIP_ASAN:-0}" = 1 ]; then
   section "2/5 + 3/5 ASan/UBSan and fuzzing: SKIPPED (PEERLINK_SKIP_ASAN=1)"
 else
   section "2/5 sanitizer build (clang-14, ASan+UBSan, fuzzers, build-asan/)"
+  # -O0 -g1: clang-14 compiles the sanitized tree about 3x faster than at RelWithDebInfo's -O2 -g
+  # (one Beast-heavy file: 95 s vs 273 s), which keeps CI under its time budget; line tables are
+  # enough for ASan/UBSan reports.
   CC=clang-14 CXX=clang++-14 cmake -S . -B build-asan -G Ninja \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPEERLINK_BUILD_TESTS=ON -DPEERLINK_BUILD_BENCH=OFF \
-    -DPEERLINK_SANITIZE=ON -DPEERLINK_BUILD_FUZZ=ON
+    -DPEERLINK_SANITIZE=ON -DPEERLINK_BUILD_FUZZ=ON \
+    "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O0 -g1 -DNDEBUG" "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O0 -g1 -DNDEBUG"
   cmake --build build-asan -j "$JOBS"
 
   section "2/5 ctest (build-asan/)"
