@@ -584,10 +584,15 @@ class Session final : public ConnBase, public std::enable_shared_from_this<Sessi
     writing_ = true;
     ws_.text(true);
     auto self = this->shared_from_this();
-    ws_.async_write(asio::buffer(*queue_.front()), [self](beast::error_code ec, size_t) {
+    // The handler owns the message too: Finish() may clear the queue while this write is in
+    // flight (a dropped slow reader), and the bytes must outlive the operation.
+    auto msg = queue_.front();
+    ws_.async_write(asio::buffer(*msg), [self, msg](beast::error_code ec, size_t) {
       self->writing_ = false;
-      self->queued_bytes_ -= self->queue_.front()->size();
-      self->queue_.pop_front();
+      if (!self->queue_.empty() && self->queue_.front() == msg) {
+        self->queued_bytes_ -= msg->size();
+        self->queue_.pop_front();
+      }
       if (ec) return self->Kill();
       if (!self->queue_.empty() && !self->finished_) self->DoWrite();
     });
