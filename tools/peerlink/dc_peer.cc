@@ -251,7 +251,6 @@ class DcPeer {
     }
     if (sent_ == o_.bytes && !digest_) {
       digest_ = crypto::HexEncode(hash_.Finish());
-      sent_all_ = Clock::now();
     }
   }
   void OnAnswererDigest(const std::string& text, Clock::time_point acked) {
@@ -365,7 +364,7 @@ class DcPeer {
   uint64_t sent_ = 0, received_ = 0, messages_ = 0;
   bool done_receiving_ = false, extra_reported_ = false;
   std::optional<std::string> digest_;
-  Clock::time_point opened_{}, first_byte_{}, sent_all_{};
+  Clock::time_point opened_{}, first_byte_{};
 };
 
 }  // namespace

@@ -39,6 +39,21 @@ void AddSignalOptions(CLI::App& cmd, SignalOptions& o) {
   cmd.add_option("--server-id", o.server_id, "Origin tag in Redis messages (default: random)");
 }
 
+// --bytes, --message-size and --timeout of `demo` and `dc-peer` (sizes take K, M, G, T suffixes).
+void AddTransferOptions(CLI::App& cmd, uint64_t& bytes, size_t& message_size, double& timeout_s) {
+  cmd.add_option("--bytes", bytes, "Bytes the offerer sends (suffixes K, M, G, T: powers of 1024)")
+      ->capture_default_str()
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
+  cmd.add_option("--message-size", message_size, "Bytes per data-channel message (at most 256K)")
+      ->capture_default_str()
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(size_t{1}, size_t{256} * 1024));
+  cmd.add_option("--timeout", timeout_s, "Fail if connecting and the transfer take longer (seconds)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 3600.0));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -98,17 +113,7 @@ int main(int argc, char** argv) {
   DemoOptions pc_demo;
   auto* pc_demo_cmd = app.add_subcommand(
       "demo", "Two dc-peer processes on loopback: open a data channel, move data, print the path and throughput");
-  pc_demo_cmd->add_option("--bytes", pc_demo.bytes, "How much to send (suffixes K, M, G: powers of 1024)")
-      ->capture_default_str()
-      ->transform(CLI::AsSizeValue(false))
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
-  pc_demo_cmd->add_option("--message-size", pc_demo.message_size, "Bytes per data-channel message (at most 256K)")
-      ->capture_default_str()
-      ->transform(CLI::AsSizeValue(false))
-      ->check(CLI::Range(size_t{1}, size_t{256} * 1024));
-  pc_demo_cmd->add_option("--timeout", pc_demo.timeout_s, "Fail if connecting and the transfer take longer (seconds)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.1, 3600.0));
+  AddTransferOptions(*pc_demo_cmd, pc_demo.bytes, pc_demo.message_size, pc_demo.timeout_s);
   pc_demo_cmd->add_flag("--json", pc_demo.json, "Print both peers' results as one JSON object");
 
   DcPeerOptions dc_peer;
@@ -117,17 +122,7 @@ int main(int argc, char** argv) {
   dc_peer_cmd->add_option("--role", dc_peer.role, "offerer (sends) or answerer (receives)")
       ->required()
       ->check(CLI::IsMember({"offerer", "answerer"}));
-  dc_peer_cmd->add_option("--bytes", dc_peer.bytes, "Bytes the offerer sends (suffixes K, M, G)")
-      ->capture_default_str()
-      ->transform(CLI::AsSizeValue(false))
-      ->check(CLI::Range(uint64_t{1}, uint64_t{1} << 40));
-  dc_peer_cmd->add_option("--message-size", dc_peer.message_size, "Bytes per message (at most 256K)")
-      ->capture_default_str()
-      ->transform(CLI::AsSizeValue(false))
-      ->check(CLI::Range(size_t{1}, size_t{256} * 1024));
-  dc_peer_cmd->add_option("--timeout", dc_peer.timeout_s, "Give up after this many seconds")
-      ->capture_default_str()
-      ->check(CLI::Range(0.1, 3600.0));
+  AddTransferOptions(*dc_peer_cmd, dc_peer.bytes, dc_peer.message_size, dc_peer.timeout_s);
   dc_peer_cmd->add_option("--bind", dc_peer.bind, "Bind a UDP socket on this IP, repeatable (default 127.0.0.1)");
 
   SignalOptions sig;
