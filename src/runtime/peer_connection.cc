@@ -3,6 +3,8 @@
 // bookkeeping of the sdp layer. See docs/peer_connection.md.
 #include "include/peerlink/peer_connection.h"
 
+#include <openssl/crypto.h>
+
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -48,6 +50,49 @@ struct Runtime::Impl {
   std::shared_ptr<Loop> Pick() { return loops[next.fetch_add(1) % loops.size()]; }
 };
 
+namespace {
+
+// Loop threads of runtimes destroyed on their own thread (e.g. the last connection destroyed in
+// its own callback). Such a thread cannot join itself; detached, it could still be running when
+// the process exits, and its per-thread OpenSSL state would leak (LeakSanitizer saw it in
+// CloseFromInsideOnMessageAndDestroyFromStateCallback). It is handed over here instead and
+// joined at static destruction, after its loop ran out of work and returned. Not joined earlier:
+// a join from another runtime's destructor could wait on a thread that waits on the caller.
+// Built on first use, it is destroyed before statics built earlier, and OpenSSL is initialised
+// first so that its exit-time cleanup runs after the joins, not under a running loop thread.
+class LoopThreadReaper {
+ public:
+  static LoopThreadReaper& Get() {
+    static LoopThreadReaper reaper;
+    return reaper;
+  }
+  LoopThreadReaper() { OPENSSL_init_crypto(0, nullptr); }
+  void Adopt(std::thread t) {
+    std::lock_guard lock(mu_);
+    threads_.push_back(std::move(t));
+  }
+  ~LoopThreadReaper() {
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lock(mu_);
+      threads.swap(threads_);
+    }
+    for (auto& t : threads) {
+      if (t.get_id() == std::this_thread::get_id()) {
+        t.detach();  // exit() called from a loop thread itself
+      } else {
+        t.join();
+      }
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace
+
 std::shared_ptr<Runtime> Runtime::Create(int threads) {
   return std::shared_ptr<Runtime>(new Runtime(threads));
 }
@@ -59,7 +104,8 @@ Runtime::Runtime(int threads) : impl_(std::make_unique<Impl>()) {
     loop->guard.emplace(asio::make_work_guard(loop->io));
     std::promise<void> started;
     auto ready = started.get_future();
-    // The thread keeps its loop alive: a runtime destroyed on its own thread detaches it.
+    // The thread keeps its loop alive: a runtime destroyed on its own thread hands it to the
+    // LoopThreadReaper.
     loop->thread = std::thread([loop, &started] {
       loop->id = std::this_thread::get_id();
       started.set_value();
@@ -76,7 +122,7 @@ Runtime::~Runtime() {
   for (auto& loop : impl_->loops) {
     loop->guard.reset();
     if (loop->OnThread()) {
-      loop->thread.detach();
+      LoopThreadReaper::Get().Adopt(std::move(loop->thread));
     } else {
       loop->thread.join();
     }
