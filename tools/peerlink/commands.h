@@ -62,6 +62,22 @@ struct DemoOptions {
 };
 int RunDemo(const DemoOptions& options);
 
+struct PipeOptions {
+  std::string room;
+  std::vector<std::string> signal = {"ws://127.0.0.1:4444"};
+  std::string password;                  // y-webrtc room password: the signaling server sees only ciphertext
+  std::string ca_file;                   // extra CAs for wss://
+  std::vector<std::string> ice_servers;  // stun:/turn:/turns: URLs
+  std::string ice_username, ice_credential;
+  bool relay_only = false;
+  std::vector<std::string> bind;  // empty: every interface that is up
+  bool loopback = false;          // also gather on loopback (same-host use)
+  double timeout_s = 30;          // to find a peer and open the channel
+  bool quiet = false;
+  bool verbose = false;
+};
+int RunPipe(const PipeOptions& options);
+
 struct SignalOptions {
   std::string listen = "0.0.0.0:4444";  // y-webrtc's default port
   std::string tls_cert;

@@ -125,6 +125,28 @@ int main(int argc, char** argv) {
   AddTransferOptions(*dc_peer_cmd, dc_peer.bytes, dc_peer.message_size, dc_peer.timeout_s);
   dc_peer_cmd->add_option("--bind", dc_peer.bind, "Bind a UDP socket on this IP, repeatable (default 127.0.0.1)");
 
+  PipeOptions pipe;
+  auto* pipe_cmd = app.add_subcommand(
+      "pipe",
+      "Netcat over a data channel: stdin to the peer in ROOM, the peer's data to stdout (see docs/signaling.md)");
+  pipe_cmd->add_option("room", pipe.room, "Room (signaling topic) to meet the other peer in")->required();
+  pipe_cmd->add_option("--signal", pipe.signal, "Signaling server ws:// or wss:// URL, repeatable")
+      ->capture_default_str();
+  pipe_cmd->add_option("--password", pipe.password,
+                       "Room password: signaling messages are end-to-end encrypted (y-webrtc compatible)");
+  pipe_cmd->add_option("--ca-file", pipe.ca_file, "PEM CAs to trust for wss:// besides the system store");
+  pipe_cmd->add_option("--ice-server", pipe.ice_servers, "stun:, turn: or turns: URL, repeatable");
+  pipe_cmd->add_option("--ice-username", pipe.ice_username, "TURN username");
+  pipe_cmd->add_option("--ice-credential", pipe.ice_credential, "TURN password");
+  pipe_cmd->add_flag("--relay-only", pipe.relay_only, "Use TURN relay candidates only");
+  pipe_cmd->add_option("--bind", pipe.bind, "Gather on this local IP only, repeatable (default: every interface)");
+  pipe_cmd->add_flag("--loopback", pipe.loopback, "Also gather on loopback (two pipes on one host)");
+  pipe_cmd->add_option("--timeout", pipe.timeout_s, "Give up if no channel is open after this many seconds")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 86400.0));
+  pipe_cmd->add_flag("-q,--quiet", pipe.quiet, "Print errors only");
+  pipe_cmd->add_flag("-v,--verbose", pipe.verbose, "Also print signaling and connection diagnostics");
+
   SignalOptions sig;
   auto* sig_cmd =
       app.add_subcommand("signal", "Run a y-webrtc-compatible WebSocket signaling server (see docs/signaling.md)");
@@ -149,6 +171,7 @@ int main(int argc, char** argv) {
   if (demo_cmd->parsed()) return RunIceDemo(demo);
   if (pc_demo_cmd->parsed()) return RunDemo(pc_demo);
   if (dc_peer_cmd->parsed()) return RunDcPeer(dc_peer);
+  if (pipe_cmd->parsed()) return RunPipe(pipe);
   if (token_cmd->parsed()) return RunSignalToken(token);
   if (sig_cmd->parsed()) return RunSignal(sig);
   std::cerr << app.help() << '\n';
