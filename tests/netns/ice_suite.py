@@ -409,6 +409,96 @@ def case_turn_rest_wrong_secret_fails(s):
     return "fails: %r after %.1f s" % (out["controlling"].result.get("error"), when)
 
 
+# --- `peerlink pipe` through the namespaces ---------------------------------------------------
+
+SIGNAL_URL = "ws://%s:4444" % PUB_PEER_IP  # `peerlink signal`, started in pub by pipe cases
+
+
+def pipe_pair(s, room, a_args, b_args, size_a, size_b, timeout=30):
+    """`peerlink signal` in pub; `peerlink pipe ROOM` in a and in b, each sending random bytes.
+    Both must exit 0 and each stdout must equal the other side's stdin. Returns their stderr."""
+    sig_log = open(os.path.join(s.work, "signal-%s.log" % room), "wb")
+    sig = subprocess.Popen(["ip", "netns", "exec", s.ns("pub"), s.peerlink, "signal", "--listen",
+                            "%s:4444" % PUB_PEER_IP], stdin=subprocess.DEVNULL, stdout=sig_log,
+                           stderr=subprocess.STDOUT)
+    procs, files = [], {}
+    try:
+        time.sleep(0.3)
+        check(sig.poll() is None, "peerlink signal exited at once")
+        for name, ns, args, size in (("a", "a", a_args, size_a), ("b", "b", b_args, size_b)):
+            base = os.path.join(s.work, "pipe-%s-%s" % (room, name))
+            with open(base + ".in", "wb") as f:
+                f.write(os.urandom(size))
+            files[name] = base
+            argv = ["ip", "netns", "exec", s.ns(ns), s.peerlink, "pipe", room, "--signal", SIGNAL_URL,
+                    "--timeout", str(timeout), "-v"] + list(args)
+            print("   $ " + " ".join(argv[4:]), flush=True)
+            procs.append(subprocess.Popen(argv, stdin=open(base + ".in", "rb"), stdout=open(base + ".out", "wb"),
+                                          stderr=open(base + ".err", "wb")))
+        codes = []
+        deadline = time.monotonic() + timeout + 30
+        for p in procs:
+            try:
+                codes.append(p.wait(max(0.1, deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                codes.append("timeout")
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        sig.terminate()
+        try:
+            sig.wait(5)
+        except subprocess.TimeoutExpired:
+            sig.kill()
+            sig.wait()
+    errs = {}
+    for name in ("a", "b"):
+        with open(files[name] + ".err", "rb") as f:
+            errs[name] = f.read().decode(errors="replace")
+    check(codes == [0, 0], "pipe exit codes %s\n--- a:\n%s\n--- b:\n%s" % (codes, errs["a"][-4000:], errs["b"][-4000:]))
+    for src, dst in (("a", "b"), ("b", "a")):
+        with open(files[src] + ".in", "rb") as f:
+            sent = f.read()
+        with open(files[dst] + ".out", "rb") as f:
+            got = f.read()
+        check(got == sent, "%s received %d bytes that differ from the %d %s sent" % (dst, len(got), len(sent), src))
+    return errs
+
+
+def pipe_path(err):
+    m = re.search(r"connected to \S+ via (\S+) (\S+) <-> (\S+) (\S+) \((direct|relayed)\)", err)
+    check(m is not None, "no path line in:\n%s" % err[-3000:])
+    return m.groups()
+
+
+def case_pipe_turn_eim_vs_symmetric(s):
+    """`peerlink pipe` a (nat1) <-> b (symmetric nat2) via `peerlink signal` in pub and coturn."""
+    s.coturn("static")
+    ice = ["--ice-server", "stun:" + STUN_ADDR, "--ice-server", "turn:%s:3478" % TURN_IP,
+           "--ice-username", "user", "--ice-credential", "pass"]
+    errs = pipe_pair(s, "nat-room", ice, ice, 3 * 1024 * 1024 + 11, 1024 * 1024 + 5)
+    pa, pb = pipe_path(errs["a"]), pipe_path(errs["b"])
+    check(pa[4] == "relayed" and pb[4] == "relayed", "path not relayed: a %s, b %s" % (pa, pb))
+    check("relay" in (pa[0], pb[0]), "no side uses a local relay candidate: a %s, b %s" % (pa, pb))
+    return "a %s %s <-> %s %s, b %s %s <-> %s %s; bytes intact both ways" % (pa[:4] + pb[:4])
+
+
+def case_pipe_password_relay_only_tcp(s):
+    """`peerlink pipe` with a room password, both sides --relay-only over TURN/TCP."""
+    s.coturn("static")
+    ice = ["--ice-server", "turn:%s:3478?transport=tcp" % TURN_IP, "--ice-username", "user",
+           "--ice-credential", "pass", "--relay-only", "--password", "netns secret"]
+    errs = pipe_pair(s, "tcp-room", ice, ice, 2 * 1024 * 1024, 64 * 1024)
+    pa, pb = pipe_path(errs["a"]), pipe_path(errs["b"])
+    check(pa[0] == "relay" and pa[2] == "relay" and pb[0] == "relay" and pb[2] == "relay",
+          "not relay <-> relay: a %s, b %s" % (pa, pb))
+    return "relay %s <-> relay %s over TURN/TCP" % (pa[1], pa[3])
+
+
 CASES = [
     case_stun_eim_vs_symmetric_fails,
     case_turn_udp_eim_vs_symmetric,
@@ -420,6 +510,8 @@ CASES = [
     case_pub_peer_stun_loss10,
     case_turn_rest_secret,
     case_turn_rest_wrong_secret_fails,
+    case_pipe_turn_eim_vs_symmetric,
+    case_pipe_password_relay_only_tcp,
 ]
 CASE_NAMES = {f.__name__[len("case_"):]: f for f in CASES}
 
