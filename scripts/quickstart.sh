@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Quick start on a fresh Debian 12 machine: install dependencies, build, run the main demo.
 # The demo is `peerlink demo`: two processes (an offerer and an answerer) connect over UDP on
-# loopback through the whole stack (ICE, DTLS 1.2, SCTP, a data channel), move 64 MiB, compare
+# loopback through the whole stack (ICE, DTLS 1.2, SCTP, a data channel), move 256 MiB, compare
 # SHA-256 digests of what was sent and what arrived, and print the path and the throughput.
 set -euo pipefail
 

@@ -51,11 +51,13 @@ struct DcPeerOptions {
   size_t message_size = 64 * 1024;
   double timeout_s = 60;
   std::vector<std::string> bind;  // empty: 127.0.0.1
+  std::string signal;             // ws:// URL: meet in --room there instead of stdin/stdout
+  std::string room = "peerlink-demo";
 };
 int RunDcPeer(const DcPeerOptions& options);
 
 struct DemoOptions {
-  uint64_t bytes = 64 * 1024 * 1024;
+  uint64_t bytes = 256 * 1024 * 1024;
   size_t message_size = 64 * 1024;
   double timeout_s = 60;
   bool json = false;  // print both results as one JSON object instead of the summary

@@ -1,5 +1,7 @@
-// `peerlink dc-peer`: one PeerConnection (the public API) with JSON-lines signaling on
-// stdin/stdout, moving --bytes over one reliable ordered data channel. Used by `peerlink demo`.
+// `peerlink dc-peer`: one PeerConnection (the public API) moving --bytes over one reliable
+// ordered data channel. Used by `peerlink demo`. Signaling is either JSON lines on stdin/stdout
+// (below) or, with --signal URL --room R, a room on a signaling server (runtime::RoomClient, one
+// connection; who offers then follows the room's rule and --role only picks sender/receiver).
 //
 // Out (stdout):
 //   {"type":"offer"|"answer","sdp":"..."}
@@ -32,6 +34,7 @@
 #include <vector>
 
 #include "src/base/crypto.h"
+#include "src/runtime/room_client.h"
 #include "tools/peerlink/commands.h"
 #include "tools/peerlink/lines.h"
 
@@ -73,8 +76,9 @@ class DcPeer {
     config.bind_addresses = o_.bind;
     if (config.bind_addresses.empty()) config.bind_addresses = {"127.0.0.1"};
     config.log = [this](std::string_view line) { LogLine(tag(), line); };
+    if (!o_.signal.empty()) return RunInRoom(std::move(config));
     try {
-      pc_ = std::make_unique<PeerConnection>(config);
+      pc_ = std::make_shared<PeerConnection>(config);
     } catch (const std::exception& e) {
       LogLine(tag(), std::string("cannot create the peer connection: ") + e.what());
       return kExitFailure;
@@ -134,6 +138,62 @@ class DcPeer {
   }
 
  private:
+  // --signal/--room: the room decides who offers; on_channel gives us the one channel.
+  int RunInRoom(Configuration config) {
+    runtime::RoomClientOptions ro;
+    ro.signaling.core.urls = {o_.signal};
+    ro.signaling.core.room = o_.room;
+    ro.peer = std::move(config);
+    ro.channel_label = kLabel;
+    ro.max_connections = 1;
+    ro.connect_timeout = Duration::Nanos(static_cast<int64_t>(o_.timeout_s * 1e9));
+    runtime::RoomClientCallbacks cb;
+    cb.on_channel = [this](const runtime::RoomPeerInfo& peer, std::shared_ptr<DataChannel> ch) {
+      // The room's thread (a channel we created) or the connection's (a received one): wire it
+      // before it can open or carry a message.
+      if (channel_) return;
+      channel_ = std::move(ch);
+      if (offerer()) {
+        WireSender();
+      } else {
+        WireReceiver();
+      }
+      Post([this, id = peer.peer_id] { pc_ = room_->connection(id); });
+    };
+    cb.on_state = [this](const runtime::RoomPeerInfo&, PeerConnectionState s) {
+      if (s == PeerConnectionState::kFailed) Post([this] { Fail("the connection failed (ICE or DTLS)"); });
+    };
+    cb.on_peer_gone = [this](const std::string&, std::string_view reason) {
+      Post([this, why = std::string(reason)] {
+        if (reported_) return PeerClosed();
+        Fail("lost the peer: " + why);
+      });
+    };
+    try {
+      // No room log: signaling connects/disconnects are routine here; failures reach us as
+      // callbacks (peer gone, connection failed) or as the timeout.
+      room_ = std::make_unique<runtime::RoomClient>(std::move(ro), std::move(cb));
+    } catch (const std::exception& e) {
+      return Failed(std::string("cannot join the room: ") + e.what());
+    }
+    room_->Start();
+    asio::steady_timer deadline(io_);
+    deadline.expires_after(std::chrono::milliseconds(static_cast<int64_t>(o_.timeout_s * 1000)));
+    deadline.async_wait([this](const boost::system::error_code& ec) {
+      if (!ec) Fail("not finished within " + FormatSeconds(o_.timeout_s) + " s");
+    });
+    asio::signal_set signals(io_, SIGINT, SIGTERM);
+    signals.async_wait([this](const boost::system::error_code& ec, int sig) {
+      if (!ec) Finish(128 + sig);
+    });
+    io_.run();
+    pc_.reset();
+    room_->Stop();  // closes the connection; no callback after it
+    channel_.reset();
+    room_.reset();
+    return exit_code_;
+  }
+
   bool offerer() const { return o_.role == "offerer"; }
   std::string tag() const { return o_.role; }
 
@@ -348,7 +408,8 @@ class DcPeer {
   const DcPeerOptions& o_;
   asio::io_context& io_;
   const Clock::time_point started_;
-  std::unique_ptr<PeerConnection> pc_;
+  std::shared_ptr<PeerConnection> pc_;
+  std::unique_ptr<runtime::RoomClient> room_;  // --signal mode
   std::shared_ptr<DataChannel> channel_;
   std::mutex out_mu_;
   // Main thread.

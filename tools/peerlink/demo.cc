@@ -1,8 +1,9 @@
-// `peerlink demo`: the quick start's main job. Two `dc-peer` children of this executable, an
-// offerer and an answerer, signal through this process (JSON lines), connect over UDP on
-// 127.0.0.1 (ICE, DTLS, SCTP: the full stack, nothing mocked), open a data channel, move
-// --bytes, and compare SHA-256 digests of what was sent and what arrived. Prints the path and
-// the throughput; exits 0 only if every byte arrived intact.
+// `peerlink demo`: the quick start's main job. Starts a signaling server (`peerlink signal`'s,
+// in process, on an ephemeral loopback port) and two `dc-peer` children of this executable, a
+// sender and a receiver, that meet in a fresh room there, connect over UDP on 127.0.0.1 (ICE,
+// DTLS, SCTP: the full stack, nothing mocked), open a data channel, move --bytes, and compare
+// SHA-256 digests of what was sent and what arrived. Prints the path and the throughput; exits 0
+// only if every byte arrived intact.
 #include <array>
 #include <boost/asio/io_context.hpp>
 #include <csignal>
@@ -11,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "src/base/rng.h"
+#include "src/runtime/signaling_server.h"
 #include "tools/peerlink/child_pair.h"
 #include "tools/peerlink/commands.h"
 #include "tools/peerlink/lines.h"
@@ -53,6 +56,15 @@ std::string Size(double bytes) {
 int RunDemo(const DemoOptions& options) {
   const std::string tag = "demo";
   boost::asio::io_context io;
+  // The rendezvous: our own signaling server, on this process's io_context.
+  runtime::SignalingServer signaling(io, runtime::SignalingServerOptions{}, nullptr);
+  if (auto err = signaling.Start(*SocketAddress::Parse("127.0.0.1:0")); !err.empty()) {
+    LogLine(tag, "cannot start the embedded signaling server: " + err);
+    return kExitFailure;
+  }
+  const std::string url = "ws://" + signaling.local_address().ToString();
+  CryptoRng rng;
+  const std::string room = "demo-" + rng.IceChars(12);
   const std::array<std::string, 2> roles = {"offerer", "answerer"};
   std::array<std::vector<std::string>, 2> args;
   for (size_t i = 0; i < 2; ++i) {
@@ -60,7 +72,9 @@ int RunDemo(const DemoOptions& options) {
                "--role",         roles[i],
                "--bytes",        std::to_string(options.bytes),
                "--message-size", std::to_string(options.message_size),
-               "--timeout",      FormatSeconds(options.timeout_s)};
+               "--timeout",      FormatSeconds(options.timeout_s),
+               "--signal",       url,
+               "--room",         room};
   }
   const ChildPairOutcome outcome = RunChildPair(io, tag, roles, args, options.timeout_s, "the demo");
   if (outcome.interrupted_by) {
@@ -86,6 +100,8 @@ int RunDemo(const DemoOptions& options) {
 
   if (options.json) {
     std::printf("%s\n", json{{"ok", ok},
+                             {"signaling", url},
+                             {"room", room},
                              {"bytes", options.bytes},
                              {"message_size", options.message_size},
                              {"elapsed_ms", outcome.elapsed_ms},
@@ -95,8 +111,9 @@ int RunDemo(const DemoOptions& options) {
                             .c_str());
   } else if (ok) {
     const double bytes = static_cast<double>(options.bytes);
-    std::printf("demo: two processes, one data channel over the full stack (ICE, DTLS, SCTP) on loopback\n");
-    std::printf("  connected  channel open %.1f ms after the offerer started\n", sender.value("connect_ms", 0.0));
+    std::printf("demo: two processes met in room %s on the embedded signaling server %s\n", room.c_str(), url.c_str());
+    std::printf("      and opened one data channel over the full stack (ICE, DTLS, SCTP) on loopback\n");
+    std::printf("  connected  channel open %.1f ms after the sender started\n", sender.value("connect_ms", 0.0));
     std::printf("  path       %s\n", Path(sender).c_str());
     std::printf("  sent       %s as %llu messages of %s in %.3f s: %.1f MB/s (channel open -> receiver's digest)\n",
                 Size(bytes).c_str(), static_cast<unsigned long long>(sender.value("messages", uint64_t{0})),

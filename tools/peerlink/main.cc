@@ -112,18 +112,22 @@ int main(int argc, char** argv) {
 
   DemoOptions pc_demo;
   auto* pc_demo_cmd = app.add_subcommand(
-      "demo", "Two dc-peer processes on loopback: open a data channel, move data, print the path and throughput");
+      "demo",
+      "Embedded signaling server + two dc-peer processes on loopback: move data over a channel, print path and rate");
   AddTransferOptions(*pc_demo_cmd, pc_demo.bytes, pc_demo.message_size, pc_demo.timeout_s);
   pc_demo_cmd->add_flag("--json", pc_demo.json, "Print both peers' results as one JSON object");
 
   DcPeerOptions dc_peer;
   auto* dc_peer_cmd = app.add_subcommand(
-      "dc-peer", "One PeerConnection speaking JSON-lines signaling on stdin/stdout, moving data (used by demo)");
+      "dc-peer", "One PeerConnection moving data, signaled on stdin/stdout or through a room (used by demo)");
   dc_peer_cmd->add_option("--role", dc_peer.role, "offerer (sends) or answerer (receives)")
       ->required()
       ->check(CLI::IsMember({"offerer", "answerer"}));
   AddTransferOptions(*dc_peer_cmd, dc_peer.bytes, dc_peer.message_size, dc_peer.timeout_s);
   dc_peer_cmd->add_option("--bind", dc_peer.bind, "Bind a UDP socket on this IP, repeatable (default 127.0.0.1)");
+  dc_peer_cmd->add_option("--signal", dc_peer.signal,
+                          "Meet the other peer in --room on this ws:// signaling server instead of stdin/stdout");
+  dc_peer_cmd->add_option("--room", dc_peer.room, "Room on the --signal server")->capture_default_str();
 
   PipeOptions pipe;
   auto* pipe_cmd = app.add_subcommand(
