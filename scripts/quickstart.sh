@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Quick start on a fresh Debian 12 machine: install dependencies, build, run the main demo.
-# The demo is `peerlink demo`: two processes (an offerer and an answerer) connect over UDP on
-# loopback through the whole stack (ICE, DTLS 1.2, SCTP, a data channel), move 256 MiB, compare
-# SHA-256 digests of what was sent and what arrived, and print the path and the throughput.
+# The demo is `peerlink demo`: an embedded signaling server and two processes (a sender and a
+# receiver) that meet there and connect over UDP on loopback through the whole stack (ICE,
+# DTLS 1.2, SCTP, a data channel), move 256 MiB, compare SHA-256 digests and print path and rate.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
