@@ -28,10 +28,10 @@ export const fail = (msg) => {
   throw new Error(msg);
 };
 
-// Polls `pred` every 50 ms until it holds; rejects after ms.
+// Polls `pred` (sync or async) every 50 ms until it holds; rejects after ms.
 export async function waitUntil(pred, ms, what) {
   const end = Date.now() + ms;
-  while (!pred()) {
+  while (!(await pred())) {
     if (Date.now() > end) throw new Error(`timeout after ${ms} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
