@@ -14,6 +14,7 @@
 // connection's thread, so the SCTP receive window closes and the peer waits).
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -25,8 +26,10 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -58,10 +61,16 @@ std::string Mebibytes(uint64_t bytes) {
   return buf;
 }
 
-// Writes all of `data` to a blocking descriptor; false with errno set on failure.
-bool WriteAll(int fd, std::span<const uint8_t> data) {
+// Writes all of `data` to a blocking descriptor; false with errno set on failure. A signal
+// (SIGUSR1, installed without SA_RESTART) interrupts a blocked write; then `abort` decides
+// whether to go on (ECANCELED when it is set).
+bool WriteAll(int fd, std::span<const uint8_t> data, const std::atomic<bool>& abort) {
   size_t off = 0;
   while (off < data.size()) {
+    if (abort.load()) {
+      errno = ECANCELED;
+      return false;
+    }
     const ssize_t n = ::write(fd, data.data() + off, data.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -71,6 +80,8 @@ bool WriteAll(int fd, std::span<const uint8_t> data) {
   }
   return true;
 }
+
+void IgnoreSignal(int) {}
 
 class Pipe {
  public:
@@ -144,9 +155,20 @@ class Pipe {
 
     io_.run();
 
+    if (exit_code_ != kExitOk) InterruptStdoutWriter();
     stop_reader_.store(true);
     cv_.notify_all();
-    if (reader_.joinable()) reader_.join();
+    if (reader_.joinable()) {
+      // The reader can be stuck in Send(), waiting for the connection's thread, which can be stuck
+      // writing to a stdout nobody reads. Interrupted or failed, we do not wait for that.
+      if (reader_done_.wait_for(std::chrono::seconds(3)) == std::future_status::timeout) {
+        if (progress_) std::fputs("\r\033[K", stderr);
+        LogLine("pipe", "stdout or the connection is stalled; exiting without a clean close");
+        std::fflush(stderr);
+        ::_exit(exit_code_ == kExitOk ? kExitFailure : exit_code_);
+      }
+      reader_.join();
+    }
     if (progress_) std::fputs("\r\033[K", stderr);
     std::shared_ptr<DataChannel> ch;
     {
@@ -194,7 +216,14 @@ class Pipe {
     c->OnMessage([this, c](std::span<const uint8_t> data, bool binary) {
       if (binary) {
         if (peer_eof_) return Post([this] { Fail("the peer sent data after its EOF"); });
-        if (!WriteAll(STDOUT_FILENO, data)) {
+        if (!writer_known_) {  // always the connection's thread: recorded once, before writing_
+          writer_ = ::pthread_self();
+          writer_known_ = true;
+        }
+        writing_.store(true);
+        const bool written = WriteAll(STDOUT_FILENO, data, abort_writes_);
+        writing_.store(false);
+        if (!written) {
           const std::string why = std::string("cannot write to stdout: ") + std::strerror(errno);
           return Post([this, why] { Fail(why); });
         }
@@ -244,7 +273,12 @@ class Pipe {
       std::lock_guard lock(mu_);
       ch = channel_;
     }
-    reader_ = std::thread([this, ch] { ReadStdin(ch); });
+    std::promise<void> done;
+    reader_done_ = done.get_future();
+    reader_ = std::thread([this, ch, done = std::move(done)]() mutable {
+      ReadStdin(ch);
+      done.set_value();
+    });
   }
 
   // The reader thread: stdin -> channel, at most kHighWater queued.
@@ -280,6 +314,17 @@ class Pipe {
   }
   void ReaderFailed(std::string why) {
     Post([this, why = std::move(why)] { Fail(why); });
+  }
+
+  // Failed or interrupted: a write to a stdout nobody reads would hold the connection's thread
+  // (and with it every close) forever. Interrupt it (bounded: 2 s of retries every 20 ms, in
+  // case the signal lands just before the write blocks).
+  void InterruptStdoutWriter() {
+    abort_writes_.store(true);
+    for (int i = 0; i < 100 && writing_.load(); ++i) {
+      ::pthread_kill(writer_, SIGUSR1);
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
   }
 
   // Called whenever EOF/ACK state changes.
@@ -352,6 +397,11 @@ class Pipe {
   asio::io_context io_;
   runtime::RoomClient* room_ = nullptr;
   std::thread reader_;
+  // The connection's thread while it writes to stdout (see InterruptStdoutWriter).
+  std::atomic<bool> writing_{false}, abort_writes_{false};
+  pthread_t writer_{};         // set once by the connection's thread before writing_ is first set
+  bool writer_known_ = false;  // the connection's thread only
+  std::future<void> reader_done_;
   std::atomic<bool> stop_reader_{false};
   std::mutex mu_;
   std::condition_variable cv_;
@@ -382,6 +432,11 @@ int RunPipe(const PipeOptions& options) {
       return kExitUsage;
     }
   }
+  // No SA_RESTART: the signal makes a blocked write() return EINTR (InterruptStdoutWriter).
+  struct sigaction sa {};
+  sa.sa_handler = IgnoreSignal;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGUSR1, &sa, nullptr);
   Pipe pipe(options);
   return pipe.Run();
 }

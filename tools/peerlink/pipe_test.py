@@ -8,6 +8,7 @@ messages on stderr. Usage: pipe_test.py PEERLINK [CASE...]
 import hashlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -44,8 +45,9 @@ class Server:
             self.proc.wait()
 
 
-def start_pipe(tmp, name, room, url, stdin_path, extra=()):
-    out = open(os.path.join(tmp, name + ".out"), "wb")
+def start_pipe(tmp, name, room, url, stdin_path, extra=(), stdout_pipe=False):
+    """stdout_pipe: stdout is a pipe the caller reads (Popen.stdout) instead of NAME.out."""
+    out = subprocess.PIPE if stdout_pipe else open(os.path.join(tmp, name + ".out"), "wb")
     err = open(os.path.join(tmp, name + ".err"), "wb")
     stdin = open(stdin_path, "rb")
     cmd = [PEERLINK, "pipe", room, "--signal", url, "--bind", "127.0.0.1", "--loopback", "-v"] + list(extra)
@@ -53,7 +55,8 @@ def start_pipe(tmp, name, room, url, stdin_path, extra=()):
         cmd += ["--timeout", "30"]
     proc = subprocess.Popen(cmd, stdin=stdin, stdout=out, stderr=err)
     stdin.close()
-    out.close()
+    if not stdout_pipe:
+        out.close()
     err.close()
     return proc
 
@@ -157,17 +160,19 @@ def case_usage_errors(tmp):
         assert r.returncode == 2, f"{args}: exit {r.returncode} {r.stderr!r}"
 
 
+def sender_and_piped_receiver(tmp, room, url, size):
+    """A sends `size` random bytes; B sends nothing and its stdout is a pipe for the caller."""
+    in_a = write_random(tmp, "a.in", size)
+    empty = write_random(tmp, "empty", 0)
+    return start_pipe(tmp, "a", room, url, in_a), start_pipe(tmp, "b", room, url, empty, stdout_pipe=True)
+
+
 def case_reader_gone_fails_both(tmp):
     # B's stdout is a pipe whose reader exits after 1 byte: B cannot deliver the rest, so B fails;
     # A then loses its peer before its EOF is acknowledged and fails too. Nothing claims success.
     server = Server()
     try:
-        in_a = write_random(tmp, "a.in", 16 * 1024 * 1024)
-        empty = write_random(tmp, "empty", 0)
-        a = start_pipe(tmp, "a", "r4", server.url, in_a)
-        err_b = open(os.path.join(tmp, "b.err"), "wb")
-        b = subprocess.Popen([PEERLINK, "pipe", "r4", "--signal", server.url, "--bind", "127.0.0.1", "--loopback",
-                              "--timeout", "30"], stdin=open(empty, "rb"), stdout=subprocess.PIPE, stderr=err_b)
+        a, b = sender_and_piped_receiver(tmp, "r4", server.url, 16 * 1024 * 1024)
         head = subprocess.Popen(["head", "-c", "1"], stdin=b.stdout, stdout=subprocess.DEVNULL)
         b.stdout.close()
         codes = wait([a, b, head], CASE_TIMEOUT)
@@ -176,6 +181,30 @@ def case_reader_gone_fails_both(tmp):
     err_a, err_b = read(tmp, "a", "err").decode(errors="replace"), read(tmp, "b", "err").decode(errors="replace")
     assert codes[1] == 1 and "cannot write to stdout" in err_b, f"b exited {codes[1]}\n{err_b}"
     assert codes[0] == 1, f"a exited {codes[0]}\n{err_a}"
+
+
+def case_sigint_with_stalled_stdout_exits_promptly(tmp):
+    # B's stdout is a pipe nobody reads: its connection thread blocks in write(). SIGINT must
+    # still end B at once with 130 (the blocked write is interrupted), and A then fails.
+    server = Server()
+    try:
+        a, b = sender_and_piped_receiver(tmp, "r5", server.url, 64 * 1024 * 1024)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and b"connected to" not in read(tmp, "b", "err"):
+            time.sleep(0.1)
+        time.sleep(1.0)  # the pipe buffer is full long before this
+        t0 = time.monotonic()
+        b.send_signal(signal.SIGINT)
+        codes = wait([b], 15)
+        took = time.monotonic() - t0
+        b.stdout.close()
+        codes += wait([a], 60)
+    finally:
+        server.stop()
+    err_b = read(tmp, "b", "err").decode(errors="replace")
+    assert codes[0] == 130, f"b exited {codes[0]}\n{err_b}"
+    assert took < 8, f"b took {took:.1f} s to exit after SIGINT\n{err_b}"
+    assert codes[1] == 1, f"a exited {codes[1]}"
 
 
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
