@@ -11,6 +11,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <chrono>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -40,47 +41,31 @@ class BasicWsClient {
                const std::string& target = "/",
                const std::string& protocol = "",
                Ms timeout = Ms(3000)) {
-    bool done = false;
-    beast::error_code result;
+    auto op = std::make_shared<Op>();
     auto& lowest = beast::get_lowest_layer(*ws_);
     lowest.expires_after(timeout);
-    lowest.async_connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), [&](beast::error_code ec) {
-      if (ec) {
-        result = ec;
-        done = true;
-        return;
-      }
-      Handshake(port, target, protocol, &done, &result);
-    });
-    RunUntil(done, timeout + Ms(500));
-    error_ = result;
-    if (!done || result) return false;
+    lowest.async_connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port),
+                         [this, port, target, protocol, op](beast::error_code ec) {
+                           if (ec) return op->Complete(ec);
+                           Handshake(port, target, protocol, op);
+                         });
+    RunUntil(*op, timeout + Ms(500));
+    error_ = op->result;
+    if (!op->done || op->result) return false;
     beast::get_lowest_layer(*ws_).expires_never();
     ReadLoop();
     return true;
   }
 
+  // False if the write failed or did not complete within `timeout`. A write still in flight then
+  // completes later into its own Op (never into this frame's locals).
   bool Send(const std::string& text, Ms timeout = Ms(3000)) {
-    bool done = false;
-    beast::error_code result;
     ws_->text(true);
-    ws_->async_write(asio::buffer(text), [&](beast::error_code ec, size_t) {
-      result = ec;
-      done = true;
-    });
-    RunUntil(done, timeout);
-    return done && !result;
+    return Write(std::make_shared<const std::string>(text), timeout);
   }
   bool SendBinary(const std::string& bytes, Ms timeout = Ms(3000)) {
-    bool done = false;
-    beast::error_code result;
     ws_->binary(true);
-    ws_->async_write(asio::buffer(bytes), [&](beast::error_code ec, size_t) {
-      result = ec;
-      done = true;
-    });
-    RunUntil(done, timeout);
-    return done && !result;
+    return Write(std::make_shared<const std::string>(bytes), timeout);
   }
 
   // The next message, or nullopt after `timeout` or when the connection ended.
@@ -118,36 +103,43 @@ class BasicWsClient {
   std::string selected_protocol() const { return selected_protocol_; }
 
  private:
-  void Handshake(uint16_t port,
-                 const std::string& target,
-                 const std::string& protocol,
-                 bool* done,
-                 beast::error_code* result) {
+  // The state of one operation, shared with its completion handler: a handler that completes
+  // after the caller stopped waiting writes here, not into a dead stack frame.
+  struct Op {
+    bool done = false;
+    beast::error_code result;
+    void Complete(beast::error_code ec) {
+      result = ec;
+      done = true;
+    }
+  };
+
+  bool Write(std::shared_ptr<const std::string> bytes, Ms timeout) {
+    auto op = std::make_shared<Op>();
+    ws_->async_write(asio::buffer(*bytes), [op, bytes](beast::error_code ec, size_t) { op->Complete(ec); });
+    RunUntil(*op, timeout);
+    return op->done && !op->result;
+  }
+
+  void Handshake(uint16_t port, const std::string& target, const std::string& protocol, std::shared_ptr<Op> op) {
     if (!protocol.empty()) {
       ws_->set_option(websocket::stream_base::decorator(
           [protocol](websocket::request_type& req) { req.set(beast::http::field::sec_websocket_protocol, protocol); }));
     }
-    auto ws_handshake = [this, port, target, done, result] {
-      ws_->async_handshake(res_, "127.0.0.1:" + std::to_string(port), target,
-                           [this, done, result](beast::error_code ec) {
-                             *result = ec;
-                             *done = true;
-                             if (!ec) {
-                               auto it = res_.find(beast::http::field::sec_websocket_protocol);
-                               if (it != res_.end()) selected_protocol_ = std::string(it->value());
-                             }
-                           });
+    auto ws_handshake = [this, port, target, op] {
+      ws_->async_handshake(res_, "127.0.0.1:" + std::to_string(port), target, [this, op](beast::error_code ec) {
+        if (!ec) {
+          auto it = res_.find(beast::http::field::sec_websocket_protocol);
+          if (it != res_.end()) selected_protocol_ = std::string(it->value());
+        }
+        op->Complete(ec);
+      });
     };
     if constexpr (kTls) {
-      ws_->next_layer().async_handshake(asio::ssl::stream_base::client,
-                                        [ws_handshake, done, result](beast::error_code ec) {
-                                          if (ec) {
-                                            *result = ec;
-                                            *done = true;
-                                            return;
-                                          }
-                                          ws_handshake();
-                                        });
+      ws_->next_layer().async_handshake(asio::ssl::stream_base::client, [ws_handshake, op](beast::error_code ec) {
+        if (ec) return op->Complete(ec);
+        ws_handshake();
+      });
     } else {
       ws_handshake();
     }
@@ -164,9 +156,9 @@ class BasicWsClient {
       ReadLoop();
     });
   }
-  void RunUntil(bool& done, Ms timeout) {
+  void RunUntil(const Op& op, Ms timeout) {
     const auto until = std::chrono::steady_clock::now() + timeout;
-    while (!done && std::chrono::steady_clock::now() < until) {
+    while (!op.done && std::chrono::steady_clock::now() < until) {
       io_.restart();
       io_.run_one_until(until);
     }
