@@ -166,6 +166,50 @@ TEST(RoomClientTest, TwoPeersMeetOpenOneChannelAndTheSmallerIdCalls) {
   EXPECT_EQ(a.room().connection("nobody"), nullptr);
 }
 
+// Glare with real connections: both peers of a pair start at the same moment, so both announce
+// at once and each learns of the other from the other's announce. 100 pairs (10 rounds of 10
+// rooms started together on one server): every pair must end with exactly one connection and
+// one channel on each side, created by the peer with the smaller id.
+TEST(RoomClientTest, SimultaneousStartsGiveExactlyOneConnection100Times) {
+  Server server;
+  auto runtime = Runtime::Create(1);
+  int pairs = 0;
+  for (int round = 0; round < 10; ++round) {
+    std::vector<std::unique_ptr<Member>> as, bs;
+    for (int r = 0; r < 10; ++r) {
+      const std::string room = "glare-" + std::to_string(round) + "-" + std::to_string(r);
+      as.push_back(std::make_unique<Member>("a", server.url(), room, nullptr,
+                                            std::vector<signaling::IdentityPublicKey>{}, runtime));
+      bs.push_back(std::make_unique<Member>("b", server.url(), room, nullptr,
+                                            std::vector<signaling::IdentityPublicKey>{}, runtime));
+    }
+    for (int r = 0; r < 10; ++r) {
+      as[r]->Start();
+      bs[r]->Start();
+    }
+    for (int r = 0; r < 10; ++r) {
+      Member& a = *as[r];
+      Member& b = *bs[r];
+      ASSERT_TRUE(a.WaitFor("message " + b.id() + " hello from b")) << a.Dump() << "\n" << b.Dump();
+      ASSERT_TRUE(b.WaitFor("message " + a.id() + " hello from a")) << a.Dump() << "\n" << b.Dump();
+    }
+    std::this_thread::sleep_for(Ms(200));  // a second attempt, if any, would have shown up by now
+    for (int r = 0; r < 10; ++r) {
+      Member& a = *as[r];
+      Member& b = *bs[r];
+      const bool a_calls = a.id() < b.id();
+      EXPECT_EQ(a.Count("channel"), 1u) << a.Dump();
+      EXPECT_EQ(b.Count("channel"), 1u) << b.Dump();
+      EXPECT_EQ(a.Count(std::string("channel ") + b.id() + (a_calls ? " caller" : " callee")), 1u) << a.Dump();
+      EXPECT_EQ(a.room().connection_count(), 1u);
+      EXPECT_EQ(b.room().connection_count(), 1u);
+      EXPECT_EQ(a.Count("gone") + b.Count("gone"), 0u) << a.Dump() << "\n" << b.Dump();
+      ++pairs;
+    }
+  }
+  EXPECT_EQ(pairs, 100);
+}
+
 TEST(RoomClientTest, ConnectionOutlivesASignalingServerRestart) {
   auto server = std::make_unique<Server>();
   const uint16_t port = server->port_;
