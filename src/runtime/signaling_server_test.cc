@@ -286,8 +286,11 @@ TEST(SignalingServer, SlowReaderIsDroppedWithBoundedQueue) {
     if (i % 100 == 99) dropped = f.Metrics().find("reason=\"slow_reader\"} 1") != std::string::npos;
   }
   EXPECT_TRUE(dropped);
+  // The publisher still works. Its pong comes after every publish still buffered in the kernel
+  // (megabytes when the drop is noticed): in the -O0 ASan build on a loaded machine parsing that
+  // backlog took over 3 s (CI), so this waits up to 30 s. It checks liveness, not latency.
   ASSERT_TRUE(publisher.Send(R"({"type":"ping"})"));
-  EXPECT_TRUE(publisher.Read());
+  EXPECT_TRUE(publisher.Read(Ms(30000)));
 }
 
 // Misbehaving clients (slow-loris, floods, oversized frames) run beside two
