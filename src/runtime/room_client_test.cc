@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "src/runtime/signaling_server.h"
+#include "tests/signaling/loopback_server.h"
 
 namespace peerlink::runtime {
 namespace {
@@ -20,29 +21,7 @@ namespace {
 namespace asio = boost::asio;
 using Ms = std::chrono::milliseconds;
 
-class Server {
- public:
-  explicit Server(uint16_t port = 0) {
-    SignalingServerOptions o;
-    o.core.max_conns_per_ip = 1000;
-    server_ = std::make_unique<SignalingServer>(io_, std::move(o), nullptr);
-    error_ = server_->Start(*SocketAddress::Parse("127.0.0.1:" + std::to_string(port)));
-    port_ = server_->local_address().port();
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  ~Server() {  // abrupt, like a crash: sockets dropped without a close handshake
-    io_.stop();
-    thread_.join();
-    server_.reset();
-  }
-  std::string url() const { return "ws://127.0.0.1:" + std::to_string(port_) + "/"; }
-
-  asio::io_context io_{1};
-  std::unique_ptr<SignalingServer> server_;
-  std::string error_;
-  uint16_t port_ = 0;
-  std::thread thread_;
-};
+using Server = signaling::testing::LoopbackServer;
 
 // A RoomClient whose channels greet ("hello from <name>") on open and record what arrives.
 class Member {

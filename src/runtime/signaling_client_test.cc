@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "src/runtime/signaling_server.h"
+#include "tests/signaling/loopback_server.h"
 #include "tests/signaling/ws_client.h"
 
 namespace peerlink::runtime {
@@ -29,28 +30,7 @@ using signaling::ywebrtc::CandidateSignal;
 using signaling::ywebrtc::SessionDescriptionSignal;
 using Ms = std::chrono::milliseconds;
 
-class Server {
- public:
-  explicit Server(uint16_t port = 0, SignalingServerOptions o = {}) {
-    o.core.max_conns_per_ip = 1000;
-    server_ = std::make_unique<SignalingServer>(io_, std::move(o), nullptr);
-    error_ = server_->Start(*SocketAddress::Parse("127.0.0.1:" + std::to_string(port)));
-    port_ = server_->local_address().port();
-    thread_ = std::thread([this] { io_.run(); });
-  }
-  ~Server() {
-    io_.stop();
-    thread_.join();
-    server_.reset();
-  }
-  std::string url() const { return "ws://127.0.0.1:" + std::to_string(port_) + "/"; }
-
-  asio::io_context io_{1};
-  std::unique_ptr<SignalingServer> server_;
-  std::string error_;
-  uint16_t port_ = 0;
-  std::thread thread_;
-};
+using Server = signaling::testing::LoopbackServer;
 
 std::string SecretSdp(const std::string& id) {
   return "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=SDP-SECRET-" + id + "\r\n";

@@ -120,16 +120,7 @@ class DcPeer {
         });
     std::string error;
     if (!stdin_reader.Start(::dup(STDIN_FILENO), &error)) return Failed("cannot read stdin: " + error);
-    asio::steady_timer deadline(io_);
-    deadline.expires_after(std::chrono::milliseconds(static_cast<int64_t>(o_.timeout_s * 1000)));
-    deadline.async_wait([this](const boost::system::error_code& ec) {
-      if (!ec) Fail("not finished within " + FormatSeconds(o_.timeout_s) + " s");
-    });
-    asio::signal_set signals(io_, SIGINT, SIGTERM);
-    signals.async_wait([this](const boost::system::error_code& ec, int sig) {
-      if (!ec) Finish(128 + sig);
-    });
-    io_.run();
+    RunUntilFinished();
     stdin_reader.Close();
     // Closing waits for nothing; the destructor sends what it can and releases the runtime.
     if (channel_) channel_.reset();
@@ -177,6 +168,16 @@ class DcPeer {
       return Failed(std::string("cannot join the room: ") + e.what());
     }
     room_->Start();
+    RunUntilFinished();
+    pc_.reset();
+    room_->Stop();  // closes the connection; no callback after it
+    channel_.reset();
+    room_.reset();
+    return exit_code_;
+  }
+
+  // Runs the io_context until Finish(), failing at --timeout and ending at SIGINT/SIGTERM.
+  void RunUntilFinished() {
     asio::steady_timer deadline(io_);
     deadline.expires_after(std::chrono::milliseconds(static_cast<int64_t>(o_.timeout_s * 1000)));
     deadline.async_wait([this](const boost::system::error_code& ec) {
@@ -187,11 +188,6 @@ class DcPeer {
       if (!ec) Finish(128 + sig);
     });
     io_.run();
-    pc_.reset();
-    room_->Stop();  // closes the connection; no callback after it
-    channel_.reset();
-    room_.reset();
-    return exit_code_;
   }
 
   bool offerer() const { return o_.role == "offerer"; }

@@ -53,11 +53,13 @@ void LineReader::ReadMore() {
   });
 }
 
-bool WriteLine(int fd, std::string_view line) {
-  std::string data(line);
-  data.push_back('\n');
+bool WriteAll(int fd, std::span<const uint8_t> data, const std::atomic<bool>* abort) {
   size_t off = 0;
   while (off < data.size()) {
+    if (abort && abort->load()) {
+      errno = ECANCELED;
+      return false;
+    }
     const ssize_t n = ::write(fd, data.data() + off, data.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
@@ -66,6 +68,12 @@ bool WriteLine(int fd, std::string_view line) {
     off += static_cast<size_t>(n);
   }
   return true;
+}
+
+bool WriteLine(int fd, std::string_view line) {
+  std::string data(line);
+  data.push_back('\n');
+  return WriteAll(fd, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
 }
 
 std::string FormatSeconds(double s) {

@@ -2,11 +2,13 @@
 // (JSON lines on stdin/stdout) and the parent side in `ice-demo`.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -32,6 +34,11 @@ class LineReader {
   std::function<void(const std::string&)> on_end_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
+
+// Writes all of `data` to a blocking descriptor, retrying after EINTR; false with errno set on
+// failure. With `abort`: a signal that interrupts a blocked write() (a handler installed without
+// SA_RESTART) ends it with ECANCELED once *abort is set.
+bool WriteAll(int fd, std::span<const uint8_t> data, const std::atomic<bool>* abort = nullptr);
 
 // Writes `line` plus '\n' to a blocking descriptor (stdout, a child's stdin).
 // Returns false if the reader is gone (EPIPE; SIGPIPE is ignored by main).

@@ -61,26 +61,6 @@ std::string Mebibytes(uint64_t bytes) {
   return buf;
 }
 
-// Writes all of `data` to a blocking descriptor; false with errno set on failure. A signal
-// (SIGUSR1, installed without SA_RESTART) interrupts a blocked write; then `abort` decides
-// whether to go on (ECANCELED when it is set).
-bool WriteAll(int fd, std::span<const uint8_t> data, const std::atomic<bool>& abort) {
-  size_t off = 0;
-  while (off < data.size()) {
-    if (abort.load()) {
-      errno = ECANCELED;
-      return false;
-    }
-    const ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    off += static_cast<size_t>(n);
-  }
-  return true;
-}
-
 void IgnoreSignal(int) {}
 
 class Pipe {
@@ -221,7 +201,7 @@ class Pipe {
           writer_known_ = true;
         }
         writing_.store(true);
-        const bool written = WriteAll(STDOUT_FILENO, data, abort_writes_);
+        const bool written = WriteAll(STDOUT_FILENO, data, &abort_writes_);
         writing_.store(false);
         if (!written) {
           const std::string why = std::string("cannot write to stdout: ") + std::strerror(errno);

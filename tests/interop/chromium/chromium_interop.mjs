@@ -28,7 +28,7 @@
 // messages (in order, tagged with type and length) must equal the one over all echoes. Exit 0 on
 // success. The test itself (signalling, echo, checks) is runBrowserEcho in
 // ../common/echo_harness.mjs, shared with ../firefox; this file starts Chromium.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -42,29 +42,17 @@ import {
   runBrowserEcho,
   runTest,
 } from "../common/echo_harness.mjs";
+import { CHROMIUM, HEADLESS_FLAGS, NO_MDNS_FLAG, chromiumInNetns } from "./launch.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 // playwright-core is resolved from this directory's node_modules (npm ci, pinned by package-lock.json).
 const { chromium } = createRequire(join(here, "package.json"))("playwright-core");
 
-const CHROMIUM = "/usr/bin/chromium";
 const NS_TAG = "plcr";
-// The headless flags of issue 4 ("Interop matrix"); Playwright adds --user-data-dir (a fresh
-// temporary directory below) and its own automation switches.
-const BROWSER_FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const MODE_FLAGS = {
   mdns: [],
   "mdns-eoc": [],
-  plain: ["--disable-features=WebRtcHideLocalIpsWithMdns"],
+  plain: [NO_MDNS_FLAG],
 };
 
 async function run(binary, role, mode) {
@@ -78,14 +66,12 @@ async function run(binary, role, mode) {
     server = new EchoServer(binary, { bind: OUR_IP, offer: role === "offerer", netns: topo.echoNs, captureStderr: true });
 
     // Chromium runs inside the browser namespace; Playwright talks to it over inherited pipes.
-    const wrapper = join(tmp, "chromium-in-netns.sh");
-    writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${topo.browserNs} ${CHROMIUM} "$@"\n`);
-    chmodSync(wrapper, 0o755);
+    const wrapper = chromiumInNetns(tmp, topo.browserNs);
     const userDataDir = join(tmp, "profile");
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: wrapper,
       headless: true,
-      args: [...BROWSER_FLAGS, ...MODE_FLAGS[mode]],
+      args: [...HEADLESS_FLAGS, ...MODE_FLAGS[mode]],
       timeout: 20_000,
     });
     const page = context.pages()[0] ?? (await context.newPage());

@@ -23,7 +23,7 @@
 // signal` and `peerlink pipe` in netns <p>e (198.51.100.1). Chromium runs with plain host
 // candidates (no mDNS names), as in the chromium "plain" cases.
 import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -38,26 +38,14 @@ import {
   runTest,
   waitUntil,
 } from "../common/echo_harness.mjs";
+import { CHROMIUM, HEADLESS_FLAGS, NO_MDNS_FLAG, chromiumInNetns } from "../chromium/launch.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { chromium } = createRequire(join(here, "..", "chromium", "package.json"))("playwright-core");
 const BUNDLE = join(here, "node_modules", "y-webrtc", "dist", "demo.js");
-const CHROMIUM = "/usr/bin/chromium";
 const NS_TAG = "plyw";
 const PORT = 4444;
 const SIGNAL_URL = `ws://${OUR_IP}:${PORT}`;
-const BROWSER_FLAGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--disable-features=WebRtcHideLocalIpsWithMdns",
-];
-
 // A child process inside a namespace, its output collected.
 class Child {
   constructor(name, ns, argv, { stdinOpen = false } = {}) {
@@ -186,10 +174,12 @@ async function run(peerlink, mode) {
     await waitUntil(() => signal.stderr.includes('"listening"'), 10_000, "peerlink signal to listen");
     const html = join(tmp, "page.html");
     writeFileSync(html, `<!doctype html><meta charset="utf-8"><script src="${pathToFileURL(BUNDLE).href}"></script>\n`);
-    const wrapper = join(tmp, "chromium-in-netns.sh");
-    writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${topo.browserNs} ${CHROMIUM} "$@"\n`);
-    chmodSync(wrapper, 0o755);
-    browser = await chromium.launch({ executablePath: wrapper, headless: true, args: BROWSER_FLAGS, timeout: 20_000 });
+    browser = await chromium.launch({
+      executablePath: chromiumInNetns(tmp, topo.browserNs),
+      headless: true,
+      args: [...HEADLESS_FLAGS, NO_MDNS_FLAG],
+      timeout: 20_000,
+    });
     const htmlUrl = pathToFileURL(html).href;
     if (mode === "docsync") await docSync(browser, htmlUrl, undefined);
     if (mode === "docsync-password") await docSync(browser, htmlUrl, "correct horse battery");
