@@ -14,6 +14,7 @@ std::string_view ToString(DropReason r) {
     case DropReason::kIdle: return "idle";
     case DropReason::kPingTimeout: return "ping_timeout";
     case DropReason::kSlowReader: return "slow_reader";
+    case DropReason::kProtocol: return "protocol";
     case DropReason::kIgnored: return "ignored";
     case DropReason::kCount: break;
   }

@@ -21,6 +21,7 @@ enum class DropReason : uint8_t {
   kIdle,           // no message within idle_timeout (close 1000)
   kPingTimeout,    // no pong to the previous ping (close 1000)
   kSlowReader,     // write queue over its bound (connection dropped)
+  kProtocol,       // a WebSocket framing violation or invalid UTF-8 (close 1002/1007)
   kIgnored,        // valid JSON the protocol ignores (no/unknown type, empty topic)
   kCount,
 };

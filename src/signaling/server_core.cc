@@ -313,6 +313,13 @@ void ServerCore::HandleWriteOverflow(Instant, ConnId id) {
   CloseConn(id, kClosePolicyViolation, "write queue full (slow reader)", DropReason::kSlowReader);
 }
 
+void ServerCore::HandleProtocolError(Instant, ConnId id, uint16_t code, std::string reason) {
+  if (!conns_.count(id.value())) return;
+  ++metrics_.messages_in_total;
+  if (reason.size() > 123) reason.resize(123);
+  CloseConn(id, code, std::move(reason), DropReason::kProtocol);
+}
+
 void ServerCore::HandleTimeout(Instant now) {
   // Bounded by the number of connections: each is visited at most once per call.
   std::vector<uint64_t> due;

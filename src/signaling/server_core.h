@@ -116,6 +116,8 @@ class ServerCore {
   void HandleDisconnect(Instant now, ConnId id);
   // The runtime's write queue for `id` passed its bound (a slow reader).
   void HandleWriteOverflow(Instant now, ConnId id);
+  // The client broke RFC 6455 framing (ws::Failure from the frame reader, other than too big).
+  void HandleProtocolError(Instant now, ConnId id, uint16_t code, std::string reason);
   void HandleTimeout(Instant now);
   // Close every connection with 1001 and refuse new ones.
   void HandleShutdown(Instant now);

@@ -82,6 +82,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 8:
         if (id.value() == 7)
           core.HandleShutdown(now);
+        else if (id.value() == 6)
+          core.HandleProtocolError(now, ConnId(step % 6), 1002, "bad frame");
         else
           core.HandleWriteOverflow(now, id);
         break;

@@ -355,6 +355,24 @@ TEST(ServerCore, WriteOverflowClosesTheSlowReader) {
   EXPECT_EQ(h.core_.metrics().drops_of(DropReason::kSlowReader), 1u);
 }
 
+TEST(ServerCore, ProtocolErrorClosesWithTheFramingCodeAndCounts) {
+  Harness h;
+  auto a = h.Connect();
+  auto b = h.Connect();
+  h.core_.HandleProtocolError(h.now_, a, 1007, "text message is not valid UTF-8");
+  h.Drain();
+  auto c = h.Closed(a);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->code, 1007);
+  EXPECT_EQ(c->reason, "text message is not valid UTF-8");
+  EXPECT_FALSE(h.Closed(b));
+  EXPECT_EQ(h.core_.metrics().drops_of(DropReason::kProtocol), 1u);
+  EXPECT_EQ(h.core_.connection_count(), 1u);
+  // The connection is forgotten: a second report changes nothing.
+  h.core_.HandleProtocolError(h.now_, a, 1002, "again");
+  EXPECT_EQ(h.core_.metrics().drops_of(DropReason::kProtocol), 1u);
+}
+
 // Tokens.
 TokenInfo Token(std::vector<std::string> rooms, int64_t ttl, Instant now, std::string_view secret = kSecret) {
   const int64_t unix_now = 1'700'000'000;
