@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <span>
 #include <unordered_map>
 
 #include "src/base/crypto.h"
@@ -21,6 +22,7 @@
 #include "src/runtime/endpoint.h"
 #include "src/signaling/resp.h"
 #include "src/signaling/token.h"
+#include "src/signaling/ws_frame.h"
 
 namespace peerlink::runtime {
 
@@ -75,10 +77,13 @@ class ConnBase {
   virtual void Ping() = 0;
   virtual void Close(uint16_t code, std::string reason) = 0;
   virtual void Kill() = 0;
+  // Writes what Send/Ping/Close queued (called from the server's posted flush).
+  virtual void Flush() = 0;
 
   uint64_t id = 0;
   SocketAddress peer;
   bool upgraded = false;
+  bool flush_pending = false;  // in the server's list of connections to flush
 };
 
 // Redis pub/sub over two RESP connections (a subscribed connection cannot PUBLISH).
@@ -305,6 +310,36 @@ class SignalingServer::Impl : public std::enable_shared_from_this<Impl> {
     Drain();
   }
   void OnPong(uint64_t id) { core_.HandlePong(Now(), ConnId(id)); }
+  void OnProtocolError(uint64_t id, uint16_t code, const std::string& reason) {
+    core_.HandleProtocolError(Now(), ConnId(id), code, reason);
+    Drain();
+  }
+  // Connections with frames to write are flushed together from one posted handler, which runs
+  // after the read completions already due: the fan-out of all of them leaves in one write per
+  // receiving connection.
+  void QueueFlush(std::shared_ptr<ConnBase> c) {
+    to_flush_.push_back(std::move(c));
+    if (flush_posted_) return;
+    flush_posted_ = true;
+    std::weak_ptr<Impl> weak = weak_from_this();
+    asio::post(io_, [weak] {
+      auto self = weak.lock();
+      if (!self) return;
+      self->flush_posted_ = false;
+      std::vector<std::shared_ptr<ConnBase>> list;
+      list.swap(self->to_flush_);
+      for (auto& conn : list) {
+        conn->flush_pending = false;
+        conn->Flush();
+      }
+    });
+  }
+  void OnWrite(size_t frames) {
+    ++socket_writes_;
+    frames_written_ += frames;
+  }
+  // Plain-TCP sessions read into this one buffer (all sessions run on the io_context thread).
+  std::span<char> read_buffer() { return std::span<char>(read_buffer_.data(), read_buffer_.size()); }
   void OnOverflow(uint64_t id) {
     core_.HandleWriteOverflow(Now(), ConnId(id));
     Drain();
@@ -363,6 +398,11 @@ class SignalingServer::Impl : public std::enable_shared_from_this<Impl> {
   uint64_t upgrade_timeouts_ = 0;
   uint64_t http_requests_ = 0;
   uint64_t refused_accepts_ = 0;
+  std::vector<std::shared_ptr<ConnBase>> to_flush_;
+  bool flush_posted_ = false;
+  uint64_t socket_writes_ = 0;
+  uint64_t frames_written_ = 0;
+  std::array<char, 64 * 1024> read_buffer_;
 
   friend class SignalingServer;
 };
@@ -399,35 +439,20 @@ class Session final : public ConnBase, public std::enable_shared_from_this<Sessi
       if (auto s = server_.lock()) s->OnOverflow(id);
       return;
     }
-    queue_.push_back(std::move(text));
-    if (!writing_) DoWrite();
+    Queue(signaling::ws::Opcode::kText, std::move(text));
   }
 
   void Ping() override {
-    if (closing_ || finished_ || pinging_ || !upgraded) return;
-    pinging_ = true;
-    auto self = this->shared_from_this();
-    ws_.async_ping({}, [self](beast::error_code) { self->pinging_ = false; });
+    if (closing_ || finished_ || !upgraded) return;
+    Queue(signaling::ws::Opcode::kPing, nullptr);
   }
 
   void Close(uint16_t code, std::string reason) override {
     if (closing_ || finished_) return;
-    closing_ = true;
-    // Unsent messages are dropped; an in-flight write finishes (or the kill timer ends it).
-    while (queue_.size() > (writing_ ? 1u : 0u)) {
-      queued_bytes_ -= queue_.back()->size();
-      queue_.pop_back();
-    }
-    auto self = this->shared_from_this();
-    kill_timer_.expires_after(ToChrono(Opts().close_timeout));
-    kill_timer_.async_wait([self](beast::error_code ec) {
-      if (!ec) self->Kill();
-    });
     if (!upgraded) return Kill();
-    ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(code), reason),
-                    [self](beast::error_code ec) {
-                      if (ec) self->Kill();
-                    });
+    StartClosing();
+    Queue(signaling::ws::Opcode::kClose,
+          std::make_shared<const std::string>(signaling::ws::ClosePayload(code, reason)));
   }
 
   void Kill() override {
@@ -437,7 +462,36 @@ class Session final : public ConnBase, public std::enable_shared_from_this<Sessi
     Finish({});
   }
 
+  void Flush() override {
+    if (writing_ || finished_ || queue_.empty()) return;
+    // Every queued frame up to 256 KiB (at least one) leaves in one write: one syscall for a
+    // burst of fan-out deliveries instead of one per message. The frames are copied into one
+    // contiguous buffer (small messages; also what TLS wants: one record, not one per frame).
+    constexpr size_t kMaxBatch = 256 * 1024;
+    out_.clear();
+    in_flight_ = 0;
+    for (const Frame& f : queue_) {
+      const size_t size = f.header_size + (f.payload ? f.payload->size() : 0);
+      if (in_flight_ > 0 && out_.size() + size > kMaxBatch) break;
+      out_.append(reinterpret_cast<const char*>(f.header.data()), f.header_size);
+      if (f.payload) out_.append(*f.payload);
+      if (f.op == signaling::ws::Opcode::kClose) close_in_flight_ = true;
+      ++in_flight_;
+    }
+    writing_ = true;
+    if (auto s = server_.lock()) s->OnWrite(in_flight_);
+    auto self = this->shared_from_this();
+    asio::async_write(ws_.next_layer(), asio::buffer(out_), [self](beast::error_code ec, size_t) { self->OnWritten(ec); });
+  }
+
  private:
+  struct Frame {
+    signaling::ws::Opcode op;
+    uint8_t header_size;
+    std::array<uint8_t, signaling::ws::kMaxServerHeader> header;
+    std::shared_ptr<const std::string> payload;  // shared by every receiver of one fan-out
+  };
+
   static std::chrono::steady_clock::duration ToChrono(Duration d) {
     return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::nanoseconds(d.nanos()));
   }
@@ -445,6 +499,55 @@ class Session final : public ConnBase, public std::enable_shared_from_this<Sessi
     static const SignalingServerOptions kDefaults;
     auto s = server_.lock();
     return s ? s->opts() : kDefaults;
+  }
+
+  void Queue(signaling::ws::Opcode op, std::shared_ptr<const std::string> payload) {
+    Frame f{op, 0, {}, std::move(payload)};
+    f.header_size = static_cast<uint8_t>(signaling::ws::EncodeHeader(op, f.payload ? f.payload->size() : 0, f.header));
+    queue_.push_back(std::move(f));
+    // Writes start from a handler the server posts behind the reads already due, so the
+    // deliveries those reads cause are batched; while a write is in flight, its completion
+    // picks the queue up.
+    if (writing_ || flush_pending) return;
+    auto s = server_.lock();
+    if (!s) return Kill();
+    flush_pending = true;
+    s->QueueFlush(this->shared_from_this());
+  }
+
+  // Unsent frames are dropped (the one in flight finishes, or the kill timer ends it), and
+  // the connection ends within close_timeout whatever the peer does.
+  void StartClosing() {
+    closing_ = true;
+    while (queue_.size() > (writing_ ? in_flight_ : 0u)) {
+      if (queue_.back().op == signaling::ws::Opcode::kText) queued_bytes_ -= queue_.back().payload->size();
+      queue_.pop_back();
+    }
+    auto self = this->shared_from_this();
+    kill_timer_.expires_after(ToChrono(Opts().close_timeout));
+    kill_timer_.async_wait([self](beast::error_code ec) {
+      if (!ec) self->Kill();
+    });
+  }
+
+  void OnWritten(beast::error_code ec) {
+    writing_ = false;
+    if (finished_) return;
+    for (size_t i = 0; i < in_flight_ && !queue_.empty(); ++i) {
+      if (queue_.front().op == signaling::ws::Opcode::kText) queued_bytes_ -= queue_.front().payload->size();
+      queue_.pop_front();
+    }
+    in_flight_ = 0;
+    if (out_.capacity() > 4096) std::string().swap(out_);  // idle connections keep no buffer
+    if (ec) return Kill();
+    if (close_in_flight_) {
+      close_sent_ = true;
+      // Our close frame is out. We end the TCP connection once the peer's close arrives (or at
+      // once if it already did, or if the peer broke the protocol); else the kill timer does.
+      if (close_received_ || !reading_) return Kill();
+      return;
+    }
+    Flush();
   }
 
   void ReadRequest() {
@@ -498,22 +601,26 @@ class Session final : public ConnBase, public std::enable_shared_from_this<Sessi
       res.set(http::field::server, "peerlink-signal");
       if (!protocol.empty()) res.set(http::field::sec_websocket_protocol, protocol);
     }));
-    ws_.read_message_max(Opts().core.max_message_size);
-    ws_.auto_fragment(false);
-    std::weak_ptr<SignalingServer::Impl> weak = server_;
-    const uint64_t conn_id = id;
-    ws_.control_callback([weak, conn_id](websocket::frame_type kind, beast::string_view) {
-      if (kind != websocket::frame_type::pong) return;
-      if (auto s = weak.lock()) s->OnPong(conn_id);
-    });
     auto self = this->shared_from_this();
+    // Beast answers the upgrade (101, Sec-WebSocket-Accept, no extensions); from then on the
+    // session frames the connection itself (src/signaling/ws_frame.h) and Beast's stream is idle.
     ws_.async_accept(req, [self, info = std::move(info)](beast::error_code ec) mutable {
       if (ec) return self->Finish(ec);
       auto s = self->server_.lock();
       if (!s) return self->Kill();
-      self->buffer_.consume(self->buffer_.size());
+      self->reader_.emplace(self->Opts().core.max_message_size);
+      // Frames the client sent right behind its request were read with it.
+      std::string early(static_cast<const char*>(self->buffer_.cdata().data()), self->buffer_.size());
+      self->buffer_ = beast::flat_buffer();
+      if constexpr (!kTls) {
+        beast::error_code nb;
+        beast::get_lowest_layer(self->ws_).socket().non_blocking(true, nb);
+      }
       s->OnUpgraded(*self, std::move(info));
-      if (!self->finished_) self->DoRead();
+      if (self->finished_) return;
+      self->reading_ = true;
+      if (!early.empty() && !self->OnBytes(early)) return;
+      self->DoRead();
     });
   }
 
@@ -556,46 +663,94 @@ class Session final : public ConnBase, public std::enable_shared_from_this<Sessi
 
   void DoRead() {
     auto self = this->shared_from_this();
-    ws_.async_read(buffer_, [self](beast::error_code ec, size_t) { self->OnRead(ec); });
+    if constexpr (kTls) {
+      // TLS keeps its own record buffers; a small per-connection buffer is enough.
+      if (!tls_in_) tls_in_ = std::make_unique<std::array<char, 4096>>();
+      ws_.next_layer().async_read_some(asio::buffer(*tls_in_), [self](beast::error_code ec, size_t n) {
+        if (self->finished_) return;
+        if (ec) return self->Finish(ec);
+        if (self->OnBytes(std::string_view(self->tls_in_->data(), n))) self->DoRead();
+      });
+    } else {
+      // Plain TCP: wait for readability and read into the server's shared buffer, so an idle
+      // connection holds no read buffer at all.
+      beast::get_lowest_layer(ws_).socket().async_wait(tcp::socket::wait_read,
+                                                       [self](beast::error_code ec) { self->OnReadable(ec); });
+    }
   }
 
-  void OnRead(beast::error_code ec) {
+  void OnReadable(beast::error_code ec) {
     if (finished_) return;
-    if (ec) {
-      if (ec == websocket::error::message_too_big) {
-        if (auto s = server_.lock()) s->OnTooBig(id);
-      }
-      return Finish(ec);
-    }
+    if (ec) return Finish(ec);
     auto s = server_.lock();
     if (!s) return Kill();
-    if (ws_.got_text()) {
-      const auto data = buffer_.cdata();
-      s->OnText(id, std::string_view(static_cast<const char*>(data.data()), data.size()));
-    } else {
-      s->OnBinary(id, buffer_.size());
+    std::span<char> buf = s->read_buffer();
+    auto& sock = beast::get_lowest_layer(ws_).socket();
+    // Read until the socket is drained (the reactor reports edges), but at most a few buffers
+    // per turn so one busy client cannot starve the others: then continue in a posted handler.
+    for (int round = 0; round < 4; ++round) {
+      const size_t n = sock.read_some(asio::buffer(buf.data(), buf.size()), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) return DoRead();
+      if (ec) return Finish(ec);
+      if (!OnBytes(std::string_view(buf.data(), n))) return;
     }
-    buffer_.consume(buffer_.size());
-    if (buffer_.capacity() > 64 * 1024) buffer_.shrink_to_fit();
-    if (!finished_) DoRead();
+    auto self = this->shared_from_this();
+    asio::post(ws_.get_executor(), [self] { self->OnReadable({}); });
   }
 
-  void DoWrite() {
-    writing_ = true;
-    ws_.text(true);
-    auto self = this->shared_from_this();
-    // The handler owns the message too: Finish() may clear the queue while this write is in
-    // flight (a dropped slow reader), and the bytes must outlive the operation.
-    auto msg = queue_.front();
-    ws_.async_write(asio::buffer(*msg), [self, msg](beast::error_code ec, size_t) {
-      self->writing_ = false;
-      if (!self->queue_.empty() && self->queue_.front() == msg) {
-        self->queued_bytes_ -= msg->size();
-        self->queue_.pop_front();
+  // Feeds client bytes to the frame reader and acts on what it reports. Returns whether to go
+  // on reading.
+  bool OnBytes(std::string_view bytes) {
+    if (finished_ || !reader_) return false;
+    reader_->Feed(bytes);
+    for (;;) {
+      if (finished_) return false;
+      signaling::ws::ReadEvent e = reader_->Next();
+      if (std::holds_alternative<signaling::ws::NeedMore>(e)) break;
+      auto s = server_.lock();
+      if (!s) {
+        Kill();
+        return false;
       }
-      if (ec) return self->Kill();
-      if (!self->queue_.empty() && !self->finished_) self->DoWrite();
-    });
+      if (auto* t = std::get_if<signaling::ws::TextMessage>(&e)) {
+        if (!closing_) s->OnText(id, t->text);
+      } else if (auto* b = std::get_if<signaling::ws::BinaryMessage>(&e)) {
+        if (!closing_) s->OnBinary(id, b->size);
+      } else if (auto* p = std::get_if<signaling::ws::PingFrame>(&e)) {
+        if (!closing_) Queue(signaling::ws::Opcode::kPong, std::make_shared<const std::string>(p->payload));
+      } else if (std::holds_alternative<signaling::ws::PongFrame>(e)) {
+        s->OnPong(id);
+      } else if (auto* c = std::get_if<signaling::ws::CloseFrame>(&e)) {
+        OnPeerClose(c->code);
+        return false;
+      } else if (auto* f = std::get_if<signaling::ws::Failure>(&e)) {
+        // The core closes with the code and counts the drop; if it has already let go of this
+        // connection, close it here.
+        reading_ = false;
+        if (f->code == 1009) {
+          s->OnTooBig(id);
+        } else {
+          s->OnProtocolError(id, f->code, f->reason);
+        }
+        if (!closing_) Close(f->code, f->reason);
+        return false;
+      }
+    }
+    return !finished_;
+  }
+
+  void OnPeerClose(std::optional<uint16_t> code) {
+    close_received_ = true;
+    reading_ = false;
+    if (closing_) {
+      // The closing handshake we started is complete once our own frame is out.
+      if (close_sent_) Kill();
+      return;
+    }
+    // Echo the peer's status code (RFC 6455 section 5.5.1), then end the connection.
+    StartClosing();
+    Queue(signaling::ws::Opcode::kClose, std::make_shared<const std::string>(
+                                             code ? signaling::ws::ClosePayload(*code, "") : std::string()));
   }
 
   void Finish(beast::error_code ec) {
@@ -614,13 +769,20 @@ class Session final : public ConnBase, public std::enable_shared_from_this<Sessi
   std::weak_ptr<SignalingServer::Impl> server_;
   websocket::stream<Stream> ws_;
   asio::steady_timer kill_timer_;
-  beast::flat_buffer buffer_;
+  beast::flat_buffer buffer_;  // the HTTP request
   std::optional<http::request_parser<http::string_body>> parser_;
-  std::deque<std::shared_ptr<const std::string>> queue_;
-  size_t queued_bytes_ = 0;
+  std::optional<signaling::ws::FrameReader> reader_;
+  std::unique_ptr<std::array<char, 4096>> tls_in_;
+  std::deque<Frame> queue_;  // [0, in_flight_) are being written
+  std::string out_;          // the write in flight
+  size_t in_flight_ = 0;
+  size_t queued_bytes_ = 0;  // text payloads queued
   bool writing_ = false;
-  bool pinging_ = false;
+  bool reading_ = false;
   bool closing_ = false;
+  bool close_in_flight_ = false;
+  bool close_sent_ = false;
+  bool close_received_ = false;
   bool finished_ = false;
 };
 
@@ -805,6 +967,9 @@ std::string SignalingServer::Impl::MetricsText() const {
   add("peerlink_signal_upgrade_timeouts_total", "counter", upgrade_timeouts_);
   add("peerlink_signal_refused_accepts_total", "counter", refused_accepts_);
   add("peerlink_signal_http_requests_total", "counter", http_requests_);
+  // WebSocket frames (messages, pings, closes) and the socket writes that carried them.
+  add("peerlink_signal_frames_written_total", "counter", frames_written_);
+  add("peerlink_signal_socket_writes_total", "counter", socket_writes_);
   if (redis_) {
     add("peerlink_signal_redis_connected", "gauge", redis_->connected() ? 1 : 0);
     add("peerlink_signal_redis_channels", "gauge",

@@ -1,6 +1,8 @@
-// `peerlink signal`'s server: Boost.Beast WebSocket (ws:// or wss://) around
+// `peerlink signal`'s server: WebSocket (ws:// or wss://) around
 // signaling::ServerCore, plus HTTP GET /healthz and /metrics on the same port,
-// and optional Redis pub/sub scale-out. See docs/signaling.md.
+// and optional Redis pub/sub scale-out. See docs/signaling.md. Beast does the
+// HTTP side and the upgrade; the frames are ours (signaling/ws_frame.h), so a
+// connection's queued frames are written with one syscall.
 //
 // Threading: one io_context thread runs everything (accept, TLS, every
 // connection, the core, Redis); nothing is locked because nothing is shared

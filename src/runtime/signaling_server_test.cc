@@ -18,6 +18,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include "src/runtime/clock.h"
 #include "src/signaling/token.h"
 #include "tests/signaling/ws_client.h"
@@ -375,6 +378,213 @@ TEST(SignalingServer, MisbehavingClientsAreContainedAndLatencyStaysLow) {
   EXPECT_FALSE(a.ended());
   EXPECT_FALSE(b.ended());
   EXPECT_THAT(f.Metrics(), HasSubstr("peerlink_signal_upgrade_timeouts_total 30\n"));
+}
+
+// A WebSocket client on a blocking socket that writes frames byte for byte as given, so tests
+// can send what Beast's client never would (unmasked or broken frames, frames in the same
+// segment as the upgrade request) and see every server frame as it is on the wire.
+class RawClient {
+ public:
+  struct Frame {
+    uint8_t opcode = 0;
+    std::string payload;
+  };
+
+  bool Connect(uint16_t port, const std::string& after_request = "") {
+    boost::system::error_code ec;
+    sock_.connect(asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), ec);
+    if (ec) return false;
+    timeval tv{5, 0};
+    setsockopt(sock_.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const std::string req =
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    if (!Write(req + after_request)) return false;
+    while (in_.find("\r\n\r\n") == std::string::npos) {
+      if (!Fill()) return false;
+    }
+    const size_t end = in_.find("\r\n\r\n") + 4;
+    const bool ok = in_.starts_with("HTTP/1.1 101") &&
+                    in_.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") < end;  // RFC 6455 1.3
+    in_.erase(0, end);
+    return ok;
+  }
+  bool Write(const std::string& bytes) {
+    boost::system::error_code ec;
+    asio::write(sock_, asio::buffer(bytes), ec);
+    return !ec;
+  }
+  // The next server frame; nullopt at EOF or after 5 s. Server frames must be unmasked and final.
+  std::optional<Frame> Read() {
+    for (;;) {
+      if (in_.size() >= 2) {
+        const uint8_t b0 = static_cast<uint8_t>(in_[0]), b1 = static_cast<uint8_t>(in_[1]);
+        EXPECT_EQ(b0 & 0xF0, 0x80) << "server frame not final or has reserved bits";
+        EXPECT_EQ(b1 & 0x80, 0) << "server frame masked";
+        size_t len = b1 & 0x7F, at = 2;
+        if (len == 126 && in_.size() >= 4) {
+          len = static_cast<uint8_t>(in_[2]) << 8 | static_cast<uint8_t>(in_[3]);
+          at = 4;
+        }
+        if (len < 126 && in_.size() >= at + len) {
+          Frame f{static_cast<uint8_t>(b0 & 0x0F), in_.substr(at, len)};
+          in_.erase(0, at + len);
+          return f;
+        }
+      }
+      if (!Fill()) return std::nullopt;
+    }
+  }
+  // True when the server closed the TCP connection (EOF) within 5 s.
+  bool WaitEof() {
+    for (int i = 0; i < 1000; ++i) {
+      boost::system::error_code ec;
+      char buf[4096];
+      sock_.read_some(asio::buffer(buf), ec);
+      if (ec == asio::error::eof || ec == asio::error::connection_reset) return true;
+      if (ec) return false;  // timeout
+    }
+    return false;
+  }
+
+  static std::string Masked(uint8_t b0, std::string_view payload) {
+    std::string f(1, static_cast<char>(b0));
+    if (payload.size() < 126) {
+      f.push_back(static_cast<char>(0x80 | payload.size()));
+    } else {
+      f.push_back(static_cast<char>(0x80 | 126));
+      f.push_back(static_cast<char>(payload.size() >> 8));
+      f.push_back(static_cast<char>(payload.size() & 0xFF));
+    }
+    const char key[4] = {0x11, 0x22, 0x33, 0x44};
+    f.append(key, 4);
+    for (size_t i = 0; i < payload.size(); ++i)
+      f.push_back(static_cast<char>(payload[i] ^ key[i & 3]));
+    return f;
+  }
+  static std::string Text(std::string_view t) { return Masked(0x81, t); }
+  static uint16_t Code(const Frame& f) {
+    return f.payload.size() < 2 ? 0 : static_cast<uint16_t>(static_cast<uint8_t>(f.payload[0]) << 8 | static_cast<uint8_t>(f.payload[1]));
+  }
+
+ private:
+  bool Fill() {
+    char buf[65536];
+    boost::system::error_code ec;
+    const size_t n = sock_.read_some(asio::buffer(buf), ec);
+    if (ec) return false;
+    in_.append(buf, n);
+    return true;
+  }
+
+  asio::io_context io_;
+  asio::ip::tcp::socket sock_{io_};
+  std::string in_;
+};
+
+TEST(SignalingServer, FramesSentRightBehindTheUpgradeRequestAreRead) {
+  ServerFixture f;
+  RawClient c;
+  ASSERT_TRUE(c.Connect(f.port_, RawClient::Text(Sub("r")) + RawClient::Text(R"({"type":"ping"})")));
+  auto pong = c.Read();
+  ASSERT_TRUE(pong);
+  EXPECT_EQ(pong->opcode, 0x1);
+  EXPECT_EQ(pong->payload, R"({"type":"pong"})");
+}
+
+TEST(SignalingServer, ClientPingsAreAnsweredWithTheirPayloadAndFragmentsJoin) {
+  ServerFixture f;
+  RawClient c;
+  ASSERT_TRUE(c.Connect(f.port_));
+  const std::string ping = R"({"type":"ping"})";
+  // A text message in three fragments with a ping between the first two (RFC 6455 5.4).
+  ASSERT_TRUE(c.Write(RawClient::Masked(0x01, ping.substr(0, 4)) + RawClient::Masked(0x89, "are you there") +
+                      RawClient::Masked(0x00, ping.substr(4, 6)) + RawClient::Masked(0x80, ping.substr(10))));
+  auto pong = c.Read();
+  ASSERT_TRUE(pong);
+  EXPECT_EQ(pong->opcode, 0xA);
+  EXPECT_EQ(pong->payload, "are you there");
+  auto reply = c.Read();
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->opcode, 0x1);
+  EXPECT_EQ(reply->payload, R"({"type":"pong"})");
+}
+
+TEST(SignalingServer, ClientCloseIsEchoedAndTheConnectionEnds) {
+  ServerFixture f;
+  RawClient c;
+  ASSERT_TRUE(c.Connect(f.port_));
+  ASSERT_TRUE(c.Write(RawClient::Masked(0x88, std::string("\x0f\xa0", 2) + "bye")));  // 4000
+  auto close = c.Read();
+  ASSERT_TRUE(close);
+  EXPECT_EQ(close->opcode, 0x8);
+  EXPECT_EQ(RawClient::Code(*close), 4000);
+  EXPECT_TRUE(c.WaitEof());
+}
+
+TEST(SignalingServer, FramingViolationsCloseThatConnectionWithCodeAndReason) {
+  ServerFixture f;
+  WsClient good;
+  ASSERT_TRUE(good.Connect(f.port_));
+  Join(good, "r");
+  struct Case {
+    std::string bytes;
+    uint16_t code;
+    std::string reason;
+  };
+  const std::vector<Case> cases = {
+      {std::string("\x81\x02hi", 4), 1002, "client frame not masked"},
+      {RawClient::Text("{\"type\":\"ping\",\"x\":\"\xff\"}"), 1007, "text message is not valid UTF-8"},
+      {RawClient::Masked(0x83, "x"), 1002, "unknown opcode 3"},
+      {RawClient::Masked(0x09, "x"), 1002, "fragmented control frame"},
+  };
+  for (const Case& k : cases) {
+    RawClient c;
+    ASSERT_TRUE(c.Connect(f.port_));
+    ASSERT_TRUE(c.Write(k.bytes));
+    auto close = c.Read();
+    ASSERT_TRUE(close) << k.reason;
+    EXPECT_EQ(close->opcode, 0x8);
+    EXPECT_EQ(RawClient::Code(*close), k.code);
+    EXPECT_EQ(close->payload.substr(2), k.reason);
+    // The server fails the connection: no closing handshake is awaited.
+    EXPECT_TRUE(c.WaitEof()) << k.reason;
+  }
+  ASSERT_TRUE(good.Send(Pub("r", 1)));
+  EXPECT_TRUE(good.Read());
+  EXPECT_THAT(f.Metrics(), HasSubstr("peerlink_signal_drops_total{reason=\"protocol\"} 4\n"));
+}
+
+TEST(SignalingServer, TheFanOutOfABurstLeavesInFewWrites) {
+  ServerFixture f;
+  WsClient sub;
+  ASSERT_TRUE(sub.Connect(f.port_));
+  Join(sub, "r");
+  RawClient pub;
+  ASSERT_TRUE(pub.Connect(f.port_));
+  auto count = [&](std::string_view name) {
+    const std::string m = f.Metrics();
+    const size_t at = m.find("\n" + std::string(name) + " ");
+    return at == std::string::npos ? -1 : std::stoll(m.substr(at + name.size() + 2));
+  };
+  const long long writes0 = count("peerlink_signal_socket_writes_total");
+  const long long frames0 = count("peerlink_signal_frames_written_total");
+  // 200 publishes in one write: the server reads them in one or a few reads, and each read's
+  // deliveries to `sub` go out together.
+  std::string burst;
+  for (int i = 0; i < 200; ++i)
+    burst += RawClient::Text(Pub("r", i));
+  ASSERT_TRUE(pub.Write(burst));
+  for (int i = 0; i < 200; ++i) {
+    auto m = sub.Read();
+    ASSERT_TRUE(m) << i;
+    EXPECT_EQ(json::parse(*m)["seq"], i);
+  }
+  const long long writes = count("peerlink_signal_socket_writes_total") - writes0;
+  const long long frames = count("peerlink_signal_frames_written_total") - frames0;
+  EXPECT_EQ(frames, 200);
+  EXPECT_GE(writes, 1);
+  EXPECT_LE(writes, 20) << "one socket write per delivery would be 200";
 }
 
 TEST(SignalingServer, ShutdownClosesClientsWithGoingAway) {
