@@ -767,9 +767,26 @@ Expected<void> PeerConnection::Impl::SetRemote(const Description& d) {
   this->dtls_client = dtls_client;
   for (const ice::Candidate& c : data->candidates)
     (void)core->AddRemoteCandidate(now, c);
-  for (const std::string& c : data->mdns_candidates)
-    runtime::Log(config.log, "pc: mDNS candidate ignored (no resolver wired): " + c);
-  if (data->end_of_candidates) core->EndOfRemoteCandidates(now);
+  // "<uuid>.local" candidates in the description itself (a peer that does not trickle, or a
+  // description set after gathering) go to the resolver like trickled ones; a failure to start
+  // resolving one drops that candidate, not the description.
+  for (const std::string& c : data->mdns_candidates) {
+    auto name = config.resolve_mdns_candidates ? MdnsName(c) : std::nullopt;
+    if (!name) {
+      runtime::Log(config.log, "pc: mDNS candidate ignored (resolution is off): " + c);
+      continue;
+    }
+    if (auto r = AddMdnsCandidate(IceCandidate{c, mid, 0}, *name); !r.ok()) {
+      runtime::Log(config.log, "pc: mDNS candidate dropped: " + r.error().message);
+    }
+  }
+  if (data->end_of_candidates) {
+    if (mdns_pending.empty()) {
+      core->EndOfRemoteCandidates(now);
+    } else {
+      end_of_candidates_held = true;  // released when the last name resolves or fails
+    }
+  }
   if (type == sdp::SdpType::kOffer || type == sdp::SdpType::kPranswer) {
     pending_remote = std::move(parsed);
   } else {

@@ -216,6 +216,71 @@ TEST_F(PeerConnectionMdnsTest, ConnectsWhenBothSidesOnlyKnowTheOthersMdnsName) {
   EXPECT_TRUE(WaitFor([&] { return got.load() == 1; }, 5s));
 }
 
+TEST_F(PeerConnectionMdnsTest, MdnsCandidatesInsideTheRemoteDescriptionAreResolved) {
+  // A peer that does not trickle: a's candidates reach b only as "<uuid>.local" lines in the
+  // offer's SDP, followed by end-of-candidates; b's candidates are never given to a. b can only
+  // send checks after resolving the name from the description, so connecting proves it did.
+  Publisher publisher;
+  ASSERT_FALSE(publisher.name().empty());
+  const std::string name = publisher.name();
+  Configuration ca, cb;
+  ca.bind_addresses = cb.bind_addresses = {"127.0.0.1"};
+  ca.log = log_a.Sink();
+  cb.log = log_b.Sink();
+  a = std::make_unique<PeerConnection>(ca, runtime);
+  b = std::make_unique<PeerConnection>(cb, runtime);
+  std::mutex mu;
+  std::vector<std::string> gathered;
+  std::atomic<bool> complete{false};
+  a->OnIceCandidate([&](IceCandidate c) {
+    if (c.candidate.empty()) {
+      complete = true;
+      return;
+    }
+    std::lock_guard lock(mu);
+    gathered.push_back(c.candidate);
+  });
+  b->OnDataChannel([this](std::shared_ptr<DataChannel> ch) {
+    ch->OnMessage([this](std::span<const uint8_t>, bool) { ++got; });
+    incoming = std::move(ch);
+  });
+  auto made = a->CreateDataChannel("x");
+  ASSERT_TRUE(made.ok());
+  channel = *made;
+  auto offer = a->CreateOffer();
+  ASSERT_TRUE(offer.ok());
+  ASSERT_TRUE(a->SetLocalDescription(*offer).ok());
+  ASSERT_TRUE(WaitFor([&] { return complete.load(); }, 5s));
+  Description sent = *offer;
+  {
+    std::lock_guard lock(mu);
+    ASSERT_FALSE(gathered.empty());
+    for (const std::string& c : gathered)
+      sent.sdp += "a=" + Obfuscate(c, name) + "\r\n";
+  }
+  sent.sdp += "a=end-of-candidates\r\n";
+  ASSERT_EQ(sent.sdp.find(" 127.0.0.1 "), std::string::npos) << sent.sdp;  // no candidate address
+  ASSERT_TRUE(b->SetRemoteDescription(sent).ok()) << sent.sdp;
+  auto answer = b->CreateAnswer();
+  ASSERT_TRUE(answer.ok());
+  ASSERT_TRUE(b->SetLocalDescription(*answer).ok());
+  ASSERT_TRUE(a->SetRemoteDescription(*answer).ok());
+  const bool connected = WaitFor(
+      [&] {
+        return a->connection_state() == PeerConnectionState::kConnected &&
+               b->connection_state() == PeerConnectionState::kConnected;
+      },
+      10s);
+  ASSERT_TRUE(connected) << "a:\n" << log_a.All() << "b:\n" << log_b.All();
+  EXPECT_TRUE(log_b.Has("pc: mdns: resolved " + name + " -> 127.0.0.1")) << log_b.All();
+  const Stats sb = b->GetStats();
+  ASSERT_TRUE(sb.selectedCandidatePair);
+  EXPECT_EQ(sb.selectedCandidatePair->remoteCandidateType, "host");
+  ASSERT_TRUE(WaitFor([&] { return channel->ready_state() == DataChannelState::kOpen; }, 5s));
+  ASSERT_TRUE(channel->Send(std::string_view("described by name")).ok());
+  EXPECT_TRUE(WaitFor([&] { return got.load() == 1; }, 5s));
+}
+
 TEST_F(PeerConnectionMdnsTest, EndOfCandidatesWaitsForAnUnansweredNameThenIceFails) {
   // No publisher: a's only candidates for b carry a name nobody answers for; b hears nothing
   // from a. The end-of-candidates a receives must wait for the query to time out (5 s), after
