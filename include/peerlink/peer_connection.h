@@ -144,6 +144,13 @@ struct Configuration {
   // socket, then added; an end-of-candidates waits for them. Off: AddIceCandidate refuses them
   // with kUnsupported (the peer may still be learned as peer-reflexive from its checks).
   bool resolve_mdns_candidates = true;
+  // Our host candidates are signaled under random "<uuid>.local" names (RFC 6762 responder on
+  // the interface of our first IPv4 host socket, as browsers do by default), so the application's
+  // signaling never carries local addresses; the related address of server-reflexive and relayed
+  // candidates becomes 0.0.0.0 0. A host candidate whose address cannot be published is not
+  // signaled (the peer can still learn it from our checks). The names are withdrawn (goodbye,
+  // TTL 0) on Close. The peer must resolve mDNS names.
+  bool publish_mdns_host_candidates = false;
   // SO_RCVBUF / SO_SNDBUF requested for every UDP socket (what the kernel granted is in
   // Stats::sockets).
   int socket_receive_buffer = 4 * 1024 * 1024;

@@ -25,6 +25,16 @@ std::string Candidate::ToSdp() const {
   return s;
 }
 
+std::string Candidate::ToSdpHidingAddresses(std::string_view mdns_name) const {
+  std::string s = "candidate:" + foundation + " " + std::to_string(component) + " " +
+                  (protocol == TransportProtocol::kUdp ? "udp" : "tcp") + " " + std::to_string(priority) + " " +
+                  (type == CandidateType::kHost ? std::string(mdns_name) : address.ip().ToString()) + " " +
+                  std::to_string(address.port()) + " typ " + std::string(ice::ToString(type));
+  if (related) s += std::string(" raddr ") + (related->family() == IpFamily::kV4 ? "0.0.0.0" : "::") + " rport 0";
+  if (protocol != TransportProtocol::kUdp) s += " tcptype passive";
+  return s;
+}
+
 std::string Candidate::ToString() const {
   return std::string(ice::ToString(type)) + " " + address.ToString() +
          (type != CandidateType::kHost && type != CandidateType::kPeerReflexive ? " (base " + base.ToString() + ")"

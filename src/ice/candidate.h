@@ -47,6 +47,10 @@ struct Candidate {
 
   // "candidate:..." (the a=candidate value, with the "candidate:" prefix).
   std::string ToSdp() const;
+  // The a=candidate value for a peer that must not learn our local addresses (mDNS host
+  // candidates, as browsers send them): a host candidate's address is `mdns_name`, and the
+  // related address of other types is zeroed ("raddr 0.0.0.0 rport 0", "::" for IPv6).
+  std::string ToSdpHidingAddresses(std::string_view mdns_name) const;
   // Accepts the value with or without "a=" and "candidate:" prefixes. Unknown
   // extension attributes are ignored. TCP candidates parse but are flagged by
   // protocol; mDNS (.local) hostnames are rejected with kUnsupported here.

@@ -32,6 +32,34 @@ TEST(Candidate, SdpRoundTripWithRelatedAddress) {
   EXPECT_EQ(*parsed, c);
 }
 
+TEST(Candidate, HidingAddressesNamesTheHostAndZeroesRelatedAddresses) {
+  Candidate host;
+  host.foundation = "1";
+  host.priority = 2122260223;
+  host.address = *SocketAddress::Parse("192.168.1.20:50000");
+  EXPECT_EQ(host.ToSdpHidingAddresses("0a1b2c3d-1111-4222-8333-444455556666.local"),
+            "candidate:1 1 udp 2122260223 0a1b2c3d-1111-4222-8333-444455556666.local 50000 typ host");
+  Candidate srflx;
+  srflx.foundation = "2";
+  srflx.priority = 1686052607;
+  srflx.address = *SocketAddress::Parse("203.0.113.5:61000");
+  srflx.type = CandidateType::kServerReflexive;
+  srflx.related = SocketAddress::Parse("192.168.1.20:50000");
+  EXPECT_EQ(srflx.ToSdpHidingAddresses(""),
+            "candidate:2 1 udp 1686052607 203.0.113.5 61000 typ srflx raddr 0.0.0.0 rport 0");
+  Candidate relay = srflx;
+  relay.type = CandidateType::kRelayed;
+  relay.address = *SocketAddress::Parse("[2001:db8::7]:3478");
+  relay.related = SocketAddress::Parse("[2001:db8::1]:40000");
+  EXPECT_EQ(relay.ToSdpHidingAddresses(""),
+            "candidate:2 1 udp 1686052607 2001:db8::7 3478 typ relay raddr :: rport 0");
+  // What it produces parses back (only the hidden parts differ).
+  auto parsed = Candidate::ParseSdp(srflx.ToSdpHidingAddresses(""));
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->address, srflx.address);
+  EXPECT_EQ(parsed->related, SocketAddress::Parse("0.0.0.0:0"));
+}
+
 TEST(Candidate, ParsesBrowserStyleCandidatesWithExtensions) {
   // Chromium style, with generation / ufrag / network-id / network-cost extensions.
   auto c = Candidate::ParseSdp(

@@ -400,6 +400,12 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
   Expected<void> AddCandidate(const IceCandidate& c);
   // A remote candidate whose address is an mDNS name: resolved with a one-shot query, then added.
   Expected<void> AddMdnsCandidate(const IceCandidate& c, const std::string& name);
+  // The connection's mDNS service (resolver and responder), started on first use; empty string
+  // or an error message.
+  std::string EnsureMdns();
+  // The line to signal for a local candidate: host addresses replaced by published names when
+  // configured; nullopt: do not signal it.
+  std::optional<std::string> SignaledCandidate(const ice::Candidate& c);
   void OnMdnsEvent(const mdns::ResolverEvent& e);
   Expected<std::shared_ptr<DataChannel>> CreateChannel(std::string label, const DataChannelInit& init);
   Expected<void> Send(DataChannel::Impl& ch, ByteView data, bool binary);
@@ -476,6 +482,7 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
   // for each name, and an end-of-candidates held until they are resolved or given up.
   std::unique_ptr<runtime::MdnsService> mdns;
   std::map<std::string, std::vector<std::string>> mdns_pending;
+  std::map<IpAddress, std::string> mdns_published;  // our host address -> its .local name
   bool end_of_candidates_held = false;
 };
 
@@ -836,29 +843,55 @@ Expected<void> PeerConnection::Impl::AddCandidate(const IceCandidate& c) {
   return {};
 }
 
-Expected<void> PeerConnection::Impl::AddMdnsCandidate(const IceCandidate& c, const std::string& name) {
-  if (!mdns) {
-    // One service per connection, on the interface of our first IPv4 host socket.
-    std::optional<IpAddress> itf;
-    for (const auto& [bound, socket] : sockets)
-      if (bound.ip().is_v4()) {
-        itf = bound.ip();
-        break;
-      }
-    if (!itf) return Fail(ErrorKind::kUnsupported, "mDNS candidate '" + name + "': no IPv4 socket to query from");
-    runtime::MdnsServiceOptions o;
-    o.interface_address = *itf;
-    o.log = config.log;
-    auto service = std::make_unique<runtime::MdnsService>(loop->io, o, *rng);
-    std::string error;
-    if (!service->Start(&error)) {
-      return Fail(ErrorKind::kUnsupported, "mDNS candidate '" + name + "': cannot query (" + error + ")");
+std::string PeerConnection::Impl::EnsureMdns() {
+  if (mdns) return {};
+  // One service per connection, on the interface of our first IPv4 host socket.
+  std::optional<IpAddress> itf;
+  for (const auto& [bound, socket] : sockets)
+    if (bound.ip().is_v4()) {
+      itf = bound.ip();
+      break;
     }
-    std::weak_ptr<Impl> weak = shared_from_this();
-    service->set_on_event([this, weak](const mdns::ResolverEvent& e) {
-      if (auto self = weak.lock(); self && !shut_down) OnMdnsEvent(e);
-    });
-    mdns = std::move(service);
+  if (!itf) return "no IPv4 socket for mDNS";
+  runtime::MdnsServiceOptions o;
+  o.interface_address = *itf;
+  o.log = config.log;
+  auto service = std::make_unique<runtime::MdnsService>(loop->io, o, *rng);
+  std::string error;
+  if (!service->Start(&error)) return "cannot start mDNS (" + error + ")";
+  std::weak_ptr<Impl> weak = shared_from_this();
+  service->set_on_event([this, weak](const mdns::ResolverEvent& e) {
+    if (auto self = weak.lock(); self && !shut_down) OnMdnsEvent(e);
+  });
+  mdns = std::move(service);
+  return {};
+}
+
+std::optional<std::string> PeerConnection::Impl::SignaledCandidate(const ice::Candidate& c) {
+  if (!config.publish_mdns_host_candidates) return c.ToSdp();
+  if (c.type != ice::CandidateType::kHost) return c.ToSdpHidingAddresses("");
+  const IpAddress ip = c.address.ip();
+  auto it = mdns_published.find(ip);
+  if (it == mdns_published.end()) {
+    std::optional<std::string> name;
+    if (std::string error = EnsureMdns(); !error.empty()) {
+      runtime::Log(config.log, "pc: host candidate not signaled: " + error);
+      return std::nullopt;
+    }
+    name = mdns->Publish(ip);
+    if (!name) {
+      runtime::Log(config.log, "pc: host candidate not signaled: cannot publish " + ip.ToString() + " over mDNS");
+      return std::nullopt;
+    }
+    runtime::Log(config.log, "pc: mdns: publishing " + ip.ToString() + " as " + *name);
+    it = mdns_published.emplace(ip, *name).first;
+  }
+  return c.ToSdpHidingAddresses(it->second);
+}
+
+Expected<void> PeerConnection::Impl::AddMdnsCandidate(const IceCandidate& c, const std::string& name) {
+  if (std::string error = EnsureMdns(); !error.empty()) {
+    return Fail(ErrorKind::kUnsupported, "mDNS candidate '" + name + "': " + error);
   }
   auto& waiting = mdns_pending[name];
   if (waiting.size() >= kMaxCandidatesPerMdnsName || mdns_pending.size() > kMaxMdnsNames) {
@@ -1043,6 +1076,11 @@ void PeerConnection::Impl::Close() {
   signaling.Close();
   SetSignaling(sdp::SignalingState::kClosed);
   if (shut_down) return;
+  if (mdns) {
+    for (const auto& [ip, name] : mdns_published)
+      mdns->Unpublish(name);  // goodbye: TTL 0
+    mdns_published.clear();
+  }
   auto pending = std::move(unbound_channels);
   unbound_channels.clear();
   for (const auto& ch : pending)
@@ -1095,7 +1133,11 @@ void PeerConnection::Impl::Shutdown() {
     }
   }
   timer->Arm(Instant::Max());
-  if (mdns) mdns->Stop();
+  if (mdns) {
+    for (const auto& [ip, name] : mdns_published)
+      mdns->Unpublish(name);  // goodbye: TTL 0
+    mdns->Stop();
+  }
   for (auto& [addr, s] : sockets)
     s->Close();
   for (auto& [key, s] : streams)
@@ -1227,7 +1269,9 @@ void PeerConnection::Impl::Dispatch(peer::Event& event) {
     return;
   }
   if (auto* e = std::get_if<peer::IceCandidate>(&event)) {
-    IceCandidate c{e->candidate.ToSdp(), mid, 0};
+    auto line = SignaledCandidate(e->candidate);
+    if (!line) return;
+    IceCandidate c{std::move(*line), mid, 0};
     local_candidates.push_back(c.candidate);
     if (auto f = Handler(&Impl::on_ice_candidate)) f(c);
   } else if (auto* e = std::get_if<peer::IceGatheringStateChange>(&event)) {
@@ -1305,7 +1349,11 @@ std::optional<Description> PeerConnection::Impl::LocalDescription() {
   sdp::SessionDescription copy = *desc;
   if (auto* data = copy.FirstDataSection()) {
     for (const std::string& text : local_candidates) {
-      if (auto c = ice::Candidate::ParseSdp(text); c.ok()) data->candidates.push_back(c.value());
+      if (auto c = ice::Candidate::ParseSdp(text); c.ok()) {
+        data->candidates.push_back(c.value());
+      } else if (MdnsName(text)) {
+        data->mdns_candidates.push_back(text);  // a published host candidate
+      }
     }
     data->end_of_candidates = gathering_state.load() == IceGatheringState::kComplete;
   }

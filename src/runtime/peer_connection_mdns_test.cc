@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <deque>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -93,6 +94,59 @@ class Publisher {
   std::thread thread_;
 };
 
+// A one-shot resolver on its own io thread, with a fresh cache: Lookup(name) returns the
+// addresses it resolved to, or nothing when no answer came within 1.5 s.
+class Lookup {
+ public:
+  explicit Lookup(const std::string& name) : service_(io_, Options(), rng_) {
+    std::string error;
+    EXPECT_TRUE(service_.Start(&error)) << error;
+    service_.set_on_event([this](const mdns::ResolverEvent& e) {
+      std::lock_guard lock(mu_);
+      if (const auto* ok = std::get_if<mdns::Resolved>(&e)) {
+        for (const IpAddress& ip : ok->addresses)
+          addresses_.push_back(ip.ToString());
+      }
+      done_ = true;
+    });
+    thread_ = std::thread([this] { io_.run(); });
+    service_.Post([name](runtime::MdnsService& s) { s.Resolve(name); });
+  }
+  ~Lookup() {
+    boost::asio::post(io_, [this] { service_.Stop(); });
+    guard_.reset();
+    io_.stop();
+    thread_.join();
+  }
+  std::optional<std::vector<std::string>> Result(std::chrono::milliseconds limit) {
+    const auto end = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < end) {
+      {
+        std::lock_guard lock(mu_);
+        if (done_) return addresses_;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    return std::nullopt;
+  }
+
+ private:
+  static runtime::MdnsServiceOptions Options() {
+    runtime::MdnsServiceOptions o;
+    o.interface_address = IpAddress::Loopback(IpFamily::kV4);
+    o.resolver.timeout = Duration::Millis(1500);
+    return o;
+  }
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_ = boost::asio::make_work_guard(io_);
+  CryptoRng rng_;
+  runtime::MdnsService service_;
+  std::mutex mu_;
+  bool done_ = false;
+  std::vector<std::string> addresses_;
+  std::thread thread_;
+};
+
 // "candidate:... 127.0.0.1 PORT typ host ..." with the address replaced by `name`.
 std::string Obfuscate(const std::string& candidate, const std::string& name) {
   const std::string ip = " 127.0.0.1 ";
@@ -132,9 +186,14 @@ class PeerConnectionMdnsTest : public ::testing::Test {
   };
 
   void Connect(std::function<std::string(const std::string&)> a_to_b,
-               std::function<std::string(const std::string&)> b_to_a) {
+               std::function<std::string(const std::string&)> b_to_a,
+               std::function<void(Configuration&)> tweak = nullptr) {
     Configuration ca, cb;
     ca.bind_addresses = cb.bind_addresses = {"127.0.0.1"};
+    if (tweak) {
+      tweak(ca);
+      tweak(cb);
+    }
     ca.log = log_a.Sink();
     cb.log = log_b.Sink();
     a = std::make_unique<PeerConnection>(ca, runtime);
@@ -279,6 +338,68 @@ TEST_F(PeerConnectionMdnsTest, MdnsCandidatesInsideTheRemoteDescriptionAreResolv
   ASSERT_TRUE(WaitFor([&] { return channel->ready_state() == DataChannelState::kOpen; }, 5s));
   ASSERT_TRUE(channel->Send(std::string_view("described by name")).ok());
   EXPECT_TRUE(WaitFor([&] { return got.load() == 1; }, 5s));
+}
+
+TEST_F(PeerConnectionMdnsTest, PublishedHostCandidatesAreSignaledByNameAndWithdrawnOnClose) {
+  // Both sides publish their host candidates under .local names, as browsers do: no address
+  // goes through signaling, each side resolves the other's name, and the name stops resolving
+  // once its connection is closed (goodbye).
+  std::mutex mu;
+  std::vector<std::string> signaled;
+  auto record = [&](const std::string& c) {
+    std::lock_guard lock(mu);
+    signaled.push_back(c);
+    return c;
+  };
+  Connect(record, record, [](Configuration& c) { c.publish_mdns_host_candidates = true; });
+  const bool connected = WaitFor(
+      [&] {
+        queue.Flush();
+        return a->connection_state() == PeerConnectionState::kConnected &&
+               b->connection_state() == PeerConnectionState::kConnected;
+      },
+      10s);
+  ASSERT_TRUE(connected) << "a:\n" << log_a.All() << "b:\n" << log_b.All();
+  std::string a_name;
+  {
+    std::lock_guard lock(mu);
+    ASSERT_GE(signaled.size(), 2u);
+    for (const std::string& c : signaled) {
+      EXPECT_EQ(c.find("127.0.0.1"), std::string::npos) << c;
+      EXPECT_NE(c.find(".local "), std::string::npos) << c;
+    }
+  }
+  // a's local description (for peers that do not trickle) names its candidates the same way.
+  const auto local = a->local_description();
+  ASSERT_TRUE(local);
+  EXPECT_EQ(local->sdp.find(" 127.0.0.1 "), std::string::npos) << local->sdp;
+  std::istringstream lines(local->sdp);
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.starts_with("a=candidate:")) continue;
+    std::istringstream fields(line);
+    std::string field;
+    for (int i = 0; i < 5 && fields >> field; ++i) {
+    }
+    a_name = field;  // the connection-address
+    break;
+  }
+  ASSERT_TRUE(a_name.ends_with(".local")) << local->sdp;
+  EXPECT_TRUE(log_a.Has("pc: mdns: publishing 127.0.0.1 as " + a_name)) << log_a.All();
+  EXPECT_TRUE(log_b.Has("pc: mdns: resolved " + a_name + " -> 127.0.0.1")) << log_b.All();
+  ASSERT_TRUE(WaitFor([&] { return channel->ready_state() == DataChannelState::kOpen; }, 5s));
+  ASSERT_TRUE(channel->Send(std::string_view("between two names")).ok());
+  EXPECT_TRUE(WaitFor([&] { return got.load() == 1; }, 5s));
+  {
+    Lookup live(a_name);
+    auto r = live.Result(5s);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(*r, std::vector<std::string>{"127.0.0.1"});
+  }
+  a->Close();
+  Lookup gone(a_name);
+  auto r = gone.Result(5s);
+  ASSERT_TRUE(r) << "the lookup neither resolved nor failed";
+  EXPECT_TRUE(r->empty()) << "still answered after Close";
 }
 
 TEST_F(PeerConnectionMdnsTest, EndOfCandidatesWaitsForAnUnansweredNameThenIceFails) {
