@@ -51,8 +51,7 @@ TEST(Candidate, HidingAddressesNamesTheHostAndZeroesRelatedAddresses) {
   relay.type = CandidateType::kRelayed;
   relay.address = *SocketAddress::Parse("[2001:db8::7]:3478");
   relay.related = SocketAddress::Parse("[2001:db8::1]:40000");
-  EXPECT_EQ(relay.ToSdpHidingAddresses(""),
-            "candidate:2 1 udp 1686052607 2001:db8::7 3478 typ relay raddr :: rport 0");
+  EXPECT_EQ(relay.ToSdpHidingAddresses(""), "candidate:2 1 udp 1686052607 2001:db8::7 3478 typ relay raddr :: rport 0");
   // What it produces parses back (only the hidden parts differ).
   auto parsed = Candidate::ParseSdp(srflx.ToSdpHidingAddresses(""));
   ASSERT_TRUE(parsed.ok());

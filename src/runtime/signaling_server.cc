@@ -481,7 +481,8 @@ class Session final : public ConnBase, public std::enable_shared_from_this<Sessi
     writing_ = true;
     if (auto s = server_.lock()) s->OnWrite(in_flight_);
     auto self = this->shared_from_this();
-    asio::async_write(ws_.next_layer(), asio::buffer(out_), [self](beast::error_code ec, size_t) { self->OnWritten(ec); });
+    asio::async_write(ws_.next_layer(), asio::buffer(out_),
+                      [self](beast::error_code ec, size_t) { self->OnWritten(ec); });
   }
 
  private:
@@ -749,8 +750,8 @@ class Session final : public ConnBase, public std::enable_shared_from_this<Sessi
     }
     // Echo the peer's status code (RFC 6455 section 5.5.1), then end the connection.
     StartClosing();
-    Queue(signaling::ws::Opcode::kClose, std::make_shared<const std::string>(
-                                             code ? signaling::ws::ClosePayload(*code, "") : std::string()));
+    Queue(signaling::ws::Opcode::kClose,
+          std::make_shared<const std::string>(code ? signaling::ws::ClosePayload(*code, "") : std::string()));
   }
 
   void Finish(beast::error_code ec) {

@@ -4,6 +4,8 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -17,9 +19,6 @@
 #include <future>
 #include <nlohmann/json.hpp>
 #include <thread>
-
-#include <sys/socket.h>
-#include <sys/time.h>
 
 #include "src/runtime/clock.h"
 #include "src/signaling/token.h"
@@ -464,7 +463,9 @@ class RawClient {
   }
   static std::string Text(std::string_view t) { return Masked(0x81, t); }
   static uint16_t Code(const Frame& f) {
-    return f.payload.size() < 2 ? 0 : static_cast<uint16_t>(static_cast<uint8_t>(f.payload[0]) << 8 | static_cast<uint8_t>(f.payload[1]));
+    return f.payload.size() < 2
+               ? 0
+               : static_cast<uint16_t>(static_cast<uint8_t>(f.payload[0]) << 8 | static_cast<uint8_t>(f.payload[1]));
   }
 
  private:

@@ -36,14 +36,14 @@ size_t Utf8SequenceAt(std::string_view s, size_t i) {
   if (c >= 0xC2 && c <= 0xDF) return left >= 2 && cont(1) ? 2 : 0;
   if (c >= 0xE0 && c <= 0xEF) {
     if (left < 3 || !cont(1) || !cont(2)) return 0;
-    if (c == 0xE0 && b(1) < 0xA0) return 0;   // overlong
-    if (c == 0xED && b(1) > 0x9F) return 0;   // UTF-16 surrogates
+    if (c == 0xE0 && b(1) < 0xA0) return 0;  // overlong
+    if (c == 0xED && b(1) > 0x9F) return 0;  // UTF-16 surrogates
     return 3;
   }
   if (c >= 0xF0 && c <= 0xF4) {
     if (left < 4 || !cont(1) || !cont(2) || !cont(3)) return 0;
-    if (c == 0xF0 && b(1) < 0x90) return 0;   // overlong
-    if (c == 0xF4 && b(1) > 0x8F) return 0;   // above U+10FFFF
+    if (c == 0xF0 && b(1) < 0x90) return 0;  // overlong
+    if (c == 0xF4 && b(1) > 0x8F) return 0;  // above U+10FFFF
     return 4;
   }
   return 0;  // continuation byte, C0/C1 (overlong) or F5-FF
@@ -79,7 +79,8 @@ std::string ClosePayload(uint16_t code, std::string_view reason) {
   out.push_back(static_cast<char>(code & 0xFF));
   size_t n = std::min(reason.size(), kMaxControlPayload - 2);
   // Do not end inside a multi-byte sequence.
-  while (n > 0 && n < reason.size() && (static_cast<uint8_t>(reason[n]) & 0xC0) == 0x80) --n;
+  while (n > 0 && n < reason.size() && (static_cast<uint8_t>(reason[n]) & 0xC0) == 0x80)
+    --n;
   out.append(reason.substr(0, n));
   return out;
 }
@@ -154,10 +155,8 @@ ReadEvent FrameReader::Next() {
     const std::string_view data(payload, n);
 
     switch (op) {
-      case Opcode::kPing:
-        return PingFrame{data};
-      case Opcode::kPong:
-        return PongFrame{};
+      case Opcode::kPing: return PingFrame{data};
+      case Opcode::kPong: return PongFrame{};
       case Opcode::kClose: {
         if (n == 0) return CloseFrame{std::nullopt, {}};
         if (n == 1) return Fail(1002, "close frame with a 1-byte payload");

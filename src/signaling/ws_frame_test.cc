@@ -153,9 +153,9 @@ TEST(WsFrame, ProtocolViolationsFailWith1002) {
   EXPECT_EQ(FailureCode(ClientFrame(kText, "a") + ClientFrame(kFinText, "b")), 1002);
   EXPECT_EQ(FailureCode(ClientFrame(kFinText, "short", true, 2)), 1002);  // 16-bit length for 5 bytes
   EXPECT_EQ(FailureCode(ClientFrame(kFinText, std::string(300, 'a'), true, 8)), 1002);
-  EXPECT_EQ(FailureCode(ClientFrame(kClose, "\x03")), 1002);          // 1-byte close payload
-  EXPECT_EQ(FailureCode(ClientFrame(kClose, "\x03\xed")), 1002);      // 1005 may not be sent
-  EXPECT_EQ(FailureCode(ClientFrame(kClose, "\x07\xd0")), 1002);      // 2000 is reserved
+  EXPECT_EQ(FailureCode(ClientFrame(kClose, "\x03")), 1002);      // 1-byte close payload
+  EXPECT_EQ(FailureCode(ClientFrame(kClose, "\x03\xed")), 1002);  // 1005 may not be sent
+  EXPECT_EQ(FailureCode(ClientFrame(kClose, "\x07\xd0")), 1002);  // 2000 is reserved
   // A 64-bit length with the top bit set.
   std::string huge = {static_cast<char>(kFinText), static_cast<char>(0xFF)};
   huge += std::string("\x80\0\0\0\0\0\0\0", 8) + "mask";
