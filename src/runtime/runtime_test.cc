@@ -68,6 +68,38 @@ TEST(CoreTimer, RearmingReplacesAndDisarmingCancels) {
   EXPECT_EQ(fired, 0);
 }
 
+TEST(CoreTimer, ADeadlineMovedLaterFiresAtTheLaterInstantOnly) {
+  boost::asio::io_context io;
+  int fired = 0;
+  Instant fired_at;
+  CoreTimer t(io, [&] {
+    ++fired;
+    fired_at = Now();
+  });
+  const Instant first = Now() + Duration::Millis(10);
+  t.Arm(first);
+  // Pushed later many times (as a restarted retransmission timer is), the last one wins.
+  Instant last = first;
+  for (int i = 1; i <= 50; ++i) {
+    last = first + Duration::Millis(i);
+    t.Arm(last);
+  }
+  EXPECT_EQ(t.armed(), last);
+  ASSERT_TRUE(RunUntil(io, [&] { return fired == 1; }));
+  EXPECT_GE(fired_at, last);
+  // Moved earlier again: the earlier instant is honoured.
+  const Instant late = Now() + Duration::Seconds(60);
+  t.Arm(late);
+  const Instant soon = Now() + Duration::Millis(5);
+  t.Arm(soon);
+  ASSERT_TRUE(RunUntil(io, [&] { return fired == 2; }));
+  EXPECT_GE(fired_at, soon);
+  EXPECT_LT(fired_at, late);
+  RunUntil(
+      io, [] { return false; }, std::chrono::milliseconds(30));
+  EXPECT_EQ(fired, 2);
+}
+
 TEST(CoreTimer, DestroyedWhilePendingNeverRunsTheCallback) {
   boost::asio::io_context io;
   int fired = 0;
