@@ -416,6 +416,7 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
   void Drain();
   void Dispatch(peer::Event& event);
   void SendTransmit(peer::Transmit& tx);
+  void FlushSends();
   void SendStream(const peer::Transmit& tx);
   void SetSignaling(sdp::SignalingState s);
   std::optional<Description> LocalDescription();
@@ -1131,6 +1132,7 @@ void PeerConnection::Impl::Shutdown() {
         break;
       }
     }
+    FlushSends();
   }
   timer->Arm(Instant::Max());
   if (mdns) {
@@ -1176,7 +1178,13 @@ void PeerConnection::Impl::SendTransmit(peer::Transmit& tx) {
     }
     return;
   }
-  (void)sock->second->SendTo(tx.remote, tx.bytes);
+  // Batched: what one drain produces for a destination leaves in few sendmsg calls (GSO).
+  sock->second->QueueSend(tx.remote, tx.bytes);
+}
+
+void PeerConnection::Impl::FlushSends() {
+  for (auto& [addr, s] : sockets)
+    if (s->has_queued_sends()) s->FlushSends();
 }
 
 void PeerConnection::Impl::SendStream(const peer::Transmit& tx) {
@@ -1255,6 +1263,7 @@ void PeerConnection::Impl::Drain() {
     if (!drain_again) break;
   }
   draining = false;
+  FlushSends();
   timer->Arm(deadline);
 }
 

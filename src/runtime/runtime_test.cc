@@ -198,6 +198,55 @@ TEST(UdpSocketTest, SendsAndReceivesOnIpv4Loopback) {
   EXPECT_EQ(b.stats().datagrams_received, 3u);
 }
 
+TEST(UdpSocketTest, QueuedDatagramsLeaveInGsoBatchesAndArriveOneByOne) {
+  // 20 x 1200 bytes, then a 500-byte one (it ends that batch), then 3 x 800 bytes, then one
+  // to another destination: every datagram must arrive whole and in order, whether the
+  // receiver reads them coalesced (GRO) or not.
+  for (bool gro : {true, false}) {
+    boost::asio::io_context io;
+    UdpSocketOptions ro;
+    ro.gro = gro;
+    UdpSocket a(io), b(io, ro), c(io);
+    ASSERT_FALSE(a.Bind(SocketAddress(IpAddress::Loopback(IpFamily::kV4), 0)));
+    ASSERT_FALSE(b.Bind(SocketAddress(IpAddress::Loopback(IpFamily::kV4), 0)));
+    ASSERT_FALSE(c.Bind(SocketAddress(IpAddress::Loopback(IpFamily::kV4), 0)));
+    std::vector<std::string> sent, got, got_c;
+    b.StartReceiving([&](const SocketAddress&, const SocketAddress& from, ByteView data) {
+      EXPECT_EQ(from, a.local_address());
+      got.emplace_back(AsString(data));
+    });
+    c.StartReceiving(
+        [&](const SocketAddress&, const SocketAddress&, ByteView data) { got_c.emplace_back(AsString(data)); });
+    auto datagram = [&](size_t size, int i) {
+      std::string d(size, static_cast<char>('a' + i % 26));
+      d.replace(0, std::to_string(i).size(), std::to_string(i));
+      sent.push_back(d);
+      a.QueueSend(b.local_address(), AsBytes(sent.back()));
+    };
+    for (int i = 0; i < 20; ++i)
+      datagram(1200, i);
+    datagram(500, 20);
+    for (int i = 21; i < 24; ++i)
+      datagram(800, i);
+    EXPECT_TRUE(a.has_queued_sends());
+    a.QueueSend(c.local_address(), AsBytes(std::string("elsewhere")));
+    a.FlushSends();
+    EXPECT_FALSE(a.has_queued_sends());
+    ASSERT_TRUE(RunUntil(io, [&] { return got.size() == sent.size() && got_c.size() == 1; })) << got.size();
+    EXPECT_EQ(got, sent);
+    EXPECT_EQ(got_c[0], "elsewhere");
+    EXPECT_EQ(a.stats().datagrams_sent, 25u);
+    // Two batches of several datagrams (20 + the short one; the three 800-byte ones).
+    EXPECT_EQ(a.stats().gso_sends, 2u);
+    EXPECT_EQ(b.stats().datagrams_received, 24u);
+    if (gro) {
+      EXPECT_GE(b.stats().gro_reads, 1u);
+    } else {
+      EXPECT_EQ(b.stats().gro_reads, 0u);
+    }
+  }
+}
+
 TEST(UdpSocketTest, Ipv6SocketIsV6OnlyAndReceivesOnLoopback) {
   if (!HasIpv6Loopback()) GTEST_FAIL() << "no IPv6 loopback (::1) in this environment";
   boost::asio::io_context io;

@@ -1,15 +1,30 @@
 #include "src/runtime/udp_socket.h"
 
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/socket_base.hpp>
+#include <cerrno>
+#include <cstring>
 
 #include "src/runtime/endpoint.h"
 
 namespace peerlink::runtime {
 
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
 namespace {
+constexpr size_t kMaxGsoSegments = 64;  // the kernel's UDP_MAX_SEGMENTS on older kernels
+constexpr size_t kMaxGsoBytes = 64000;  // below the 65,507-byte IPv4 UDP payload limit
+
 std::error_code ToStd(const boost::system::error_code& ec) {
   return ec ? std::error_code(ec.value(), std::system_category()) : std::error_code();
 }
@@ -41,6 +56,11 @@ std::error_code UdpSocket::Bind(const SocketAddress& addr) {
     boost::system::error_code ignored;
     socket_.close(ignored);
     return ToStd(ec);
+  }
+  if (options_.gro) {
+    // Best effort: without it every datagram is one read.
+    const int one = 1;
+    (void)::setsockopt(socket_.native_handle(), SOL_UDP, UDP_GRO, &one, sizeof one);
   }
   local_ = FromEndpoint(socket_.local_endpoint(ec));
   boost::asio::socket_base::receive_buffer_size rcv;
@@ -80,25 +100,59 @@ void UdpSocket::ArmWait() {
 
 void UdpSocket::ReadReady() {
   std::weak_ptr<bool> alive = alive_;
+  const int fd = socket_.native_handle();
   for (int i = 0; i < options_.max_reads_per_wakeup && socket_.is_open(); ++i) {
-    boost::asio::ip::udp::endpoint from;
-    boost::system::error_code ec;
-    const size_t n = socket_.receive_from(boost::asio::buffer(buffer_), from, 0, ec);
-    if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) break;
-    if (ec) {
+    sockaddr_storage from_storage{};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int)) * 2];
+    iovec iov{buffer_.data(), buffer_.size()};
+    msghdr msg{};
+    msg.msg_name = &from_storage;
+    msg.msg_namelen = sizeof from_storage;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t got = ::recvmsg(fd, &msg, 0);
+    if (got < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == EINTR) continue;
       // ICMP errors (ECONNREFUSED after a send to a closed port) surface here on
       // Linux; they say nothing about this socket's health. Keep reading.
-      if (ec == boost::asio::error::connection_refused || ec == boost::asio::error::connection_reset) continue;
+      if (errno == ECONNREFUSED || errno == ECONNRESET) continue;
       break;
     }
-    if (n > options_.max_datagram) {
+    const size_t n = static_cast<size_t>(got);
+    size_t segment = 0;  // GRO: the size of each coalesced datagram (the last may be shorter)
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+        int size = 0;
+        std::memcpy(&size, CMSG_DATA(c), sizeof size);
+        if (size > 0) segment = static_cast<size_t>(size);
+      }
+    }
+    if ((msg.msg_flags & MSG_TRUNC) || (segment == 0 && n > options_.max_datagram)) {
       ++stats_.truncated;
       continue;
     }
-    ++stats_.datagrams_received;
-    stats_.bytes_received += n;
-    if (handler_) handler_(local_, FromEndpoint(from), ByteView(buffer_.data(), n));
-    if (alive.expired()) return;  // the handler destroyed us
+    boost::asio::ip::udp::endpoint from_ep;
+    if (msg.msg_namelen > from_ep.capacity()) continue;
+    std::memcpy(from_ep.data(), &from_storage, msg.msg_namelen);
+    from_ep.resize(msg.msg_namelen);
+    const SocketAddress from = FromEndpoint(from_ep);
+    if (segment == 0 || segment >= n) segment = n;
+    if (segment < n) ++stats_.gro_reads;
+    for (size_t at = 0; at < n; at += segment) {
+      const size_t len = std::min(segment, n - at);
+      if (len > options_.max_datagram) {
+        ++stats_.truncated;
+        continue;
+      }
+      ++stats_.datagrams_received;
+      stats_.bytes_received += len;
+      if (handler_) handler_(local_, from, ByteView(buffer_.data() + at, len));
+      if (alive.expired()) return;  // the handler destroyed us
+      if (!socket_.is_open()) break;
+    }
   }
   ArmWait();
 }
@@ -118,6 +172,71 @@ std::error_code UdpSocket::SendTo(const SocketAddress& to, ByteView data) {
   ++stats_.datagrams_sent;
   stats_.bytes_sent += data.size();
   return {};
+}
+
+void UdpSocket::QueueSend(const SocketAddress& to, ByteView data) {
+  if (!gso_ok_ || data.empty() || data.size() > kMaxGsoBytes) {
+    FlushSends();
+    (void)SendTo(to, data);
+    return;
+  }
+  if (gso_count_ > 0 && (gso_closed_ || !(to == gso_to_) || data.size() > gso_segment_ ||
+                         gso_count_ >= kMaxGsoSegments || gso_buf_.size() + data.size() > kMaxGsoBytes)) {
+    FlushSends();
+  }
+  if (gso_count_ == 0) {
+    gso_to_ = to;
+    gso_segment_ = data.size();
+  }
+  gso_buf_.insert(gso_buf_.end(), data.begin(), data.end());
+  ++gso_count_;
+  if (data.size() < gso_segment_) gso_closed_ = true;
+}
+
+void UdpSocket::FlushSends() {
+  if (gso_count_ == 0) return;
+  const size_t count = gso_count_;
+  gso_count_ = 0;
+  gso_closed_ = false;
+  if (count == 1 || !socket_.is_open()) {
+    (void)SendTo(gso_to_, gso_buf_);
+    gso_buf_.clear();
+    return;
+  }
+  const auto ep = ToUdpEndpoint(gso_to_);
+  iovec iov{gso_buf_.data(), gso_buf_.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(uint16_t))] = {};
+  msghdr msg{};
+  msg.msg_name = const_cast<void*>(static_cast<const void*>(ep.data()));
+  msg.msg_namelen = static_cast<socklen_t>(ep.size());
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_UDP;
+  c->cmsg_type = UDP_SEGMENT;
+  c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+  const uint16_t segment = static_cast<uint16_t>(gso_segment_);
+  std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
+  const ssize_t sent = ::sendmsg(socket_.native_handle(), &msg, 0);
+  if (sent >= 0) {
+    stats_.datagrams_sent += count;
+    stats_.bytes_sent += gso_buf_.size();
+    ++stats_.gso_sends;
+  } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+    stats_.send_would_block += count;
+  } else {
+    // No GSO here (EIO: no checksum offload on the route's device; EINVAL/EOPNOTSUPP: an old
+    // kernel), or a segment the route cannot carry: send this batch one by one, and stop
+    // batching on this socket when the kernel lacks the feature.
+    if (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOPROTOOPT) gso_ok_ = false;
+    for (size_t at = 0; at < gso_buf_.size(); at += gso_segment_) {
+      const size_t len = std::min(gso_segment_, gso_buf_.size() - at);
+      (void)SendTo(gso_to_, ByteView(gso_buf_.data() + at, len));
+    }
+  }
+  gso_buf_.clear();
 }
 
 void UdpSocket::Close() {

@@ -30,6 +30,9 @@ struct UdpSocketOptions {
   size_t max_datagram = 65536;
   // Datagrams read per readiness wake-up before yielding to other handlers.
   int max_reads_per_wakeup = 64;
+  // UDP GRO (Linux >= 5.0): the kernel may hand over several same-size datagrams of one flow
+  // in one read; they are split here, so the handler still sees one datagram per call.
+  bool gro = true;
 };
 
 struct UdpSocketStats {
@@ -40,6 +43,8 @@ struct UdpSocketStats {
   uint64_t send_would_block = 0;  // dropped: the send buffer was full
   uint64_t send_errors = 0;       // dropped: other errors (unreachable, no route, ...)
   uint64_t truncated = 0;         // received datagrams larger than max_datagram
+  uint64_t gso_sends = 0;         // sendmsg calls that carried several datagrams (UDP_SEGMENT)
+  uint64_t gro_reads = 0;         // reads that returned several coalesced datagrams
 };
 
 class UdpSocket {
@@ -65,6 +70,15 @@ class UdpSocket {
   // Sends one datagram without blocking. Drops it (and counts) if the kernel
   // buffer is full or the send fails; UDP callers already expect loss.
   std::error_code SendTo(const SocketAddress& to, ByteView data);
+  // Batched sending: queued datagrams to one destination leave together in one sendmsg with
+  // UDP_SEGMENT (GSO) when they have the same size (the last may be shorter). A datagram for
+  // another destination, of a larger size, or beyond 64 datagrams / 64,000 bytes flushes the
+  // batch first; call FlushSends() when done queueing (the PeerConnection runner does at the
+  // end of each drain). If the kernel refuses GSO, this socket sends one by one from then on.
+  // Loss semantics are SendTo's: a full send buffer drops (and counts) the whole batch.
+  void QueueSend(const SocketAddress& to, ByteView data);
+  void FlushSends();
+  bool has_queued_sends() const { return gso_count_ > 0; }
   void Close();
 
   bool is_open() const;
@@ -85,6 +99,13 @@ class UdpSocket {
   int granted_sndbuf_ = 0;
   std::vector<uint8_t> buffer_;
   ReceiveHandler handler_;
+  // The GSO batch being built.
+  std::vector<uint8_t> gso_buf_;
+  SocketAddress gso_to_;
+  size_t gso_segment_ = 0;
+  size_t gso_count_ = 0;
+  bool gso_closed_ = false;  // a shorter datagram ended the batch
+  bool gso_ok_ = true;       // false once the kernel refused UDP_SEGMENT
   UdpSocketStats stats_;
   // Handlers hold a weak reference: a completion queued before the socket
   // was destroyed must not touch it.
