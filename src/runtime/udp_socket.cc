@@ -83,8 +83,9 @@ std::error_code UdpSocket::BindInRange(const IpAddress& ip, uint16_t port_min, u
   return last;
 }
 
-void UdpSocket::StartReceiving(ReceiveHandler handler) {
+void UdpSocket::StartReceiving(ReceiveHandler handler, std::function<void()> on_batch_end) {
   handler_ = std::move(handler);
+  on_batch_end_ = std::move(on_batch_end);
   ArmWait();
 }
 
@@ -101,6 +102,7 @@ void UdpSocket::ArmWait() {
 void UdpSocket::ReadReady() {
   std::weak_ptr<bool> alive = alive_;
   const int fd = socket_.native_handle();
+  bool delivered = false;
   for (int i = 0; i < options_.max_reads_per_wakeup && socket_.is_open(); ++i) {
     sockaddr_storage from_storage{};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int)) * 2];
@@ -149,10 +151,15 @@ void UdpSocket::ReadReady() {
       }
       ++stats_.datagrams_received;
       stats_.bytes_received += len;
+      delivered = true;
       if (handler_) handler_(local_, from, ByteView(buffer_.data() + at, len));
       if (alive.expired()) return;  // the handler destroyed us
       if (!socket_.is_open()) break;
     }
+  }
+  if (delivered && on_batch_end_) {
+    on_batch_end_();
+    if (alive.expired()) return;
   }
   ArmWait();
 }

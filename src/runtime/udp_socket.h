@@ -65,8 +65,10 @@ class UdpSocket {
   // Tries each port in [port_min, port_max] in order (a bounded scan).
   [[nodiscard]] std::error_code BindInRange(const IpAddress& ip, uint16_t port_min, uint16_t port_max);
 
-  // Starts the receive loop; the handler runs for every datagram until Close().
-  void StartReceiving(ReceiveHandler handler);
+  // Starts the receive loop; the handler runs for every datagram until Close(). `on_batch_end`,
+  // if given, runs after the datagrams of one readiness wake-up were handed over (at least one),
+  // so an owner can act once per batch (PeerConnection drains its core there).
+  void StartReceiving(ReceiveHandler handler, std::function<void()> on_batch_end = nullptr);
   // Sends one datagram without blocking. Drops it (and counts) if the kernel
   // buffer is full or the send fails; UDP callers already expect loss.
   std::error_code SendTo(const SocketAddress& to, ByteView data);
@@ -99,6 +101,7 @@ class UdpSocket {
   int granted_sndbuf_ = 0;
   std::vector<uint8_t> buffer_;
   ReceiveHandler handler_;
+  std::function<void()> on_batch_end_;
   // The GSO batch being built.
   std::vector<uint8_t> gso_buf_;
   SocketAddress gso_to_;
