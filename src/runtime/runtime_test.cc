@@ -211,10 +211,17 @@ TEST(UdpSocketTest, QueuedDatagramsLeaveInGsoBatchesAndArriveOneByOne) {
     ASSERT_FALSE(b.Bind(SocketAddress(IpAddress::Loopback(IpFamily::kV4), 0)));
     ASSERT_FALSE(c.Bind(SocketAddress(IpAddress::Loopback(IpFamily::kV4), 0)));
     std::vector<std::string> sent, got, got_c;
-    b.StartReceiving([&](const SocketAddress&, const SocketAddress& from, ByteView data) {
-      EXPECT_EQ(from, a.local_address());
-      got.emplace_back(AsString(data));
-    });
+    int batch_ends = 0;
+    size_t got_at_batch_end = 0;
+    b.StartReceiving(
+        [&](const SocketAddress&, const SocketAddress& from, ByteView data) {
+          EXPECT_EQ(from, a.local_address());
+          got.emplace_back(AsString(data));
+        },
+        [&] {
+          ++batch_ends;
+          got_at_batch_end = got.size();
+        });
     c.StartReceiving(
         [&](const SocketAddress&, const SocketAddress&, ByteView data) { got_c.emplace_back(AsString(data)); });
     auto datagram = [&](size_t size, int i) {
@@ -239,6 +246,9 @@ TEST(UdpSocketTest, QueuedDatagramsLeaveInGsoBatchesAndArriveOneByOne) {
     // Two batches of several datagrams (20 + the short one; the three 800-byte ones).
     EXPECT_EQ(a.stats().gso_sends, 2u);
     EXPECT_EQ(b.stats().datagrams_received, 24u);
+    // Everything was queued before the loop ran: one wake-up read it all, then one batch end.
+    EXPECT_EQ(batch_ends, 1);
+    EXPECT_EQ(got_at_batch_end, 24u);
     if (gro) {
       EXPECT_GE(b.stats().gro_reads, 1u);
     } else {
