@@ -115,8 +115,9 @@ int main(int argc, char** argv) {
   }
   if (stats.sctp.smoothedRoundTripTime) std::printf("SCTP SRTT: %.3f ms\n", *stats.sctp.smoothedRoundTripTime * 1e3);
   for (const auto& s : stats.sockets) {
-    std::printf("socket %s: rcvbuf %d, sndbuf %d granted; %llu datagrams sent, %llu dropped\n", s.address.c_str(),
-                s.receiveBufferGranted, s.sendBufferGranted, static_cast<unsigned long long>(s.datagramsSent),
+    std::printf("socket %s: rcvbuf %d, sndbuf %d granted; %llu datagrams sent (%llu GSO batches), %llu dropped\n",
+                s.address.c_str(), s.receiveBufferGranted, s.sendBufferGranted,
+                static_cast<unsigned long long>(s.datagramsSent), static_cast<unsigned long long>(s.gsoSends),
                 static_cast<unsigned long long>(s.sendDrops));
   }
   std::printf("sctp: cwnd %llu, peer rwnd %llu, rto %.3f s, %llu retransmissions\n",

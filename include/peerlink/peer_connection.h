@@ -321,6 +321,8 @@ struct SocketStats {  // not in webrtc-stats: one bound UDP socket of this conne
   std::string address;
   int receiveBufferGranted = 0, sendBufferGranted = 0;  // as the kernel reports (Linux: 2x the request)
   uint64_t datagramsSent = 0, datagramsReceived = 0, sendDrops = 0;
+  uint64_t gsoSends = 0;  // sendmsg calls that carried several datagrams (UDP GSO)
+  uint64_t groReads = 0;  // reads that returned several coalesced datagrams (UDP GRO)
 };
 struct Stats {
   std::string connectionState;

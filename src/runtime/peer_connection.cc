@@ -406,6 +406,8 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
   // The line to signal for a local candidate: host addresses replaced by published names when
   // configured; nullopt: do not signal it.
   std::optional<std::string> SignaledCandidate(const ice::Candidate& c);
+  // Goodbyes (TTL 0) for the names our host candidates were published under.
+  void WithdrawMdnsNames();
   void OnMdnsEvent(const mdns::ResolverEvent& e);
   Expected<std::shared_ptr<DataChannel>> CreateChannel(std::string label, const DataChannelInit& init);
   Expected<void> Send(DataChannel::Impl& ch, ByteView data, bool binary);
@@ -791,7 +793,7 @@ Expected<void> PeerConnection::Impl::SetRemote(const Description& d) {
   for (const std::string& c : data->mdns_candidates) {
     auto name = config.resolve_mdns_candidates ? MdnsName(c) : std::nullopt;
     if (!name) {
-      runtime::Log(config.log, "pc: mDNS candidate ignored (resolution is off): " + c);
+      runtime::Log(config.log, "pc: mDNS candidate ignored (resolve_mdns_candidates is off): " + c);
       continue;
     }
     if (auto r = AddMdnsCandidate(IceCandidate{c, mid, 0}, *name); !r.ok()) {
@@ -884,12 +886,11 @@ std::optional<std::string> PeerConnection::Impl::SignaledCandidate(const ice::Ca
   const IpAddress ip = c.address.ip();
   auto it = mdns_published.find(ip);
   if (it == mdns_published.end()) {
-    std::optional<std::string> name;
     if (std::string error = EnsureMdns(); !error.empty()) {
       runtime::Log(config.log, "pc: host candidate not signaled: " + error);
       return std::nullopt;
     }
-    name = mdns->Publish(ip);
+    const std::optional<std::string> name = mdns->Publish(ip);
     if (!name) {
       runtime::Log(config.log, "pc: host candidate not signaled: cannot publish " + ip.ToString() + " over mDNS");
       return std::nullopt;
@@ -898,6 +899,13 @@ std::optional<std::string> PeerConnection::Impl::SignaledCandidate(const ice::Ca
     it = mdns_published.emplace(ip, *name).first;
   }
   return c.ToSdpHidingAddresses(it->second);
+}
+
+void PeerConnection::Impl::WithdrawMdnsNames() {
+  if (!mdns) return;
+  for (const auto& [ip, name] : mdns_published)
+    mdns->Unpublish(name);
+  mdns_published.clear();
 }
 
 Expected<void> PeerConnection::Impl::AddMdnsCandidate(const IceCandidate& c, const std::string& name) {
@@ -1043,6 +1051,8 @@ Stats PeerConnection::Impl::GetStats() {
     ss.datagramsSent = s->stats().datagrams_sent;
     ss.datagramsReceived = s->stats().datagrams_received;
     ss.sendDrops = s->stats().send_would_block + s->stats().send_errors;
+    ss.gsoSends = s->stats().gso_sends;
+    ss.groReads = s->stats().gro_reads;
     out.sockets.push_back(std::move(ss));
   }
   if (!core) return out;
@@ -1087,11 +1097,7 @@ void PeerConnection::Impl::Close() {
   signaling.Close();
   SetSignaling(sdp::SignalingState::kClosed);
   if (shut_down) return;
-  if (mdns) {
-    for (const auto& [ip, name] : mdns_published)
-      mdns->Unpublish(name);  // goodbye: TTL 0
-    mdns_published.clear();
-  }
+  WithdrawMdnsNames();
   auto pending = std::move(unbound_channels);
   unbound_channels.clear();
   for (const auto& ch : pending)
@@ -1146,8 +1152,7 @@ void PeerConnection::Impl::Shutdown() {
   }
   timer->Arm(Instant::Max());
   if (mdns) {
-    for (const auto& [ip, name] : mdns_published)
-      mdns->Unpublish(name);  // goodbye: TTL 0
+    WithdrawMdnsNames();
     mdns->Stop();
   }
   for (auto& [addr, s] : sockets)

@@ -208,6 +208,9 @@ TEST(PeerConnectionTest, InBandChannelMovesOneMebibyteBothWaysWithStats) {
   EXPECT_EQ(s.dataChannels[0].messagesSent, 64u);
   ASSERT_EQ(s.sockets.size(), 1u);
   EXPECT_GT(s.sockets[0].receiveBufferGranted, 0);
+  // A bulk sender's drains produce several DATA packets for the peer: they left batched.
+  EXPECT_GT(s.sockets[0].gsoSends, 0u);
+  EXPECT_GT(s.sockets[0].datagramsSent, s.sockets[0].gsoSends);
   EXPECT_EQ(s.transport.dtlsState, "connected");
   EXPECT_EQ(s.sctp.state, "connected");
 
