@@ -185,9 +185,9 @@ class PeerConnectionMdnsTest : public ::testing::Test {
     }
   };
 
-  void Connect(std::function<std::string(const std::string&)> a_to_b,
-               std::function<std::string(const std::string&)> b_to_a,
-               std::function<void(Configuration&)> tweak = nullptr) {
+  // Two connections on 127.0.0.1 logging into log_a/log_b; a has a channel ("x") and b counts
+  // the messages it receives on it in `got`.
+  void MakePeers(std::function<void(Configuration&)> tweak = nullptr) {
     Configuration ca, cb;
     ca.bind_addresses = cb.bind_addresses = {"127.0.0.1"};
     if (tweak) {
@@ -198,6 +198,39 @@ class PeerConnectionMdnsTest : public ::testing::Test {
     cb.log = log_b.Sink();
     a = std::make_unique<PeerConnection>(ca, runtime);
     b = std::make_unique<PeerConnection>(cb, runtime);
+    b->OnDataChannel([this](std::shared_ptr<DataChannel> ch) {
+      ch->OnMessage([this](std::span<const uint8_t>, bool) { ++got; });
+      incoming = std::move(ch);
+    });
+    auto made = a->CreateDataChannel("x");
+    ASSERT_TRUE(made.ok());
+    channel = *made;
+  }
+
+  // a's offer, set as its local description (gathering starts).
+  Description Offer() {
+    auto offer = a->CreateOffer();
+    EXPECT_TRUE(offer.ok());
+    if (!offer.ok()) return {};
+    EXPECT_TRUE(a->SetLocalDescription(*offer).ok());
+    return *offer;
+  }
+
+  // b takes `offer` and answers; a takes the answer.
+  void Answer(const Description& offer) {
+    ASSERT_TRUE(b->SetRemoteDescription(offer).ok()) << offer.sdp;
+    auto answer = b->CreateAnswer();
+    ASSERT_TRUE(answer.ok());
+    ASSERT_TRUE(b->SetLocalDescription(*answer).ok());
+    ASSERT_TRUE(a->SetRemoteDescription(*answer).ok());
+  }
+
+  // Offer/answer; trickled candidates pass through `queue`, rewritten by a_to_b / b_to_a (an
+  // empty result drops the candidate).
+  void Connect(std::function<std::string(const std::string&)> a_to_b,
+               std::function<std::string(const std::string&)> b_to_a,
+               std::function<void(Configuration&)> tweak = nullptr) {
+    MakePeers(std::move(tweak));
     a->OnIceCandidate([this, a_to_b](IceCandidate c) {
       if (!c.candidate.empty()) {
         c.candidate = a_to_b(c.candidate);
@@ -212,22 +245,27 @@ class PeerConnectionMdnsTest : public ::testing::Test {
       }
       queue.Push(a.get(), c);
     });
-    b->OnDataChannel([this](std::shared_ptr<DataChannel> ch) {
-      DataChannel* raw = ch.get();
-      raw->OnMessage([this](std::span<const uint8_t>, bool) { ++got; });
-      incoming = std::move(ch);
-    });
-    auto made = a->CreateDataChannel("x");
-    ASSERT_TRUE(made.ok());
-    channel = *made;
-    auto offer = a->CreateOffer();
-    ASSERT_TRUE(offer.ok());
-    ASSERT_TRUE(a->SetLocalDescription(*offer).ok());
-    ASSERT_TRUE(b->SetRemoteDescription(*offer).ok());
-    auto answer = b->CreateAnswer();
-    ASSERT_TRUE(answer.ok());
-    ASSERT_TRUE(b->SetLocalDescription(*answer).ok());
-    ASSERT_TRUE(a->SetRemoteDescription(*answer).ok());
+    Answer(Offer());
+  }
+
+  // Both connections reach "connected" within 10 s (delivering queued candidates meanwhile).
+  bool BothConnected() {
+    const bool connected = WaitFor(
+        [&] {
+          queue.Flush();
+          return a->connection_state() == PeerConnectionState::kConnected &&
+                 b->connection_state() == PeerConnectionState::kConnected;
+        },
+        10s);
+    if (!connected) ADD_FAILURE() << "a:\n" << log_a.All() << "b:\n" << log_b.All();
+    return connected;
+  }
+
+  // The channel opens and one message sent on it arrives.
+  void ExpectAMessageArrives(std::string_view text) {
+    ASSERT_TRUE(WaitFor([&] { return channel->ready_state() == DataChannelState::kOpen; }, 5s));
+    ASSERT_TRUE(channel->Send(text).ok());
+    EXPECT_TRUE(WaitFor([&] { return got.load() == 1; }, 5s));
   }
 
   void TearDown() override {
@@ -253,14 +291,7 @@ TEST_F(PeerConnectionMdnsTest, ConnectsWhenBothSidesOnlyKnowTheOthersMdnsName) {
   Connect(hide, hide);
   // Neither side learns an address from signaling, so until one resolves the name no check can
   // be sent and nobody can be learned as peer-reflexive: connecting proves the resolution.
-  const bool connected = WaitFor(
-      [&] {
-        queue.Flush();
-        return a->connection_state() == PeerConnectionState::kConnected &&
-               b->connection_state() == PeerConnectionState::kConnected;
-      },
-      10s);
-  ASSERT_TRUE(connected) << "a:\n" << log_a.All() << "b:\n" << log_b.All();
+  ASSERT_TRUE(BothConnected());
   EXPECT_TRUE(log_a.Has("pc: mdns: resolved " + name + " -> 127.0.0.1")) << log_a.All();
   EXPECT_TRUE(log_b.Has("pc: mdns: resolved " + name + " -> 127.0.0.1")) << log_b.All();
   // At least one side selected the resolved candidate as a host candidate (the other may have
@@ -270,9 +301,7 @@ TEST_F(PeerConnectionMdnsTest, ConnectsWhenBothSidesOnlyKnowTheOthersMdnsName) {
   EXPECT_TRUE(sa.selectedCandidatePair->remoteCandidateType == "host" ||
               sb.selectedCandidatePair->remoteCandidateType == "host");
   // And data moves.
-  ASSERT_TRUE(WaitFor([&] { return channel->ready_state() == DataChannelState::kOpen; }, 5s));
-  ASSERT_TRUE(channel->Send(std::string_view("over a resolved name")).ok());
-  EXPECT_TRUE(WaitFor([&] { return got.load() == 1; }, 5s));
+  ExpectAMessageArrives("over a resolved name");
 }
 
 TEST_F(PeerConnectionMdnsTest, MdnsCandidatesInsideTheRemoteDescriptionAreResolved) {
@@ -282,12 +311,7 @@ TEST_F(PeerConnectionMdnsTest, MdnsCandidatesInsideTheRemoteDescriptionAreResolv
   Publisher publisher;
   ASSERT_FALSE(publisher.name().empty());
   const std::string name = publisher.name();
-  Configuration ca, cb;
-  ca.bind_addresses = cb.bind_addresses = {"127.0.0.1"};
-  ca.log = log_a.Sink();
-  cb.log = log_b.Sink();
-  a = std::make_unique<PeerConnection>(ca, runtime);
-  b = std::make_unique<PeerConnection>(cb, runtime);
+  MakePeers();
   std::mutex mu;
   std::vector<std::string> gathered;
   std::atomic<bool> complete{false};
@@ -299,18 +323,8 @@ TEST_F(PeerConnectionMdnsTest, MdnsCandidatesInsideTheRemoteDescriptionAreResolv
     std::lock_guard lock(mu);
     gathered.push_back(c.candidate);
   });
-  b->OnDataChannel([this](std::shared_ptr<DataChannel> ch) {
-    ch->OnMessage([this](std::span<const uint8_t>, bool) { ++got; });
-    incoming = std::move(ch);
-  });
-  auto made = a->CreateDataChannel("x");
-  ASSERT_TRUE(made.ok());
-  channel = *made;
-  auto offer = a->CreateOffer();
-  ASSERT_TRUE(offer.ok());
-  ASSERT_TRUE(a->SetLocalDescription(*offer).ok());
+  Description sent = Offer();
   ASSERT_TRUE(WaitFor([&] { return complete.load(); }, 5s));
-  Description sent = *offer;
   {
     std::lock_guard lock(mu);
     ASSERT_FALSE(gathered.empty());
@@ -319,25 +333,13 @@ TEST_F(PeerConnectionMdnsTest, MdnsCandidatesInsideTheRemoteDescriptionAreResolv
   }
   sent.sdp += "a=end-of-candidates\r\n";
   ASSERT_EQ(sent.sdp.find(" 127.0.0.1 "), std::string::npos) << sent.sdp;  // no candidate address
-  ASSERT_TRUE(b->SetRemoteDescription(sent).ok()) << sent.sdp;
-  auto answer = b->CreateAnswer();
-  ASSERT_TRUE(answer.ok());
-  ASSERT_TRUE(b->SetLocalDescription(*answer).ok());
-  ASSERT_TRUE(a->SetRemoteDescription(*answer).ok());
-  const bool connected = WaitFor(
-      [&] {
-        return a->connection_state() == PeerConnectionState::kConnected &&
-               b->connection_state() == PeerConnectionState::kConnected;
-      },
-      10s);
-  ASSERT_TRUE(connected) << "a:\n" << log_a.All() << "b:\n" << log_b.All();
+  Answer(sent);
+  ASSERT_TRUE(BothConnected());  // nothing is ever queued: b never trickles to a
   EXPECT_TRUE(log_b.Has("pc: mdns: resolved " + name + " -> 127.0.0.1")) << log_b.All();
   const Stats sb = b->GetStats();
   ASSERT_TRUE(sb.selectedCandidatePair);
   EXPECT_EQ(sb.selectedCandidatePair->remoteCandidateType, "host");
-  ASSERT_TRUE(WaitFor([&] { return channel->ready_state() == DataChannelState::kOpen; }, 5s));
-  ASSERT_TRUE(channel->Send(std::string_view("described by name")).ok());
-  EXPECT_TRUE(WaitFor([&] { return got.load() == 1; }, 5s));
+  ExpectAMessageArrives("described by name");
 }
 
 TEST_F(PeerConnectionMdnsTest, PublishedHostCandidatesAreSignaledByNameAndWithdrawnOnClose) {
@@ -352,14 +354,7 @@ TEST_F(PeerConnectionMdnsTest, PublishedHostCandidatesAreSignaledByNameAndWithdr
     return c;
   };
   Connect(record, record, [](Configuration& c) { c.publish_mdns_host_candidates = true; });
-  const bool connected = WaitFor(
-      [&] {
-        queue.Flush();
-        return a->connection_state() == PeerConnectionState::kConnected &&
-               b->connection_state() == PeerConnectionState::kConnected;
-      },
-      10s);
-  ASSERT_TRUE(connected) << "a:\n" << log_a.All() << "b:\n" << log_b.All();
+  ASSERT_TRUE(BothConnected());
   std::string a_name;
   {
     std::lock_guard lock(mu);
@@ -386,9 +381,7 @@ TEST_F(PeerConnectionMdnsTest, PublishedHostCandidatesAreSignaledByNameAndWithdr
   ASSERT_TRUE(a_name.ends_with(".local")) << local->sdp;
   EXPECT_TRUE(log_a.Has("pc: mdns: publishing 127.0.0.1 as " + a_name)) << log_a.All();
   EXPECT_TRUE(log_b.Has("pc: mdns: resolved " + a_name + " -> 127.0.0.1")) << log_b.All();
-  ASSERT_TRUE(WaitFor([&] { return channel->ready_state() == DataChannelState::kOpen; }, 5s));
-  ASSERT_TRUE(channel->Send(std::string_view("between two names")).ok());
-  EXPECT_TRUE(WaitFor([&] { return got.load() == 1; }, 5s));
+  ExpectAMessageArrives("between two names");
   {
     Lookup live(a_name);
     auto r = live.Result(5s);

@@ -483,14 +483,19 @@ class RawClient {
   std::string in_;
 };
 
+// The next frame from the server is `opcode` carrying `payload`.
+void ExpectNextFrame(RawClient& c, uint8_t opcode, std::string_view payload) {
+  auto frame = c.Read();
+  ASSERT_TRUE(frame) << "no frame; wanted opcode " << int{opcode};
+  EXPECT_EQ(frame->opcode, opcode);
+  EXPECT_EQ(frame->payload, payload);
+}
+
 TEST(SignalingServer, FramesSentRightBehindTheUpgradeRequestAreRead) {
   ServerFixture f;
   RawClient c;
   ASSERT_TRUE(c.Connect(f.port_, RawClient::Text(Sub("r")) + RawClient::Text(R"({"type":"ping"})")));
-  auto pong = c.Read();
-  ASSERT_TRUE(pong);
-  EXPECT_EQ(pong->opcode, 0x1);
-  EXPECT_EQ(pong->payload, R"({"type":"pong"})");
+  ExpectNextFrame(c, 0x1, R"({"type":"pong"})");
 }
 
 TEST(SignalingServer, ClientPingsAreAnsweredWithTheirPayloadAndFragmentsJoin) {
@@ -501,14 +506,8 @@ TEST(SignalingServer, ClientPingsAreAnsweredWithTheirPayloadAndFragmentsJoin) {
   // A text message in three fragments with a ping between the first two (RFC 6455 5.4).
   ASSERT_TRUE(c.Write(RawClient::Masked(0x01, ping.substr(0, 4)) + RawClient::Masked(0x89, "are you there") +
                       RawClient::Masked(0x00, ping.substr(4, 6)) + RawClient::Masked(0x80, ping.substr(10))));
-  auto pong = c.Read();
-  ASSERT_TRUE(pong);
-  EXPECT_EQ(pong->opcode, 0xA);
-  EXPECT_EQ(pong->payload, "are you there");
-  auto reply = c.Read();
-  ASSERT_TRUE(reply);
-  EXPECT_EQ(reply->opcode, 0x1);
-  EXPECT_EQ(reply->payload, R"({"type":"pong"})");
+  ExpectNextFrame(c, 0xA, "are you there");
+  ExpectNextFrame(c, 0x1, R"({"type":"pong"})");
 }
 
 TEST(SignalingServer, ClientCloseIsEchoedAndTheConnectionEnds) {
