@@ -77,13 +77,16 @@ class ConnBase {
   virtual void Ping() = 0;
   virtual void Close(uint16_t code, std::string reason) = 0;
   virtual void Kill() = 0;
-  // Writes what Send/Ping/Close queued (called from the server's posted flush).
-  virtual void Flush() = 0;
+  // Writes what Send/Ping/Close queued (called from the server's posted flush, or once a
+  // deferred connection's coalescing interval has passed: `deferred`).
+  virtual void Flush(bool deferred = false) = 0;
 
   uint64_t id = 0;
   SocketAddress peer;
   bool upgraded = false;
-  bool flush_pending = false;  // in the server's list of connections to flush
+  bool flush_pending = false;  // in the server's list of connections to flush (or deferred)
+  // When this connection's last write started (write coalescing; 0: never).
+  std::chrono::steady_clock::time_point last_write{};
 };
 
 // Redis pub/sub over two RESP connections (a subscribed connection cannot PUBLISH).
@@ -334,6 +337,15 @@ class SignalingServer::Impl : public std::enable_shared_from_this<Impl> {
       }
     });
   }
+  // A connection written to less than write_coalesce ago waits here until that interval has
+  // passed (one timer for all of them); frames queued meanwhile join that write.
+  void Defer(std::shared_ptr<ConnBase> c) {
+    const auto due = c->last_write + ToSteady(opts_.write_coalesce);
+    c->flush_pending = true;
+    deferred_.push_back({due, std::move(c)});
+    ++deferred_writes_;
+    if (!coalesce_armed_) ArmCoalesce(deferred_.front().due);
+  }
   void OnWrite(size_t frames) {
     ++socket_writes_;
     frames_written_ += frames;
@@ -371,6 +383,33 @@ class SignalingServer::Impl : public std::enable_shared_from_this<Impl> {
     Drain();
   }
   void Drain();
+  static std::chrono::steady_clock::duration ToSteady(Duration d) {
+    return std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::nanoseconds(d.nanos()));
+  }
+  void ArmCoalesce(std::chrono::steady_clock::time_point due) {
+    coalesce_armed_ = true;
+    coalesce_timer_.expires_at(due);
+    std::weak_ptr<Impl> weak = weak_from_this();
+    coalesce_timer_.async_wait([weak](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (!self || ec) return;
+      self->coalesce_armed_ = false;
+      // Due times are almost in order (each is a last write plus one interval); an entry
+      // behind a later one waits at most the difference.
+      const auto now = std::chrono::steady_clock::now();
+      size_t n = 0;
+      while (n < self->deferred_.size() && self->deferred_[n].due <= now)
+        ++n;
+      std::vector<Deferred> due_now(std::make_move_iterator(self->deferred_.begin()),
+                                    std::make_move_iterator(self->deferred_.begin() + static_cast<ptrdiff_t>(n)));
+      self->deferred_.erase(self->deferred_.begin(), self->deferred_.begin() + static_cast<ptrdiff_t>(n));
+      if (!self->deferred_.empty()) self->ArmCoalesce(self->deferred_.front().due);
+      for (auto& d : due_now) {
+        d.conn->flush_pending = false;
+        d.conn->Flush(/*deferred=*/true);
+      }
+    });
+  }
   void MaybeShutdownDone() {
     if (stopping_ && conns_.empty() && shutdown_done_) {
       shutdown_timer_.cancel();
@@ -400,6 +439,14 @@ class SignalingServer::Impl : public std::enable_shared_from_this<Impl> {
   uint64_t refused_accepts_ = 0;
   std::vector<std::shared_ptr<ConnBase>> to_flush_;
   bool flush_posted_ = false;
+  struct Deferred {
+    std::chrono::steady_clock::time_point due;
+    std::shared_ptr<ConnBase> conn;
+  };
+  std::deque<Deferred> deferred_;
+  asio::steady_timer coalesce_timer_{io_};
+  bool coalesce_armed_ = false;
+  uint64_t deferred_writes_ = 0;
   uint64_t socket_writes_ = 0;
   uint64_t frames_written_ = 0;
   std::array<char, 64 * 1024> read_buffer_;
@@ -462,8 +509,19 @@ class Session final : public ConnBase, public std::enable_shared_from_this<Sessi
     Finish({});
   }
 
-  void Flush() override {
+  void Flush(bool deferred = false) override {
     if (writing_ || finished_ || queue_.empty()) return;
+    auto server = server_.lock();
+    if (!server) return Kill();
+    const auto now = std::chrono::steady_clock::now();
+    const Duration coalesce = server->opts().write_coalesce;
+    // Written to within the interval: wait for it to pass (close frames too; the close timer
+    // still bounds the connection's end).
+    if (!deferred && coalesce > Duration::Zero() && last_write.time_since_epoch().count() != 0 &&
+        now - last_write < ToChrono(coalesce)) {
+      return server->Defer(this->shared_from_this());
+    }
+    last_write = now;
     // Every queued frame up to 256 KiB (at least one) leaves in one write: one syscall for a
     // burst of fan-out deliveries instead of one per message. The frames are copied into one
     // contiguous buffer (small messages; also what TLS wants: one record, not one per frame).
@@ -479,7 +537,7 @@ class Session final : public ConnBase, public std::enable_shared_from_this<Sessi
       ++in_flight_;
     }
     writing_ = true;
-    if (auto s = server_.lock()) s->OnWrite(in_flight_);
+    server->OnWrite(in_flight_);
     auto self = this->shared_from_this();
     asio::async_write(ws_.next_layer(), asio::buffer(out_),
                       [self](beast::error_code ec, size_t) { self->OnWritten(ec); });
@@ -971,6 +1029,8 @@ std::string SignalingServer::Impl::MetricsText() const {
   // WebSocket frames (messages, pings, closes) and the socket writes that carried them.
   add("peerlink_signal_frames_written_total", "counter", frames_written_);
   add("peerlink_signal_socket_writes_total", "counter", socket_writes_);
+  // Flushes that waited for a connection's write-coalescing interval.
+  add("peerlink_signal_deferred_flushes_total", "counter", deferred_writes_);
   if (redis_) {
     add("peerlink_signal_redis_connected", "gauge", redis_->connected() ? 1 : 0);
     add("peerlink_signal_redis_channels", "gauge",

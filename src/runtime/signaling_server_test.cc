@@ -555,6 +555,13 @@ TEST(SignalingServer, FramingViolationsCloseThatConnectionWithCodeAndReason) {
   EXPECT_THAT(f.Metrics(), HasSubstr("peerlink_signal_drops_total{reason=\"protocol\"} 4\n"));
 }
 
+// Counter `name` from the metrics text (-1 if absent).
+long long MetricValue(ServerFixture& f, std::string_view name) {
+  const std::string m = f.Metrics();
+  const size_t at = m.find("\n" + std::string(name) + " ");
+  return at == std::string::npos ? -1 : std::stoll(m.substr(at + name.size() + 2));
+}
+
 TEST(SignalingServer, TheFanOutOfABurstLeavesInFewWrites) {
   ServerFixture f;
   WsClient sub;
@@ -562,11 +569,7 @@ TEST(SignalingServer, TheFanOutOfABurstLeavesInFewWrites) {
   Join(sub, "r");
   RawClient pub;
   ASSERT_TRUE(pub.Connect(f.port_));
-  auto count = [&](std::string_view name) {
-    const std::string m = f.Metrics();
-    const size_t at = m.find("\n" + std::string(name) + " ");
-    return at == std::string::npos ? -1 : std::stoll(m.substr(at + name.size() + 2));
-  };
+  auto count = [&](std::string_view name) { return MetricValue(f, name); };
   const long long writes0 = count("peerlink_signal_socket_writes_total");
   const long long frames0 = count("peerlink_signal_frames_written_total");
   // 200 publishes in one write: the server reads them in one or a few reads, and each read's
@@ -585,6 +588,60 @@ TEST(SignalingServer, TheFanOutOfABurstLeavesInFewWrites) {
   EXPECT_EQ(frames, 200);
   EXPECT_GE(writes, 1);
   EXPECT_LE(writes, 20) << "one socket write per delivery would be 200";
+}
+
+TEST(SignalingServer, ABusyConnectionsNextWriteWaitsForTheCoalescingInterval) {
+  using Clock = std::chrono::steady_clock;
+  SignalingServerOptions o = ServerFixture::Defaults();
+  o.write_coalesce = Duration::Millis(300);
+  ServerFixture f(o);
+  WsClient sub, pub;
+  ASSERT_TRUE(sub.Connect(f.port_));
+  ASSERT_TRUE(pub.Connect(f.port_));
+  Join(sub, "r");
+  // Let the pong's write age past the interval: the next frame finds the connection quiet.
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  const long long writes0 = MetricValue(f, "peerlink_signal_socket_writes_total");
+  const long long deferred0 = MetricValue(f, "peerlink_signal_deferred_flushes_total");
+  const auto t0 = Clock::now();
+  ASSERT_TRUE(pub.Send(Pub("r", 1)));
+  auto first = sub.Read();
+  const auto t1 = Clock::now();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(json::parse(*first)["seq"], 1);
+  EXPECT_LT(t1 - t0, std::chrono::milliseconds(250)) << "a quiet connection is written to at once";
+  EXPECT_EQ(MetricValue(f, "peerlink_signal_deferred_flushes_total"), deferred0);
+  // Two more right behind it: both wait for the interval, then leave in one write.
+  ASSERT_TRUE(pub.Send(Pub("r", 2)));
+  ASSERT_TRUE(pub.Send(Pub("r", 3)));
+  auto second = sub.Read();
+  auto third = sub.Read();
+  const auto t2 = Clock::now();
+  ASSERT_TRUE(second);
+  ASSERT_TRUE(third);
+  EXPECT_EQ(json::parse(*second)["seq"], 2);
+  EXPECT_EQ(json::parse(*third)["seq"], 3);
+  // The first write started before t1, so the next is due before t1 + 300 ms but not long before.
+  EXPECT_GE(t2 - t1, std::chrono::milliseconds(200));
+  EXPECT_GE(MetricValue(f, "peerlink_signal_deferred_flushes_total"), deferred0 + 1);
+  EXPECT_EQ(MetricValue(f, "peerlink_signal_socket_writes_total") - writes0, 2);
+}
+
+TEST(SignalingServer, WithoutCoalescingNothingWaits) {
+  SignalingServerOptions o = ServerFixture::Defaults();
+  o.write_coalesce = Duration::Zero();
+  ServerFixture f(o);
+  WsClient sub, pub;
+  ASSERT_TRUE(sub.Connect(f.port_));
+  ASSERT_TRUE(pub.Connect(f.port_));
+  Join(sub, "r");
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(pub.Send(Pub("r", i)));
+    auto m = sub.Read();
+    ASSERT_TRUE(m) << i;
+    EXPECT_EQ(json::parse(*m)["seq"], i);
+  }
+  EXPECT_EQ(MetricValue(f, "peerlink_signal_deferred_flushes_total"), 0);
 }
 
 TEST(SignalingServer, ShutdownClosesClientsWithGoingAway) {

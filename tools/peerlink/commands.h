@@ -93,6 +93,7 @@ struct SignalOptions {
   size_t max_conns = 20000;
   size_t max_write_queue = 1024 * 1024;
   double idle_timeout_s = 120;
+  double write_coalesce_ms = 2;
   double ping_interval_s = 30;
   double shutdown_grace_s = 5;
   std::string redis;

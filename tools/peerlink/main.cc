@@ -26,6 +26,10 @@ void AddSignalOptions(CLI::App& cmd, SignalOptions& o) {
   cmd.add_option("--max-conns", o.max_conns, "Connections in total")->capture_default_str();
   cmd.add_option("--max-write-queue", o.max_write_queue, "Bytes queued to one slow client before it is dropped")
       ->capture_default_str();
+  cmd.add_option("--write-coalesce", o.write_coalesce_ms,
+                 "Milliseconds a busy connection's writes are held so frames share one write (0: off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 100.0));
   cmd.add_option("--idle-timeout", o.idle_timeout_s, "Close a connection silent for this many seconds (0: off)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 86400.0));

@@ -72,6 +72,7 @@ int RunSignal(const SignalOptions& options) {
   o.server_id = options.server_id;
   o.max_connections = options.max_conns;
   o.max_write_queue_bytes = options.max_write_queue;
+  o.write_coalesce = SecondsToDuration(options.write_coalesce_ms / 1000);
 
   boost::asio::io_context io(1);
   // Structured logs: one JSON object per line on stderr.
