@@ -1,5 +1,8 @@
 #include "src/runtime/signaling_server.h"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -80,6 +83,8 @@ class ConnBase {
   // Writes what Send/Ping/Close queued (called from the server's posted flush, or once a
   // deferred connection's coalescing interval has passed: `deferred`).
   virtual void Flush(bool deferred = false) = 0;
+  // Reads again after the server paused this connection's reads (see PauseReads).
+  virtual void ResumeReads() = 0;
 
   uint64_t id = 0;
   SocketAddress peer;
@@ -346,6 +351,26 @@ class SignalingServer::Impl : public std::enable_shared_from_this<Impl> {
     ++deferred_writes_;
     if (!coalesce_armed_) ArmCoalesce(deferred_.front().due);
   }
+  // A send pushed a receiver's queue over max_write_queue_bytes: the connection being read
+  // stops for kReadPause so the writes catch up (TCP then holds the publisher back) instead of
+  // the server reading faster than its receivers' sockets take the fan-out.
+  void NoteBacklog() { backlog_ = true; }
+  bool TakeBacklog() { return std::exchange(backlog_, false); }
+  void PauseReads(std::shared_ptr<ConnBase> c) {
+    ++read_pauses_;
+    paused_.push_back(std::move(c));
+    if (paused_.size() > 1) return;
+    pause_timer_.expires_after(kReadPause);
+    std::weak_ptr<Impl> weak = weak_from_this();
+    pause_timer_.async_wait([weak](boost::system::error_code ec) {
+      auto self = weak.lock();
+      if (!self || ec) return;
+      std::vector<std::shared_ptr<ConnBase>> list;
+      list.swap(self->paused_);
+      for (auto& conn : list)
+        conn->ResumeReads();
+    });
+  }
   void OnWrite(size_t frames) {
     ++socket_writes_;
     frames_written_ += frames;
@@ -447,6 +472,11 @@ class SignalingServer::Impl : public std::enable_shared_from_this<Impl> {
   asio::steady_timer coalesce_timer_{io_};
   bool coalesce_armed_ = false;
   uint64_t deferred_writes_ = 0;
+  static constexpr auto kReadPause = std::chrono::milliseconds(1);
+  bool backlog_ = false;
+  std::vector<std::shared_ptr<ConnBase>> paused_;
+  asio::steady_timer pause_timer_{io_};
+  uint64_t read_pauses_ = 0;
   uint64_t socket_writes_ = 0;
   uint64_t frames_written_ = 0;
   std::array<char, 64 * 1024> read_buffer_;
@@ -460,6 +490,8 @@ template <class Stream>
 class Session final : public ConnBase, public std::enable_shared_from_this<Session<Stream>> {
  public:
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+  static constexpr auto kWriteStall = std::chrono::milliseconds(250);
+  static constexpr size_t kHardCapFactor = 4;
 
   template <class... Args>
   Session(std::weak_ptr<SignalingServer::Impl> server, Args&&... args)
@@ -481,12 +513,31 @@ class Session final : public ConnBase, public std::enable_shared_from_this<Sessi
   void Send(std::shared_ptr<const std::string> text) override {
     if (closing_ || finished_) return;
     queued_bytes_ += text->size();
-    if (queued_bytes_ > Opts().max_write_queue_bytes) {
-      queued_bytes_ -= text->size();
-      if (auto s = server_.lock()) s->OnOverflow(id);
-      return;
+    // A slow reader is one whose queue is over the limit while its socket is not draining: the
+    // write in flight started kWriteStall ago or more and the kernel still holds bytes of it
+    // the peer has not taken. A queue over the limit behind a write that is moving, or behind a
+    // completion the server has not got to yet (its own loop lagging under load), is the
+    // server's backlog, not the receiver's fault; kHardCapFactor times the limit drops it
+    // regardless.
+    const size_t limit = Opts().max_write_queue_bytes;
+    if (queued_bytes_ > limit) {
+      const bool stalled =
+          writing_ && std::chrono::steady_clock::now() - last_write >= kWriteStall && KernelUnsentBytes() > 0;
+      if (stalled || queued_bytes_ / kHardCapFactor > limit) {
+        queued_bytes_ -= text->size();
+        if (auto s = server_.lock()) s->OnOverflow(id);
+        return;
+      }
+      if (auto s = server_.lock()) s->NoteBacklog();
     }
     Queue(signaling::ws::Opcode::kText, std::move(text));
+  }
+
+  // Bytes written to the socket that the peer has not acknowledged (SIOCOUTQ); 1 when unknown.
+  int KernelUnsentBytes() {
+    int n = 0;
+    if (::ioctl(beast::get_lowest_layer(ws_).socket().native_handle(), SIOCOUTQ, &n) != 0) return 1;
+    return n;
   }
 
   void Ping() override {
@@ -522,10 +573,11 @@ class Session final : public ConnBase, public std::enable_shared_from_this<Sessi
       return server->Defer(this->shared_from_this());
     }
     last_write = now;
-    // Every queued frame up to 256 KiB (at least one) leaves in one write: one syscall for a
-    // burst of fan-out deliveries instead of one per message. The frames are copied into one
+    // Every queued frame up to 1 MiB (at least one) leaves in one write: one syscall for a
+    // burst of fan-out deliveries instead of one per message, and as much per write as one
+    // round of reads can queue for a member of a busy room. The frames are copied into one
     // contiguous buffer (small messages; also what TLS wants: one record, not one per frame).
-    constexpr size_t kMaxBatch = 256 * 1024;
+    constexpr size_t kMaxBatch = 1024 * 1024;
     out_.clear();
     in_flight_ = 0;
     for (const Frame& f : queue_) {
@@ -728,7 +780,11 @@ class Session final : public ConnBase, public std::enable_shared_from_this<Sessi
       ws_.next_layer().async_read_some(asio::buffer(*tls_in_), [self](beast::error_code ec, size_t n) {
         if (self->finished_) return;
         if (ec) return self->Finish(ec);
-        if (self->OnBytes(std::string_view(self->tls_in_->data(), n))) self->DoRead();
+        auto s = self->server_.lock();
+        if (s) s->TakeBacklog();  // a backlog from before (Redis, a timer) is not this reader's
+        if (!self->OnBytes(std::string_view(self->tls_in_->data(), n))) return;
+        if (s && s->TakeBacklog()) return s->PauseReads(self);
+        self->DoRead();
       });
     } else {
       // Plain TCP: wait for readability and read into the server's shared buffer, so an idle
@@ -751,10 +807,21 @@ class Session final : public ConnBase, public std::enable_shared_from_this<Sessi
       const size_t n = sock.read_some(asio::buffer(buf.data(), buf.size()), ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) return DoRead();
       if (ec) return Finish(ec);
+      s->TakeBacklog();  // a backlog from before (Redis, a timer) is not this reader's
       if (!OnBytes(std::string_view(buf.data(), n))) return;
+      if (s->TakeBacklog()) return s->PauseReads(this->shared_from_this());
     }
     auto self = this->shared_from_this();
     asio::post(ws_.get_executor(), [self] { self->OnReadable({}); });
+  }
+
+  void ResumeReads() override {
+    if (finished_) return;
+    if constexpr (kTls) {
+      DoRead();
+    } else {
+      OnReadable({});
+    }
   }
 
   // Feeds client bytes to the frame reader and acts on what it reports. Returns whether to go
@@ -1031,6 +1098,8 @@ std::string SignalingServer::Impl::MetricsText() const {
   add("peerlink_signal_socket_writes_total", "counter", socket_writes_);
   // Flushes that waited for a connection's write-coalescing interval.
   add("peerlink_signal_deferred_flushes_total", "counter", deferred_writes_);
+  // Times a connection's reads paused because its fan-out outran the receivers' sockets.
+  add("peerlink_signal_read_pauses_total", "counter", read_pauses_);
   if (redis_) {
     add("peerlink_signal_redis_connected", "gauge", redis_->connected() ? 1 : 0);
     add("peerlink_signal_redis_channels", "gauge",

@@ -644,6 +644,76 @@ TEST(SignalingServer, WithoutCoalescingNothingWaits) {
   EXPECT_EQ(MetricValue(f, "peerlink_signal_deferred_flushes_total"), 0);
 }
 
+// A burst from a publisher is read in rounds of 64 KiB before the fan-out is written, so the
+// queue of a receiver that reads at once can pass the limit for a moment: that is the server's
+// backlog, not a slow reader, as long as the receiver's socket keeps taking the writes.
+TEST(SignalingServer, ABurstQueuedBehindAMovingWriteIsNotASlowReader) {
+  auto o = ServerFixture::Defaults();
+  o.max_write_queue_bytes = 128 * 1024;
+  o.core.rate_per_second = 0;
+  o.write_coalesce = Duration::Zero();
+  ServerFixture f(o);
+  WsClient sub;
+  ASSERT_TRUE(sub.Connect(f.port_));
+  Join(sub, "r");
+  RawClient pub;
+  ASSERT_TRUE(pub.Connect(f.port_));
+  const std::string pad(2000, 'x');
+  std::string burst;
+  for (int i = 0; i < 500; ++i)
+    burst += RawClient::Text(json({{"type", "publish"}, {"topic", "r"}, {"seq", i}, {"p", pad}}).dump());
+  ASSERT_GT(burst.size(), 4 * o.max_write_queue_bytes);  // ~1 MB in one write
+  ASSERT_TRUE(pub.Write(burst));
+  for (int i = 0; i < 500; ++i) {
+    auto m = sub.Read();
+    ASSERT_TRUE(m) << i;
+    EXPECT_EQ(json::parse(*m)["seq"], i);
+  }
+  EXPECT_THAT(f.Metrics(), HasSubstr("peerlink_signal_drops_total{reason=\"slow_reader\"} 0\n"));
+  // The publisher's reads paused while the receiver's queue was over the limit.
+  EXPECT_GT(MetricValue(f, "peerlink_signal_read_pauses_total"), 0);
+}
+
+// Over the limit but under the hard cap, a receiver is dropped only once its socket has not
+// taken the write in flight for 250 ms.
+TEST(SignalingServer, AReceiverOverTheLimitIsDroppedWhenItsWriteStalls) {
+  auto o = ServerFixture::Defaults();
+  o.max_write_queue_bytes = 64 * 1024;
+  o.core.rate_per_second = 0;
+  o.write_coalesce = Duration::Zero();  // every publish is written at once
+  ServerFixture f(o);
+  WsClient publisher, sleeper;
+  ASSERT_TRUE(publisher.Connect(f.port_));
+  ASSERT_TRUE(sleeper.Connect(f.port_));
+  Join(sleeper, "r");
+  // The sleeper never reads. One publish at a time, each handled before the next: while the
+  // kernel takes the writes nothing queues; once its buffers are full the write in flight
+  // stops and the queue passes the limit (the publisher's reads pause), far below the hard cap.
+  const std::string payload(32000, 'x');
+  const auto publish = [&] {
+    return publisher.Send(json({{"type", "publish"}, {"topic", "r"}, {"p", payload}}).dump());
+  };
+  const long long out0 = MetricValue(f, "peerlink_signal_messages_out_total");
+  bool over = false;
+  for (int i = 0; i < 2000 && !over; ++i) {
+    ASSERT_TRUE(publish());
+    // Wait until the server has handled it, so publishes never pile up in one read.
+    for (int k = 0; k < 500 && MetricValue(f, "peerlink_signal_messages_out_total") < out0 + i + 1; ++k)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    over = MetricValue(f, "peerlink_signal_read_pauses_total") > 0;
+  }
+  ASSERT_TRUE(over);
+  EXPECT_THAT(f.Metrics(), HasSubstr("peerlink_signal_drops_total{reason=\"slow_reader\"} 0\n"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  ASSERT_TRUE(publish());
+  bool dropped = false;
+  for (int i = 0; i < 100 && !dropped; ++i) {
+    dropped = f.Metrics().find("reason=\"slow_reader\"} 1\n") != std::string::npos;
+    if (!dropped) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(dropped) << f.Metrics();
+}
+
 TEST(SignalingServer, ShutdownClosesClientsWithGoingAway) {
   ServerFixture f;
   WsClient a, b;
