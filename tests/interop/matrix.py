@@ -52,7 +52,7 @@ def combine(states):
 
 
 def harness_cells(state, out, expect_max_size):
-    """Cells of one Node-harness test (browser or werift) from its state and output. A passed
+    """Cells of one harness test (browser, werift, aiortc) from its state and output. A passed
     test whose output does not show a case it runs gives "unverified" (e.g. output cut short:
     run ctest with --test-output-size-passed)."""
     cells = {c: None for c in COLUMNS}
@@ -104,7 +104,9 @@ def build(tests):
         cells = {c: "-" for c in COLUMNS}
         t = tests.get(f"aiortc_interop_peer_{role}")
         if t:
-            cells["echo"] = t[0]
+            # The aiortc script prints the channel matrix in the Node harnesses' form.
+            h = harness_cells(t[0], t[1], True)
+            cells = {c: h.get(c) or "-" for c in COLUMNS}
         rows.append(("aiortc", label, cells, 1 if t else 0))
     return rows
 
