@@ -486,6 +486,48 @@ TEST(IceAgent, DropsUnauthenticatedChecksAndDataFromStrangers) {
   EXPECT_EQ(a.GetStats().pairs.size(), 1u);
 }
 
+// A loopback socket never pairs with a non-loopback source (nor the reverse), so a check across
+// them gets no answer: a success would tell the peer the pair works, and a peer that nominates
+// it (aiortc does) would then send its DTLS where we drop it.
+TEST(IceAgent, ChecksAcrossLoopbackAndOtherAddressesGetNoAnswer) {
+  Harness h;
+  h.AddPeer(Controlling(), {"192.0.2.1:1000"});
+  h.AddPeer(Controlled(), {"192.0.2.2:2000", "127.0.0.1:2001"});
+  h.Start();
+  ASSERT_TRUE(h.RunUntil([&] { return h.BothConnected(); }, Duration::Seconds(5)));
+  Agent& b = *h.peer(1).agent;
+  const auto from = *SocketAddress::Parse("192.0.2.1:1000");
+  SeededRng rng(5);
+  auto check = [&] {
+    stun::StunMessageBuilder m(stun::Method::kBinding, stun::StunClass::kRequest, stun::RandomTransactionId(rng));
+    m.AddString(stun::attr::kUsername, b.local_credentials().ufrag + ":" + h.peer(0).agent->local_credentials().ufrag);
+    m.AddU64(stun::attr::kIceControlling, 1);
+    m.AddU32(stun::attr::kPriority, 1000);
+    m.AddMessageIntegrity(stun::ShortTermKey(b.local_credentials().pwd));
+    m.AddFingerprint();
+    return std::move(m).Finish();
+  };
+  auto successes_to = [&](const SocketAddress& dst, const SocketAddress& via) {
+    int n = 0;
+    for (int i = 0; i < 20; ++i) {
+      Output out = b.PollOutput(h.now());
+      if (auto* t = std::get_if<Transmit>(&out)) {
+        auto m = stun::StunMessage::Parse(t->data);
+        if (m.ok() && t->destination == dst && t->source == via && m->cls() == stun::StunClass::kSuccessResponse) ++n;
+      } else if (std::holds_alternative<Deadline>(out)) {
+        break;
+      }
+    }
+    return n;
+  };
+  const auto loopback = *SocketAddress::Parse("127.0.0.1:2001");
+  const auto host = *SocketAddress::Parse("192.0.2.2:2000");
+  EXPECT_EQ(b.HandleDatagram(h.now(), loopback, from, check()), Received::kConsumed);
+  EXPECT_EQ(successes_to(from, loopback), 0);
+  EXPECT_EQ(b.HandleDatagram(h.now(), host, from, check()), Received::kConsumed);
+  EXPECT_EQ(successes_to(from, host), 1);
+}
+
 TEST(IceAgent, CredentialsComeFromRngWithRfcLengths) {
   SeededRng rng(11);
   Agent a(AgentConfig{}, rng, Instant::Zero());
