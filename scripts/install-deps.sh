@@ -43,16 +43,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
   fi
 fi
-# npm packages of the y-webrtc, werift, Chromium (playwright-core) and Firefox (puppeteer-core)
+# npm packages of the y-webrtc, werift, libdatachannel (node-datachannel, whose npm package
+# carries a prebuilt libdatachannel), Chromium (playwright-core) and Firefox (puppeteer-core)
 # interop tests, each pinned by its package-lock.json. Neither driver downloads a browser: the
 # tests use /usr/bin/chromium and /usr/bin/firefox-esr.
 if command -v npm >/dev/null 2>&1; then
   root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-  for dir in ywebrtc werift chromium firefox; do
+  for dir in ywebrtc werift libdatachannel chromium firefox; do
     [ -f "$root/tests/interop/$dir/package-lock.json" ] || continue
     (cd "$root/tests/interop/$dir" && npm ci --no-audit --no-fund --loglevel=error)
   done
 else
-  echo "install-deps: npm not found; tests/interop/{ywebrtc,werift,chromium,firefox} (label interop) will fail" >&2
+  echo "install-deps: npm not found; tests/interop/{ywebrtc,werift,libdatachannel,chromium,firefox} (label interop) will fail" >&2
 fi
 echo "install-deps: all dependencies present" >&2

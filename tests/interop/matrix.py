@@ -79,7 +79,8 @@ def build(tests):
     rows = []
     node_peers = [("Chromium", r"interop\.chromium\.[^.]+\.peer_{role}$", True),
                   ("Firefox ESR", r"interop\.firefox\.[^.]+\.peer_{role}$", True),
-                  ("werift", r"interop\.werift\.peer_{role}$", False)]
+                  ("werift", r"interop\.werift\.peer_{role}$", False),
+                  ("libdatachannel", r"interop\.libdatachannel\.peer_{role}$", True)]
     for peer, pattern, expect_max_size in node_peers:
         for role, label in ROLES.items():
             names = [n for n in tests if re.search(pattern.format(role=role), n)]
