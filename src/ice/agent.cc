@@ -281,6 +281,10 @@ void Agent::StartGathering(Instant now) {
   s.CheckGatheringComplete(now);
 }
 
+bool Agent::has_remote_credentials() const {
+  return impl_->remote_creds.has_value();
+}
+
 void Agent::SetRemoteCredentials(Instant now, const Credentials& remote) {
   Impl& s = *impl_;
   if (s.closed) return;

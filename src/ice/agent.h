@@ -176,6 +176,9 @@ class Agent {
   Agent& operator=(const Agent&) = delete;
 
   const Credentials& local_credentials() const;
+  // Whether the peer's credentials are known (false before the first remote description and
+  // after Restart until the peer's new ones arrive).
+  bool has_remote_credentials() const;
   Role role() const;
   State state() const;
   GatheringState gathering_state() const;

@@ -93,8 +93,13 @@ RemoteParamsStatus Connection::SetRemoteParameters(Instant now, const RemotePara
     if (remote.fingerprints != remote_->fingerprints || remote.dtls_role != remote_->dtls_role ||
         remote.sctp_port != remote_->sctp_port)
       return RemoteParamsStatus::kDtlsParamsChanged;
-    if (remote.ice.ufrag != remote_->ice.ufrag || remote.ice.pwd != remote_->ice.pwd)
+    if (remote.ice.ufrag != remote_->ice.ufrag || remote.ice.pwd != remote_->ice.pwd) {
+      // New remote credentials answer our RestartIce (the agent is then waiting for them), or
+      // the peer is restarting ICE: then we restart too, so that our answer carries new
+      // credentials (RFC 8839 section 4.4.1.1.1; RFC 8829 section 5.3.1).
+      if (ice_->has_remote_credentials()) ice_->Restart(now);
       ice_->SetRemoteCredentials(now, remote.ice);
+    }
     remote_->ice = remote.ice;
     if (remote.max_message_size != remote_->max_message_size) {
       remote_->max_message_size = remote.max_message_size;

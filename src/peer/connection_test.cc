@@ -289,6 +289,30 @@ TEST(PeerConnection, RemoteParamsValidation) {
   EXPECT_EQ(p.a().SetRemoteParameters(p.now(), r), RemoteParamsStatus::kOk);
 }
 
+// New remote ICE credentials are either the answer to our own RestartIce, or the peer restarting
+// ICE: then our side restarts too, so our answer carries new credentials (RFC 8839 4.4.1.1.1).
+TEST(PeerConnection, ARemoteIceRestartRestartsOursAndAnAnsweredOneDoesNot) {
+  Pair p;
+  ASSERT_TRUE(p.Connect());
+  RemoteParams r = p.ParamsFor(true);
+  const ice::Credentials before = p.a().local_ice_credentials();
+  r.ice = ice::Credentials{"newU", "newpasswordnewpassword"};
+  ASSERT_EQ(p.a().SetRemoteParameters(p.now(), r), RemoteParamsStatus::kOk);
+  const ice::Credentials after_remote = p.a().local_ice_credentials();
+  EXPECT_NE(after_remote.ufrag, before.ufrag);
+  EXPECT_NE(after_remote.pwd, before.pwd);
+  // Our own restart, then the peer's answer with new credentials: no second restart.
+  p.a().RestartIce(p.now());
+  const ice::Credentials ours = p.a().local_ice_credentials();
+  EXPECT_NE(ours.ufrag, after_remote.ufrag);
+  r.ice = ice::Credentials{"nxtU", "nextpasswordnextpasswo"};
+  ASSERT_EQ(p.a().SetRemoteParameters(p.now(), r), RemoteParamsStatus::kOk);
+  EXPECT_EQ(p.a().local_ice_credentials().ufrag, ours.ufrag);
+  // The same credentials again change nothing.
+  ASSERT_EQ(p.a().SetRemoteParameters(p.now(), r), RemoteParamsStatus::kOk);
+  EXPECT_EQ(p.a().local_ice_credentials().ufrag, ours.ufrag);
+}
+
 TEST(PeerConnection, NonStunNonDtlsDatagramsAreDroppedAndCounted) {
   Pair p;
   ASSERT_TRUE(p.Connect());
