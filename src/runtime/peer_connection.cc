@@ -653,7 +653,11 @@ sdp::LocalParams PeerConnection::Impl::MakeLocalParams() {
 
 Expected<Description> PeerConnection::Impl::CreateOffer() {
   if (closed) return Fail(ErrorKind::kInvalidState, "the connection is closed");
-  auto offer = sdp::CreateOffer(MakeLocalParams());
+  sdp::LocalParams params = MakeLocalParams();
+  // A re-offer (ICE restart, renegotiation) states the DTLS role of the running association, so
+  // that the answer keeps it (Pion 3.1 answers active to actpass whatever its current role).
+  if (dtls_client) params.offer_setup = *dtls_client ? sdp::SetupRole::kActive : sdp::SetupRole::kPassive;
+  auto offer = sdp::CreateOffer(params);
   if (!offer.ok()) return SdpFailure(ErrorKind::kOperationError, offer.error());
   return Description{SdpType::kOffer, offer->ToSdp()};
 }
@@ -764,6 +768,18 @@ Expected<void> PeerConnection::Impl::SetRemote(const Description& d) {
   } else {
     const sdp::SessionDescription* offer = pending_local ? &*pending_local : nullptr;
     if (!offer) return Fail(ErrorKind::kInvalidState, "no local offer to answer");
+    // Our re-offer over a running association states our role (active/passive). An answer that
+    // states the same role cannot be met without a new association; Pion 3.1 answers active to
+    // every offer. The association keeps its roles (the fingerprints must still match below),
+    // so such an answer is read as the complement, with a log line.
+    if (const sdp::MediaSection* ours = offer->FirstDataSection();
+        this->dtls_client && ours && ours->setup && data->setup && *ours->setup == *data->setup &&
+        (*ours->setup == sdp::SetupRole::kActive || *ours->setup == sdp::SetupRole::kPassive)) {
+      runtime::Log(config.log, std::string("pc: the answer's a=setup:") + std::string(sdp::ToString(*data->setup)) +
+                                   " repeats our re-offer's; the running DTLS association keeps its roles");
+      parsed.media[static_cast<size_t>(data - parsed.media.data())].setup =
+          *ours->setup == sdp::SetupRole::kActive ? sdp::SetupRole::kPassive : sdp::SetupRole::kActive;
+    }
     auto valid = sdp::ValidateAnswer(*offer, parsed);
     if (!valid.ok()) return SdpFailure(ErrorKind::kOperationError, valid.error());
     auto client = sdp::IsDtlsClient(*offer->FirstDataSection(), *data);

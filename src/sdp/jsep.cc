@@ -112,7 +112,8 @@ Result<SessionDescription, SdpError> CreateOffer(const LocalParams& local) {
   m.transport = DataTransport::kUdpDtlsSctp;
   m.mid = "0";
   FillTransport(m, local);
-  m.setup = SetupRole::kActpass;  // RFC 8842 section 5.2: an offer is actpass
+  if (local.offer_setup == SetupRole::kHoldconn) return Error("an offer's a=setup cannot be holdconn");
+  m.setup = local.offer_setup;
   m.sctp_port = local.sctp_port;
   d.bundle_mids = {m.mid};
   d.media.push_back(std::move(m));

@@ -67,11 +67,16 @@ struct LocalParams {
   uint64_t max_message_size = 256 * 1024;
   // The role an answer takes when the offer says actpass (RFC 8829 5.3.1 recommends active).
   SetupRole answer_setup = SetupRole::kActive;
+  // The role an offer states: actpass for a new association (RFC 8842 section 5.2); a
+  // subsequent offer over a running association states the role it has (active for the DTLS
+  // client, passive for the server; RFC 8842 section 5.5), so the answer cannot flip it.
+  SetupRole offer_setup = SetupRole::kActpass;
   std::vector<ice::Candidate> candidates;  // already gathered; usually empty with trickle
   bool end_of_candidates = false;
 };
 
-// An offer with one data m-section (mid "0", setup actpass, BUNDLE "0"). Fails on invalid params.
+// An offer with one data m-section (mid "0", setup local.offer_setup, BUNDLE "0"). Fails on
+// invalid params (offer_setup holdconn included).
 Result<SessionDescription, SdpError> CreateOffer(const LocalParams& local);
 
 // An answer to `offer`: the first data m-section that is not rejected is accepted (its mid, its

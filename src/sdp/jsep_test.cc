@@ -154,6 +154,25 @@ TEST(Jsep, CreateOfferRejectsBadParams) {
   EXPECT_FALSE(CreateOffer(p).ok());
 }
 
+TEST(Jsep, ASubsequentOfferStatesTheRunningRoleAndTheAnswerKeepsIt) {
+  auto p = Local();
+  p.offer_setup = SetupRole::kPassive;  // we are the DTLS server of the running association
+  auto offer = CreateOffer(p);
+  ASSERT_TRUE(offer.ok()) << offer.error().ToString();
+  EXPECT_NE(offer->ToSdp().find("a=setup:passive\r\n"), std::string::npos);
+  auto answer = NegotiateAnswer(*offer, Local());  // Local().answer_setup is active either way
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->media[0].setup, SetupRole::kActive);
+  p.offer_setup = SetupRole::kActive;
+  offer = CreateOffer(p);
+  ASSERT_TRUE(offer.ok());
+  answer = NegotiateAnswer(*offer, Local());
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->media[0].setup, SetupRole::kPassive);
+  p.offer_setup = SetupRole::kHoldconn;
+  EXPECT_FALSE(CreateOffer(p).ok());
+}
+
 TEST(Jsep, AnswerToChromiumAudioAndDataRejectsAudio) {
   auto offer = Sample("chromium_audio_data_offer.sdp");
   auto answer = NegotiateAnswer(offer, Local());
