@@ -16,7 +16,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 COLUMNS = ["echo", "unordered", "rexmit0", "lifetime", "negotiated", "10 channels", "max size", "close",
-           "mDNS"]
+           "ICE restart", "mDNS"]
 # Channel-matrix labels (tests/interop/common/echo_harness.mjs) per column.
 MATRIX_LABELS = {"unordered": ["unordered"], "rexmit0": ["rexmit0"], "lifetime": ["lifetime100"],
                  "negotiated": ["negotiated"], "10 channels": [f"many-{i}" for i in range(10)]}
@@ -57,7 +57,7 @@ def harness_cells(state, out, expect_max_size):
     run ctest with --test-output-size-passed)."""
     cells = {c: None for c in COLUMNS}
     if state != "pass":
-        return {c: state for c in COLUMNS if c != "mDNS"}
+        return {c: state for c in COLUMNS if c not in ("mDNS", "ICE restart")}
     cells["echo"] = "pass" if re.search(r"\d+ messages echoed", out) else None
     rows = dict(re.findall(r"^\s*(\S+)\s+id\s+\d+\s+(\d+ echoes ok.*)$", out, re.M))
     for col, labels in MATRIX_LABELS.items():
@@ -70,7 +70,7 @@ def harness_cells(state, out, expect_max_size):
     if "our peer resolved" in out:
         cells["mDNS"] = "pass"
     for col in COLUMNS:
-        if cells[col] is None and col != "mDNS" and (col != "max size" or expect_max_size):
+        if cells[col] is None and col not in ("mDNS", "ICE restart") and (col != "max size" or expect_max_size):
             cells[col] = "unverified"
     return cells
 
@@ -91,7 +91,7 @@ def build(tests):
                     per_col[col].append(cell)
             rows.append((peer, label, {c: combine(v) for c, v in per_col.items()}, len(names)))
     pion_cols = {"reliable": "echo", "unordered": "unordered", "rexmit0": "rexmit0", "lifetime100": "lifetime",
-                 "negotiated": "negotiated"}
+                 "negotiated": "negotiated", "icerestart": "ICE restart"}
     for role, label in ROLES.items():
         cells = {c: "-" for c in COLUMNS}
         count = 0
@@ -103,6 +103,9 @@ def build(tests):
             t = tests.get(f"pion_interop_{role}_{case}")
             if t:
                 cells[col] = t[0]
+                if col == "ICE restart" and t[0] == "pass" and not (
+                        "ice restart ok: by our peer" in t[1] and "ice restart ok: by pion" in t[1]):
+                    cells[col] = "unverified"
                 count += 1
                 state, out = t
                 echo_seen = state != "pass" or re.search(r"echo ok: 10 channels x \d+ messages", out)

@@ -53,6 +53,7 @@ type caseSpec struct {
 	maxRetransmits    *uint16
 	maxPacketLifeTime *uint16
 	negotiated        bool
+	restart           bool // after the echo: an ICE restart from each side, data checked after each
 }
 
 func u16(v uint16) *uint16 { return &v }
@@ -63,6 +64,7 @@ var cases = map[string]caseSpec{
 	"rexmit0":     {ordered: true, maxRetransmits: u16(0)},
 	"lifetime100": {ordered: true, maxPacketLifeTime: u16(100)},
 	"negotiated":  {ordered: true, negotiated: true},
+	"icerestart":  {ordered: true, restart: true},
 }
 
 type message struct {
@@ -136,6 +138,7 @@ type harness struct {
 	ourOpen     map[string]bool
 	ourClosed   map[string]bool
 	maxSize     int
+	iceConnects int // times Pion's ICE connection state became "connected"
 }
 
 func (h *harness) send(v map[string]interface{}) {
@@ -349,6 +352,87 @@ func (h *harness) waitFor(what string, deadline time.Time, cond func() bool) err
 	}
 }
 
+var ufragRe = regexp.MustCompile(`(?m)^a=ice-ufrag:(\S+)\r?$`)
+
+func ufrag(sdp string) string {
+	if m := ufragRe.FindStringSubmatch(sdp); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// ufrags returns both sides' current ICE usernames (Pion's, ours) from the descriptions.
+func (h *harness) ufrags() (string, string) {
+	var pion, ours string
+	if d := h.pc.LocalDescription(); d != nil {
+		pion = ufrag(d.SDP)
+	}
+	if d := h.pc.RemoteDescription(); d != nil {
+		ours = ufrag(d.SDP)
+	}
+	return pion, ours
+}
+
+// iceRestarts restarts ICE from our side (restart_ice, our offer, Pion answers), then from
+// Pion's (CreateOffer with ICERestart, our peer answers). After each, both usernames must have
+// changed, Pion's ICE must have gone through checking to connected again, and a message on c0
+// must come back.
+func (h *harness) iceRestarts(deadline time.Time) error {
+	for _, by := range []string{"our peer", "pion"} {
+		h.mu.Lock()
+		connects := h.iceConnects
+		h.mu.Unlock()
+		oldPion, oldOurs := h.ufrags()
+		if by == "our peer" {
+			h.send(map[string]interface{}{"cmd": "restart_ice"})
+			h.send(map[string]interface{}{"cmd": "offer"})
+		} else {
+			offer, err := h.pc.CreateOffer(&webrtc.OfferOptions{ICERestart: true})
+			if err != nil {
+				return fmt.Errorf("pion CreateOffer(ICERestart): %v", err)
+			}
+			h.send(map[string]interface{}{"cmd": "answer", "sdp": offer.SDP})
+			if err := h.pc.SetLocalDescription(offer); err != nil {
+				return fmt.Errorf("pion SetLocalDescription(restart offer): %v", err)
+			}
+		}
+		what := "ICE restart by " + by + ": new usernames on both sides and Pion's ICE connected again"
+		if err := h.waitFor(what, deadline, func() bool {
+			if h.pc.SignalingState() != webrtc.SignalingStateStable {
+				return false
+			}
+			pion, ours := h.ufrags()
+			return pion != oldPion && ours != oldOurs && h.iceConnects > connects
+		}); err != nil {
+			pion, ours := h.ufrags()
+			fmt.Printf("  ufrags: pion %s -> %s, ours %s -> %s\n", oldPion, pion, oldOurs, ours)
+			return err
+		}
+		h.mu.Lock()
+		before := len(h.received["c0"])
+		h.mu.Unlock()
+		payload := []byte(fmt.Sprintf("after the ICE restart by %s", by))
+		if err := h.pionDCs["c0"].Send(payload); err != nil {
+			return fmt.Errorf("pion send after restart: %v", err)
+		}
+		if err := h.waitFor("the echo after the ICE restart by "+by, deadline, func() bool {
+			return len(h.received["c0"]) > before
+		}); err != nil {
+			return err
+		}
+		h.mu.Lock()
+		got := h.received["c0"][before]
+		h.received["c0"] = h.received["c0"][:before]
+		h.mu.Unlock()
+		if string(got.data) != string(payload) {
+			return fmt.Errorf("echo after the ICE restart by %s: %q", by, got.data)
+		}
+		pion, ours := h.ufrags()
+		fmt.Printf("ice restart ok: by %s, ufrags pion %s -> %s, ours %s -> %s, echo after it\n", by, oldPion, pion, oldOurs, ours)
+	}
+	return nil
+}
+
 func labels() []string {
 	var l []string
 	for i := 0; i < numChannels; i++ {
@@ -430,6 +514,15 @@ func run(peerPath, role, caseName string, timeout time.Duration) error {
 	})
 	h.pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
 		fmt.Fprintf(os.Stderr, "pion: connection %s\n", s)
+	})
+	h.pc.OnICEConnectionStateChange(func(s webrtc.ICEConnectionState) {
+		fmt.Fprintf(os.Stderr, "pion: ice %s\n", s)
+		if s == webrtc.ICEConnectionStateConnected {
+			h.mu.Lock()
+			h.iceConnects++
+			h.mu.Unlock()
+			h.poke()
+		}
 	})
 	var checkErr error
 	h.pc.OnDataChannel(func(dc *webrtc.DataChannel) {
@@ -539,6 +632,12 @@ func run(peerPath, role, caseName string, timeout time.Duration) error {
 	h.mu.Unlock()
 	fmt.Printf("echo ok: %d channels x %d messages (0 B..%d B, text+binary), sha256 per channel equal, after %v\n",
 		numChannels, len(sent["c0"]), maxSize, time.Since(start).Round(time.Millisecond))
+
+	if spec.restart {
+		if err := h.iceRestarts(deadline); err != nil {
+			return err
+		}
+	}
 
 	// Close: even channels from Pion, odd ones from our peer.
 	for i, l := range labels() {
