@@ -6,12 +6,15 @@
 //   {"candidate":"candidate:...","sdpMid":"0"}          a trickled remote candidate
 //   {"candidate":"","sdpMid":"0"}                       end of remote candidates
 //   {"close":"LABEL"}                                   close our channels with that label
+//   {"restart":true}                                    RestartIce and a new offer (printed)
 //   {"negotiated":{"label":..,"id":N,"ordered":..,"maxRetransmits":..,"maxPacketLifeTime":..}}
 //                                                      create a negotiated channel (echoed too)
 // Output lines (stdout):
 //   {"type":"answer"|"offer","sdp":"..."}              our description, with every gathered
 //                                                        candidate (printed once gathering is
-//                                                        complete, for peers that do not trickle)
+//                                                        complete, for peers that do not trickle;
+//                                                        later ones - a restart offer, the answer
+//                                                        to a new offer - as soon as they are set)
 //   {"event":"open","label":..,"id":..,"ordered":..,"maxRetransmits":..,"maxPacketLifeTime":..,
 //    "protocol":..,"negotiated":..}                     a channel opened, as our peer sees it
 //   {"event":"channel-closed","label":...}              a channel closed (by either side)
@@ -112,10 +115,23 @@ int main(int argc, char** argv) {
     if (s == PeerConnectionState::kClosed || s == PeerConnectionState::kFailed) finished = true;
   });
   PeerConnection* raw = pc.get();
-  pc->OnIceCandidate([raw](const IceCandidate& c) {
+  // The first description is printed once gathering completes; later ones right after they
+  // are set (the host candidates are already gathered then).
+  std::atomic<bool> first_printed{false};
+  pc->OnIceCandidate([raw, &first_printed](const IceCandidate& c) {
     if (!c.candidate.empty()) return;  // printed as part of the full description below
-    if (auto d = raw->local_description()) Emit({{"type", std::string(ToString(d->type))}, {"sdp", d->sdp}});
+    if (first_printed) return;
+    if (auto d = raw->local_description()) {
+      first_printed = true;
+      Emit({{"type", std::string(ToString(d->type))}, {"sdp", d->sdp}});
+    }
   });
+  // Local descriptions set so far; all but the first are printed by print_later_description.
+  int descriptions_set = 0;
+  auto print_later_description = [&] {
+    if (++descriptions_set == 1) return;  // the end-of-candidates handler prints the first
+    if (auto d = pc->local_description()) Emit({{"type", std::string(ToString(d->type))}, {"sdp", d->sdp}});
+  };
 
   if (offer_mode) {
     auto made = pc->CreateDataChannel("echo");
@@ -123,6 +139,7 @@ int main(int argc, char** argv) {
     Echo(*made);
     auto offer = pc->CreateOffer();
     if (!offer.ok() || !pc->SetLocalDescription(*offer).ok()) return 1;
+    ++descriptions_set;
   }
 
   std::thread reader([&] {
@@ -146,7 +163,17 @@ int main(int argc, char** argv) {
           auto answer = pc->CreateAnswer();
           if (!answer.ok() || !pc->SetLocalDescription(*answer).ok()) {
             Emit({{"event", "error"}, {"message", "cannot answer"}});
+          } else {
+            print_later_description();
           }
+        }
+      } else if (j.contains("restart")) {
+        pc->RestartIce();
+        auto offer = pc->CreateOffer();
+        if (!offer.ok() || !pc->SetLocalDescription(*offer).ok()) {
+          Emit({{"event", "error"}, {"message", "cannot make the ICE restart offer"}});
+        } else {
+          print_later_description();
         }
       } else if (j.contains("close")) {
         const std::string label = j.value("close", "");

@@ -69,6 +69,8 @@ def harness_cells(state, out, expect_max_size):
         cells["close"] = "pass"
     if "our peer resolved" in out:
         cells["mDNS"] = "pass"
+    if "ice restart ok: by our peer" in out and "ice restart ok: by browser" in out:
+        cells["ICE restart"] = "pass"
     for col in COLUMNS:
         if cells[col] is None and col not in ("mDNS", "ICE restart") and (col != "max size" or expect_max_size):
             cells[col] = "unverified"

@@ -166,10 +166,11 @@ export class EchoServer {
       this.lines.push(msg);
     }
   }
-  // The first line of this type ("offer", "answer"), received already or next.
+  // The first line of this type ("offer", "answer") not taken yet, received already or next;
+  // it is taken (a later call gets the one after it).
   next(type) {
-    const early = this.lines.find((m) => m.type === type);
-    if (early) return Promise.resolve(early);
+    const at = this.lines.findIndex((m) => m.type === type);
+    if (at >= 0) return Promise.resolve(this.lines.splice(at, 1)[0]);
     return new Promise((resolve, reject) => this.waiters.set(type, { resolve, reject }));
   }
   send(obj) {
@@ -340,6 +341,10 @@ export async function runBrowserEcho({ page, server, role, mdns, forwardEndOfCan
   if (server.errors.length) fail("echo_server reported: " + server.errors.join("; "));
 
   await runChannelMatrix(pageDriver(page), server);
+  await runIceRestarts(page, server, {
+    hold: () => (remoteSet = false),
+    release: flush,
+  });
 
   // Closing in the browser must close our peer: echo_server exits 0 once its connection closed.
   await page.evaluate(() => window.peer.close());
@@ -347,6 +352,49 @@ export async function runBrowserEcho({ page, server, role, mdns, forwardEndOfCan
   const exit = await withTimeout(server.exited, 15_000, "echo_server to exit after the browser closed");
   console.log(`echo_server exited with code ${exit.code}`);
   if (exit.code !== 0) fail(`echo_server exited with ${exit.code ?? exit.signal}, not 0 (closed)`);
+}
+
+// An ICE restart from our peer ({"restart":true}: its new offer, the browser answers), then one
+// from the browser (restartIce() and its offer, our peer answers). After each, both ufrags must
+// have changed, the browser's ICE must be connected and a message on the first channel must
+// come back. hold()/release() gate the browser's trickled candidates so that they reach our
+// peer after the description they belong to.
+export async function runIceRestarts(page, server, { hold, release }) {
+  const ufrag = (sdp) => /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1];
+  const ours = new Set([(await page.evaluate(() => window.peer.ufrags())).remote]);  // every ufrag of ours so far
+  for (const by of ["our peer", "browser"]) {
+    const before = await page.evaluate(() => window.peer.ufrags());
+    hold();
+    if (by === "our peer") {
+      server.send({ restart: true });
+      const offer = await withTimeout(server.next("offer"), TIMEOUT_MS, "echo_server's ICE restart offer");
+      if (ours.has(ufrag(offer.sdp))) fail("our peer's restart offer reuses a ufrag: " + ufrag(offer.sdp));
+      ours.add(ufrag(offer.sdp));
+      const answer = await page.evaluate((sdp) => window.peer.answerRestart(sdp), offer.sdp);
+      server.send({ type: "answer", sdp: answer });
+    } else {
+      const offer = await page.evaluate(() => window.peer.offerRestart());
+      server.send({ type: "offer", sdp: offer });
+      const answer = await withTimeout(server.next("answer"), TIMEOUT_MS, "echo_server's answer to the restart");
+      if (ours.has(ufrag(answer.sdp))) fail("our peer answered the browser's ICE restart with an old ufrag: " + ufrag(answer.sdp));
+      ours.add(ufrag(answer.sdp));
+      await page.evaluate((sdp) => window.peer.acceptAnswer(sdp), answer.sdp);
+    }
+    release();
+    const after = await page.evaluate(() => window.peer.ufrags());
+    if (after.local === before.local || after.remote === before.remote) {
+      fail(`ICE restart by ${by}: ufrags did not change: ${JSON.stringify(before)} -> ${JSON.stringify(after)}`);
+    }
+    const state = await page.evaluate((ms) => window.peer.waitIceConnected(ms), TIMEOUT_MS);
+    const text = `after the ICE restart by ${by}`;
+    const echo = await page.evaluate(([t, ms]) => window.peer.echoOne(t, ms), [text, TIMEOUT_MS]);
+    if (echo !== text) fail(`echo after the ICE restart by ${by}: ${JSON.stringify(echo)}`);
+    console.log(
+      `ice restart ok: by ${by}, ufrags browser ${before.local} -> ${after.local}, ours ${before.remote} -> ` +
+        `${after.remote}, browser ICE ${state}, echo after it`,
+    );
+  }
+  if (server.errors.length) fail("echo_server reported: " + server.errors.join("; "));
 }
 
 // --- the channel matrix (browser tests) -------------------------------------------------------
