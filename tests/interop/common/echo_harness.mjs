@@ -341,9 +341,10 @@ export async function runBrowserEcho({ page, server, role, mdns, forwardEndOfCan
   if (server.errors.length) fail("echo_server reported: " + server.errors.join("; "));
 
   await runChannelMatrix(pageDriver(page), server);
-  await runIceRestarts(page, server, {
+  await runIceRestarts(pageRestartDriver(page), server, {
     hold: () => (remoteSet = false),
     release: flush,
+    other: "browser",
   });
 
   // Closing in the browser must close our peer: echo_server exits 0 once its connection closed.
@@ -354,44 +355,63 @@ export async function runBrowserEcho({ page, server, role, mdns, forwardEndOfCan
   if (exit.code !== 0) fail(`echo_server exited with ${exit.code ?? exit.signal}, not 0 (closed)`);
 }
 
-// An ICE restart from our peer ({"restart":true}: its new offer, the browser answers), then one
-// from the browser (restartIce() and its offer, our peer answers). After each, both ufrags must
-// have changed, the browser's ICE must be connected and a message on the first channel must
-// come back. hold()/release() gate the browser's trickled candidates so that they reach our
-// peer after the description they belong to.
-export async function runIceRestarts(page, server, { hold, release }) {
+// The ICE-restart driver of a browser page (page.html's window.peer).
+export function pageRestartDriver(page) {
+  return {
+    ufrags: () => page.evaluate(() => window.peer.ufrags()),
+    answerRestart: (sdp) => page.evaluate((s) => window.peer.answerRestart(s), sdp),
+    offerRestart: () => page.evaluate(() => window.peer.offerRestart()),
+    acceptAnswer: (sdp) => page.evaluate((s) => window.peer.acceptAnswer(s), sdp),
+    waitIceConnected: (ms) => page.evaluate((t) => window.peer.waitIceConnected(t), ms),
+    echoOne: (text, ms) => page.evaluate(([t, m]) => window.peer.echoOne(t, m), [text, ms]),
+  };
+}
+
+// An ICE restart from our peer ({"restart":true}: its new offer, the other peer answers), then
+// one from the other peer (restartIce() and its offer, our peer answers), through `driver`
+// (pageRestartDriver's methods). After each, both ufrags must have changed (ours never to one
+// used before), the other peer's ICE must be connected and a message on its first channel must
+// come back. hold()/release() gate the other peer's trickled candidates so that they reach our
+// peer after the description they belong to; `other` names it in the output; `initiators`
+// (default both) says whose restarts run.
+export async function runIceRestarts(driver, server, { hold, release, other, initiators = ["our peer", other] }) {
   const ufrag = (sdp) => /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1];
-  const ours = new Set([(await page.evaluate(() => window.peer.ufrags())).remote]);  // every ufrag of ours so far
-  for (const by of ["our peer", "browser"]) {
-    const before = await page.evaluate(() => window.peer.ufrags());
+  const ours = new Set([(await driver.ufrags()).remote]);  // every ufrag of ours so far
+  // Our peer logs "pc: selected pair ..." for each pair it selects (needs captureStderr): a
+  // restart must end with a pair of the new generation selected, not the old path kept.
+  const selections = () => server.log.filter((l) => l.includes("selected pair")).length;
+  for (const by of initiators) {
+    const before = await driver.ufrags();
+    const selected = selections();
     hold();
     if (by === "our peer") {
       server.send({ restart: true });
       const offer = await withTimeout(server.next("offer"), TIMEOUT_MS, "echo_server's ICE restart offer");
       if (ours.has(ufrag(offer.sdp))) fail("our peer's restart offer reuses a ufrag: " + ufrag(offer.sdp));
       ours.add(ufrag(offer.sdp));
-      const answer = await page.evaluate((sdp) => window.peer.answerRestart(sdp), offer.sdp);
+      const answer = await driver.answerRestart(offer.sdp);
       server.send({ type: "answer", sdp: answer });
     } else {
-      const offer = await page.evaluate(() => window.peer.offerRestart());
+      const offer = await driver.offerRestart();
       server.send({ type: "offer", sdp: offer });
       const answer = await withTimeout(server.next("answer"), TIMEOUT_MS, "echo_server's answer to the restart");
       if (ours.has(ufrag(answer.sdp))) fail("our peer answered the browser's ICE restart with an old ufrag: " + ufrag(answer.sdp));
       ours.add(ufrag(answer.sdp));
-      await page.evaluate((sdp) => window.peer.acceptAnswer(sdp), answer.sdp);
+      await driver.acceptAnswer(answer.sdp);
     }
     release();
-    const after = await page.evaluate(() => window.peer.ufrags());
+    const after = await driver.ufrags();
     if (after.local === before.local || after.remote === before.remote) {
       fail(`ICE restart by ${by}: ufrags did not change: ${JSON.stringify(before)} -> ${JSON.stringify(after)}`);
     }
-    const state = await page.evaluate((ms) => window.peer.waitIceConnected(ms), TIMEOUT_MS);
+    const state = await driver.waitIceConnected(TIMEOUT_MS);
+    await waitUntil(() => selections() > selected, TIMEOUT_MS, `our peer to select a new pair after the restart by ${by}`);
     const text = `after the ICE restart by ${by}`;
-    const echo = await page.evaluate(([t, ms]) => window.peer.echoOne(t, ms), [text, TIMEOUT_MS]);
+    const echo = await driver.echoOne(text, TIMEOUT_MS);
     if (echo !== text) fail(`echo after the ICE restart by ${by}: ${JSON.stringify(echo)}`);
     console.log(
-      `ice restart ok: by ${by}, ufrags browser ${before.local} -> ${after.local}, ours ${before.remote} -> ` +
-        `${after.remote}, browser ICE ${state}, echo after it`,
+      `ice restart ok: by ${by}, ufrags ${other} ${before.local} -> ${after.local}, ours ${before.remote} -> ` +
+        `${after.remote}, ${other} ICE ${state}, our peer selected a new pair, echo after it`,
     );
   }
   if (server.errors.length) fail("echo_server reported: " + server.errors.join("; "));
