@@ -20,6 +20,12 @@ namespace peerlink::ice {
 enum class PairState : uint8_t { kFrozen, kWaiting, kInProgress, kSucceeded, kFailed };
 std::string_view ToString(PairState s);
 
+// A loopback address reaches only loopback addresses, and the reverse: such a pair is never
+// formed (AddPair), and a check across one gets no answer (HandleRequest).
+inline bool CanPairAddresses(const SocketAddress& local, const SocketAddress& remote) {
+  return local.ip().IsLoopback() == remote.ip().IsLoopback();
+}
+
 struct LocalCandidate {
   Candidate cand;
   size_t host = 0;             // index into hosts_ of the socket it sends from

@@ -55,16 +55,10 @@ void Agent::Impl::HandleRequest(Instant now,
     reply(ErrorResponse(msg, stun::error::kUnauthorized));
     return;
   }
-  // A loopback socket never pairs with a non-loopback source, nor the reverse (AddPair). Such a
-  // check gets no answer: a success would make the pair valid for the peer while we never use
-  // it, and a peer that nominates it would send its data where we drop it.
-  if (!via_local) {
-    for (const LocalCandidate& l : locals) {
-      if (l.host != host || l.turn || l.cand.type != CandidateType::kHost) continue;
-      if (l.cand.address.ip().IsLoopback() != remote.ip().IsLoopback()) return;
-      break;
-    }
-  }
+  // A check on a pair AddPair would never form gets no answer: a success would make the pair
+  // valid for the peer while we never use it, and a peer that nominates it would send its data
+  // where we drop it.
+  if (!via_local && host < hosts.size() && !CanPairAddresses(hosts[host].address, remote)) return;
 
   // Section 7.3.1.1: role conflict.
   const auto their_controlling = msg.GetU64(stun::attr::kIceControlling);

@@ -29,8 +29,7 @@ Pair* Agent::Impl::AddPair(size_t local, size_t remote) {
   // redundant with the pair from its base; local prflx candidates never pair.
   if (l.type == CandidateType::kServerReflexive || l.type == CandidateType::kPeerReflexive) return nullptr;
   if (config.policy == TransportPolicy::kRelay && l.type != CandidateType::kRelayed) return nullptr;
-  // A loopback local address can only reach a loopback remote and vice versa.
-  if (l.address.ip().IsLoopback() != r.address.ip().IsLoopback()) return nullptr;
+  if (!CanPairAddresses(l.address, r.address)) return nullptr;
   // Skip pairs that would send from the same base to the same remote as an
   // existing pair (section 6.1.2.4 pruning by base).
   for (auto& [id, p] : pairs) {

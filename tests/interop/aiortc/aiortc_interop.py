@@ -74,18 +74,7 @@ async def read_json(proc, want):
 
 async def exchange(channel):
     sent = payloads()
-    echoes = []
-    done = asyncio.get_running_loop().create_future()
-
-    @channel.on("message")
-    def on_message(m):
-        echoes.append(m)
-        if len(echoes) == len(sent) and not done.done():
-            done.set_result(True)
-
-    for m in sent:
-        channel.send(m)
-    await asyncio.wait_for(done, TIMEOUT)
+    echoes = await send_and_collect(channel, sent, channel.label)
     if digest(sent) != digest(echoes):
         raise RuntimeError("echo digest mismatch: %s vs %s" % (digest(sent), digest(echoes)))
     print("%d messages echoed, sha256 %s" % (len(echoes), digest(echoes)))
