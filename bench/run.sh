@@ -7,6 +7,9 @@
 #         and sctp_*.json, dtls_sctp_*.json, sctp_dtls.json (SCTP / DTLS+SCTP data path, see below).
 # SCTP_ONLY=1 runs only the SCTP and DTLS+SCTP part.
 # SIGNALING_ONLY=1 runs only the signaling fan-out/memory part (signaling_fanout.json; SIGNALING_QUICK=1: --quick).
+# E2E_ONLY=1 runs only issue 4's end-to-end scenarios T1-T4 against the other stacks
+#   (bench/e2e/run_e2e.py; e2e.json and e2e.md; E2E_STACKS=peerlink,pion,... and
+#   E2E_SCENARIOS=t1,t2,... narrow it). Needs root (network namespaces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -21,11 +24,22 @@ targets="stun_bench ice_connect_bench sctp_bench dtls_sctp_bench"
 targets="$targets signaling_fanout_bench"
 [ -n "${SCTP_ONLY:-}" ] && targets="sctp_bench dtls_sctp_bench"
 [ -n "${SIGNALING_ONLY:-}" ] && targets="signaling_fanout_bench"
+[ -n "${E2E_ONLY:-}" ] && targets="e2e_peerlink"
+[ -z "${SCTP_ONLY:-}" ] && [ -z "${SIGNALING_ONLY:-}" ] && targets="$targets e2e_peerlink pl_delayline"
 ninja -C "$build" -j"${JOBS:-2}" $targets >/dev/null
 
 echo "== machine" >&2
 machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r)"
 echo "$machine" >&2
+
+# --- End to end: T1-T4 for every stack in one run (bench/e2e/PROTOCOL.md, run_e2e.py) ------------
+if [ -z "${SCTP_ONLY:-}" ] && [ -z "${SIGNALING_ONLY:-}" ]; then
+  echo "== end-to-end scenarios T1-T4 (bench/e2e/run_e2e.py)" >&2
+  e2e_status=0
+  /usr/bin/python3 bench/e2e/run_e2e.py --build "$build" --out "$out" \
+    ${E2E_STACKS:+--stacks "$E2E_STACKS"} ${E2E_SCENARIOS:+--scenarios "$E2E_SCENARIOS"} || e2e_status=$?
+  [ -n "${E2E_ONLY:-}" ] && exit $e2e_status
+fi
 
 if [ -z "${SCTP_ONLY:-}" ] && [ -z "${SIGNALING_ONLY:-}" ]; then
 echo "== STUN codec" >&2
