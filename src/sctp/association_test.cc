@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
+
 #include "src/sctp/control_chunks.h"
 #include "src/sctp/data_chunks.h"
 #include "src/sctp/packet.h"
@@ -592,6 +594,63 @@ TEST(AssociationPacing, CoarseTimersDoNotCapCwndAtSubMillisecondRtt) {
   RunCoarseTimerTransfer(Options{}, &max_cwnd, &left);
   EXPECT_EQ(left, 0u);
   EXPECT_GT(max_cwnd, 100u * 1024) << "cwnd never grew: the pacer, not cwnd, limited the sender";
+}
+
+// At a long RTT the pacer is exact (no slack), and a real event loop wakes its timer 50-150 us
+// late. If each late wake-up restarted the pacing schedule, the sender would be held to about
+// one packet per wake-up however large cwnd grew; it must catch up on the packets it owes
+// instead (Options::pacing_max_lag). 100 ms RTT, wake-ups on a 100 us grid, 24 MiB to send.
+Duration LateWakeupTransfer(const Options& o) {
+  Pair p(o);
+  EXPECT_TRUE(p.Connect());
+  p.keep_messages = false;
+  const std::vector<uint8_t> msg(64 * 1024, 0x5a);
+  constexpr int kMessages = 384;  // 24 MiB
+  int queued = 0;
+  auto refill = [&] {  // as much as the send buffer takes
+    while (queued < kMessages && p.a().Send(p.now(), StreamId(1), Ppid(53), msg) == SendStatus::kOk)
+      ++queued;
+  };
+  refill();
+  const Duration one_way = Duration::Millis(50);
+  std::deque<std::pair<Instant, std::vector<uint8_t>>> to_a, to_b;
+  const Instant start = p.now();
+  for (int step = 0; step < 100000 && (queued < kMessages || p.a().total_buffered_amount() > 0); ++step) {
+    p.Advance(Duration::Micros(100));
+    while (!to_b.empty() && to_b.front().first <= p.now()) {
+      p.b().HandlePacket(p.now(), to_b.front().second);
+      to_b.pop_front();
+    }
+    while (!to_a.empty() && to_a.front().first <= p.now()) {
+      p.a().HandlePacket(p.now(), to_a.front().second);
+      to_a.pop_front();
+    }
+    if (p.side_a().deadline <= p.now()) p.a().HandleTimeout(p.now());
+    if (p.side_b().deadline <= p.now()) p.b().HandleTimeout(p.now());
+    p.Drain(p.side_a());
+    p.Drain(p.side_b());
+    for (auto& pkt : p.side_a().outbox)
+      to_b.emplace_back(p.now() + one_way, std::move(pkt));
+    for (auto& pkt : p.side_b().outbox)
+      to_a.emplace_back(p.now() + one_way, std::move(pkt));
+    p.side_a().outbox.clear();
+    p.side_b().outbox.clear();
+    refill();
+  }
+  EXPECT_EQ(p.a().total_buffered_amount(), 0u);
+  EXPECT_EQ(p.a().metrics().retransmissions, 0u);
+  return p.now() - start;
+}
+
+TEST(AssociationPacing, LateTimerWakeupsDoNotCapThePacingRateAtLongRtt) {
+  const Duration caught_up = LateWakeupTransfer(Options{});
+  Options restart;
+  restart.pacing_max_lag = Duration::Zero();  // the schedule restarts at every late wake-up
+  const Duration restarted = LateWakeupTransfer(restart);
+  // Measured: 1.9 s against 6.6 s; cwnd-limited (4 MiB window) the ideal is ~1.7 s.
+  EXPECT_LT(caught_up, Duration::Millis(2300)) << caught_up.ToString();
+  EXPECT_LT(caught_up.nanos() * 3, restarted.nanos() * 2)
+      << "caught up " << caught_up.ToString() << ", restarted " << restarted.ToString();
 }
 
 }  // namespace

@@ -81,7 +81,11 @@ void Association::OnPacketPaced(Instant now, size_t bytes) {
   int64_t gain_x4 = t.cwnd <= t.ssthresh ? 8 : 5;
   double interval_ns = static_cast<double>(srtt->nanos()) * static_cast<double>(bytes) * 4 /
                        (static_cast<double>(gain_x4) * static_cast<double>(t.cwnd));
-  t.pacing_next = std::max(t.pacing_next, now) + Duration::Nanos(static_cast<int64_t>(interval_ns));
+  // A wake-up of the pacing timer that came late keeps the time it lost, up to pacing_max_lag:
+  // an event loop wakes tens of microseconds after the deadline, and restarting the schedule at
+  // `now` would cap the rate at one packet per wake-up whatever cwnd allows.
+  const Instant earliest = t.pacer_limited ? now - options_.pacing_max_lag : now;
+  t.pacing_next = std::max(t.pacing_next, earliest) + Duration::Nanos(static_cast<int64_t>(interval_ns));
 }
 
 void Association::EnterFastRecovery() {

@@ -167,8 +167,10 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
   if (paced) {
     want_new = false;
     t.pacing_timer = t.pacing_next - slack;
+    t.pacer_limited = true;
   } else {
     t.pacing_timer.reset();
+    if (!want_new) t.pacer_limited = false;
   }
   bool want_fwd = t.forward_tsn_needed && t.caps.forward_tsn && AdvancedPeerAckPoint() > t.cumulative_ack;
   if (!t.sack_now && !want_retransmit && !want_new && !want_fwd) {

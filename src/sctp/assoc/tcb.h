@@ -101,6 +101,10 @@ struct Association::Tcb {
   // while data waits for it.
   Instant pacing_next;
   std::optional<Instant> pacing_timer;
+  // True while the pacer alone holds new data back (set when the pacing timer is armed, cleared
+  // when cwnd, rwnd or an empty queue stops sending): only then may a late wake-up catch up
+  // (Options::pacing_max_lag). A gap spent waiting for acks is not lag to make up.
+  bool pacer_limited = false;
   bool fast_retransmit_now = false;  // the next packet may ignore cwnd (RFC 9260 section 7.2.4 step 3)
   bool forward_tsn_needed = false;
   RtoEstimator rto;
