@@ -258,6 +258,19 @@ int RunT1(const Options& o) {
     std::_Exit(1);
   }
   if (failed) Die(failure);
+  {
+    // Diagnostics for the logs the runner keeps (not part of the result).
+    const Stats st = pc->GetStats();
+    std::fprintf(
+        stderr, "e2e_peerlink: sctp cwnd %llu, peer rwnd %llu, srtt %.1f ms, rto %.3f s, %llu retransmissions\n",
+        static_cast<unsigned long long>(st.sctp.congestionWindow),
+        static_cast<unsigned long long>(st.sctp.receiverWindow), st.sctp.smoothedRoundTripTime.value_or(0) * 1e3,
+        st.sctp.rto, static_cast<unsigned long long>(st.sctp.retransmissions));
+    for (const auto& so : st.sockets) {
+      std::fprintf(stderr, "e2e_peerlink: socket %s: rcvbuf %d, sndbuf %d, %llu send drops\n", so.address.c_str(),
+                   so.receiveBufferGranted, so.sendBufferGranted, static_cast<unsigned long long>(so.sendDrops));
+    }
+  }
   if (sender) {
     Emit({{"type", "result"}, {"role", "sender"}, {"cpu_seconds", CpuSeconds() - cpu_open}});
   } else {

@@ -25,13 +25,22 @@ namespace {
 constexpr size_t kMaxGsoSegments = 64;  // the kernel's UDP_MAX_SEGMENTS on older kernels
 constexpr size_t kMaxGsoBytes = 64000;  // below the 65,507-byte IPv4 UDP payload limit
 
+// The receive buffer, one per io thread rather than one per socket: a server holding many idle
+// connections would otherwise keep 64 KiB of it per socket. Sharing is safe because a read
+// hands its datagrams to the handler synchronously and nothing reads another socket of the
+// same thread from inside a handler (reads only start from the io_context's wait completions).
+std::vector<uint8_t>& ReceiveBuffer(size_t size) {
+  thread_local std::vector<uint8_t> buffer;
+  if (buffer.size() < size) buffer.resize(size);
+  return buffer;
+}
+
 std::error_code ToStd(const boost::system::error_code& ec) {
   return ec ? std::error_code(ec.value(), std::system_category()) : std::error_code();
 }
 }  // namespace
 
-UdpSocket::UdpSocket(boost::asio::io_context& io, UdpSocketOptions options)
-    : socket_(io), options_(options), buffer_(options.max_datagram + 1) {}
+UdpSocket::UdpSocket(boost::asio::io_context& io, UdpSocketOptions options) : socket_(io), options_(options) {}
 
 UdpSocket::~UdpSocket() {
   Close();
@@ -103,10 +112,11 @@ void UdpSocket::ReadReady() {
   std::weak_ptr<bool> alive = alive_;
   const int fd = socket_.native_handle();
   bool delivered = false;
+  std::vector<uint8_t>& buffer = ReceiveBuffer(options_.max_datagram + 1);
   for (int i = 0; i < options_.max_reads_per_wakeup && socket_.is_open(); ++i) {
     sockaddr_storage from_storage{};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int)) * 2];
-    iovec iov{buffer_.data(), buffer_.size()};
+    iovec iov{buffer.data(), options_.max_datagram + 1};
     msghdr msg{};
     msg.msg_name = &from_storage;
     msg.msg_namelen = sizeof from_storage;
@@ -152,7 +162,7 @@ void UdpSocket::ReadReady() {
       ++stats_.datagrams_received;
       stats_.bytes_received += len;
       delivered = true;
-      if (handler_) handler_(local_, from, ByteView(buffer_.data() + at, len));
+      if (handler_) handler_(local_, from, ByteView(buffer.data() + at, len));
       if (alive.expired()) return;  // the handler destroyed us
       if (!socket_.is_open()) break;
     }

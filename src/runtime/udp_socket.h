@@ -1,5 +1,5 @@
 // A UDP socket for the runtime: bind with the options peerlink wants, a
-// receive loop that drains the kernel queue into one reused buffer, and
+// receive loop that drains the kernel queue into a reused buffer (one per io thread), and
 // non-blocking sends.
 //
 // Threading: all methods and the receive handler run on the thread that runs
@@ -50,7 +50,7 @@ struct UdpSocketStats {
 class UdpSocket {
  public:
   // `local` is the bound address of this socket, `from` the sender; `data`
-  // is valid only during the call (it points into the reused buffer).
+  // is valid only during the call (it points into the thread's reused buffer).
   using ReceiveHandler = std::function<void(const SocketAddress& local, const SocketAddress& from, ByteView data)>;
 
   explicit UdpSocket(boost::asio::io_context& io, UdpSocketOptions options = {});
@@ -99,7 +99,6 @@ class UdpSocket {
   SocketAddress local_;
   int granted_rcvbuf_ = 0;
   int granted_sndbuf_ = 0;
-  std::vector<uint8_t> buffer_;
   ReceiveHandler handler_;
   std::function<void()> on_batch_end_;
   // The GSO batch being built.
