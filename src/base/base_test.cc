@@ -1,8 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <map>
+#include <memory>
 #include <set>
+#include <string>
 
 #include "src/base/crypto.h"
+#include "src/base/fifo.h"
 #include "src/base/result.h"
 #include "src/base/rng.h"
 #include "src/base/socket_address.h"
@@ -49,6 +53,35 @@ TEST(Rng, IceCharsUsesIceAlphabet) {
   ASSERT_EQ(s.size(), 256u);
   for (char ch : s)
     EXPECT_TRUE(std::isalnum(static_cast<unsigned char>(ch)) || ch == '+' || ch == '/');
+}
+
+// Every ICE char comes out, about equally often, and the string costs one Fill per 64
+// characters (each Fill of the production CryptoRng is a RAND_bytes call).
+TEST(Rng, IceCharsIsUniformAndDrawsInBulk) {
+  class CountingRng final : public Rng {
+   public:
+    void Fill(std::span<uint8_t> out) override {
+      ++fills;
+      inner.Fill(out);
+    }
+    SeededRng inner{9};
+    int fills = 0;
+  } r;
+  const std::string s = r.IceChars(64 * 200);
+  EXPECT_EQ(r.fills, 200);
+  std::map<char, int> counts;
+  for (char ch : s)
+    ++counts[ch];
+  EXPECT_EQ(counts.size(), 64u);
+  for (const auto& [ch, n] : counts) {
+    EXPECT_GT(n, 120) << ch;  // expected 200 each
+    EXPECT_LT(n, 280) << ch;
+  }
+  r.fills = 0;
+  EXPECT_EQ(r.IceChars(24).size(), 24u);
+  EXPECT_EQ(r.fills, 1);
+  EXPECT_EQ(r.IceChars(0), "");
+  EXPECT_EQ(r.fills, 1);
 }
 
 TEST(Rng, CryptoRngProducesDistinctValues) {
@@ -124,4 +157,46 @@ TEST(Crypto, Base64RoundTrip) {
 }
 
 }  // namespace
+TEST(Fifo, FirstInFirstOutWithoutAllocatingWhenEmpty) {
+  Fifo<std::string> q;
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.capacity(), 0u);  // std::deque would have allocated here
+  for (int i = 0; i < 1000; ++i) {
+    q.push_back(std::to_string(i));
+    if (i % 3 == 2) {  // pop one for every three pushed: the head index grows, compaction runs
+      q.pop_front();
+    }
+  }
+  ASSERT_EQ(q.size(), 1000u - 333u);
+  int expect = 333;
+  for (const std::string& s : q)
+    EXPECT_EQ(s, std::to_string(expect++));
+  EXPECT_EQ(q[0], "333");
+  EXPECT_EQ(q.back(), "999");
+  // Compaction kept the popped prefix from outgrowing the live part.
+  EXPECT_LE(q.capacity(), 2048u);
+  while (!q.empty()) {
+    EXPECT_EQ(q.front(), std::to_string(expect - static_cast<int>(q.size())));
+    q.pop_front();
+  }
+  // Drained after a large burst: the storage (above 256 bytes) was given back.
+  EXPECT_EQ(q.capacity(), 0u);
+  q.emplace_back("x");
+  q.pop_front();
+  EXPECT_GT(q.capacity(), 0u);  // a small one is kept for the next burst
+  q.clear();
+  EXPECT_EQ(q.capacity(), 0u);
+}
+
+TEST(Fifo, PopReleasesWhatTheElementOwns) {
+  auto owned = std::make_shared<int>(7);
+  Fifo<std::shared_ptr<int>> q;
+  q.push_back(owned);
+  q.push_back(std::make_shared<int>(8));
+  EXPECT_EQ(owned.use_count(), 2);
+  q.pop_front();  // not drained (one left), yet the popped element is gone
+  EXPECT_EQ(owned.use_count(), 1);
+  EXPECT_EQ(*q.front(), 8);
+}
+
 }  // namespace peerlink

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "src/base/check.h"
+#include "src/base/fifo.h"
 #include "src/datachannel/controller.h"
 
 namespace peerlink::datachannel {
@@ -107,7 +108,7 @@ void Controller::HandleSctpClosed(Instant /*now*/, std::string_view reason) {
   transport_closed_ = true;
   connected_ = false;
   // Nothing more goes to SCTP; events already queued stay.
-  std::deque<Queued> kept;
+  Fifo<Queued> kept;
   for (Queued& q : queue_)
     if (std::holds_alternative<Event>(q.output)) kept.push_back(std::move(q));
   queue_ = std::move(kept);

@@ -18,10 +18,8 @@
 // Details and the state machine: docs/datachannel.md.
 #pragma once
 
-#include <bitset>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <optional>
 #include <span>
@@ -31,9 +29,11 @@
 #include <vector>
 
 #include "src/base/byte_io.h"
+#include "src/base/fifo.h"
 #include "src/base/time.h"
 #include "src/datachannel/channel.h"
 #include "src/datachannel/dcep.h"
+#include "src/datachannel/stream_set.h"
 #include "src/datachannel/types.h"
 
 namespace peerlink::datachannel {
@@ -261,14 +261,14 @@ class Controller {
   std::map<uint16_t, ChannelId> by_stream_;
   // Streams whose OPEN we refused (no channel object): our outgoing reset is
   // pending / the peer's reset of its outgoing is awaited. Reserved until
-  // both clear, so a new channel cannot inherit the dying stream. Fixed
-  // size whatever a peer sends.
-  std::bitset<65536> rejected_out_pending_;
-  std::bitset<65536> rejected_in_pending_;
+  // both clear, so a new channel cannot inherit the dying stream. Bounded
+  // whatever a peer sends, and empty (no memory) when nothing is pending.
+  StreamSet rejected_out_pending_;
+  StreamSet rejected_in_pending_;
   // Deduplicates resets queued but not yet polled.
-  std::bitset<65536> reset_queued_;
+  StreamSet reset_queued_;
   size_t total_reassembly_ = 0;
-  std::deque<Queued> queue_;
+  Fifo<Queued> queue_;
   Stats stats_;
 };
 

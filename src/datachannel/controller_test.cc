@@ -954,6 +954,37 @@ TEST(DataChannelTest, ResetDoneForAResetNotYetHandedOutIsIgnored) {
   EXPECT_EQ(c.ready_state(*id), ReadyState::kClosing);
 }
 
+// The controller's per-stream bookkeeping costs nothing until a stream is pending, holds at
+// most one 8 KiB bitset per set whatever a peer sends, and is freed once empty.
+TEST(DataChannelTest, StreamSetAllocatesOnlyWhileNonEmpty) {
+  StreamSet set;
+  EXPECT_EQ(set.allocated_bytes(), 0u);
+  EXPECT_FALSE(set.test(7));
+  set.reset(7);  // absent: no effect, no allocation
+  EXPECT_EQ(set.allocated_bytes(), 0u);
+  set.set(7);
+  set.set(7);
+  set.set(65535);
+  EXPECT_TRUE(set.test(7));
+  EXPECT_TRUE(set.test(65535));
+  EXPECT_FALSE(set.test(8));
+  EXPECT_EQ(set.count(), 2u);
+  EXPECT_EQ(set.allocated_bytes(), 8192u);
+  for (uint32_t s = 0; s < 65536; ++s)
+    set.set(static_cast<uint16_t>(s));
+  EXPECT_EQ(set.count(), 65536u);
+  EXPECT_EQ(set.allocated_bytes(), 8192u);  // the bound
+  for (uint32_t s = 0; s < 65536; ++s)
+    set.reset(static_cast<uint16_t>(s));
+  EXPECT_TRUE(set.empty());
+  EXPECT_EQ(set.allocated_bytes(), 0u);
+  set.set(1);
+  set.reset();
+  EXPECT_TRUE(set.empty());
+  EXPECT_FALSE(set.test(1));
+  EXPECT_EQ(set.allocated_bytes(), 0u);
+}
+
 TEST(DataChannelTest, EnumsHaveReadableNames) {
   EXPECT_EQ(ToString(ReadyState::kClosing), "closing");
   EXPECT_EQ(ToString(Priority::kMedium), "medium");

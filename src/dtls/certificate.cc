@@ -1,9 +1,14 @@
 #include "src/dtls/certificate.h"
 
+// Generate() builds its key with the EC_KEY API, deprecated in OpenSSL 3.0 (see MakeP256Key).
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/obj_mac.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
@@ -39,6 +44,26 @@ struct BioDeleter {
 };
 using BioPtr = std::unique_ptr<BIO, BioDeleter>;
 
+// A fresh P-256 key pair. Built through the (deprecated) EC_KEY API rather than EVP_EC_gen:
+// OpenSSL 3.0's X509_set_pubkey encodes a provider-native key to DER and decodes it again
+// through OSSL_DECODER (rebuilding the decoder chain every call), about 0.2 ms of the 0.3 ms a
+// certificate took, while for a key with a legacy method it encodes the point directly. A
+// certificate is generated per connection by default, so this is on the connect path. The key
+// is the same P-256 key from the same CSPRNG; OpenSSL exports it to its provider once, at the
+// first signature, and caches that (about 2 KB more per certificate than a provider-native
+// key: measured 6.4 KB against 4.4 KB of RSS, for 0.13 ms against 0.35 ms per certificate).
+EVP_PKEY* MakeP256Key() {
+  EC_KEY* ec = EC_KEY_new_by_curve_name(NID_X9_62_prime256v1);
+  if (ec == nullptr) return nullptr;
+  EVP_PKEY* key = EVP_PKEY_new();
+  if (EC_KEY_generate_key(ec) != 1 || key == nullptr || EVP_PKEY_assign_EC_KEY(key, ec) != 1) {
+    EC_KEY_free(ec);
+    EVP_PKEY_free(key);
+    return nullptr;
+  }
+  return key;  // owns `ec`
+}
+
 }  // namespace
 
 Certificate::Certificate(EVP_PKEY* key, X509* cert, std::vector<X509*> chain)
@@ -54,7 +79,7 @@ Certificate::~Certificate() {
 Result<std::shared_ptr<const Certificate>, std::string> Certificate::Generate(Rng& rng,
                                                                               const GenerateOptions& options) {
   ERR_clear_error();
-  EVP_PKEY* key = EVP_EC_gen("P-256");
+  EVP_PKEY* key = MakeP256Key();
   if (key == nullptr) return Fail("EC P-256 key generation failed");
   X509* x = X509_new();
   if (x == nullptr) {

@@ -5,7 +5,8 @@
 //
 // Inputs:   Start(now)                      the client sends its ClientHello (a server waits)
 //           HandleDatagram(now, bytes)      one received UDP payload (may hold several records)
-//           HandleTimeout(now)              at or after the last Deadline
+//           HandleTimeout(now)              at or after the last Deadline (a retransmission,
+//                                           the handshake limit or an idle buffer release)
 //           Send(now, bytes)                application data: one DTLS record, one datagram
 //           Close(now)                      close_notify
 // Outputs:  PollOutput(now) -> Transmit     one datagram to send to the peer (<= Options::mtu)
@@ -20,7 +21,13 @@
 // virtual-time simulation of upper layers uses a fake DTLS instead. Our own handshake limit
 // (Options::handshake_timeout) uses `now` only.
 //
-// Threading: none inside; one Endpoint must be used from one thread at a time.
+// Memory: once connected, OpenSSL's record buffers (~33 KB) are freed after
+// Options::idle_buffer_release without records (a Deadline) and reallocated by the next record.
+//
+// Threading: none inside; one Endpoint must be used from one thread at a time. Endpoints with
+// the same cipher_suites share one immutable, process-wide SSL_CTX (built on first use, never
+// freed; the certificate and everything else per connection is set on the SSL), so endpoints
+// may be created and used on any threads concurrently.
 #pragma once
 
 #include <cstdint>
@@ -69,6 +76,13 @@ struct Options {
   // Received application records buffered as events before PollOutput drains them; more are
   // dropped (counted in Stats), as a congested UDP path would.
   size_t max_queued_events = 1024;
+  // Once connected, OpenSSL's record buffers (about 33 KB: one 16 KB buffer each way) are
+  // released this long after the last record sent or received (a Deadline), and OpenSSL
+  // allocates them again with the next record (a few microseconds). An idle connection then
+  // holds none, while one with records less than this apart never frees them. Short, because
+  // memory freed late is memory the heap already had to grow for when many connections are set
+  // up at once. Duration::Infinite() keeps them for the connection's life.
+  Duration idle_buffer_release = Duration::Millis(50);
 };
 
 enum class State : uint8_t { kNew, kHandshaking, kConnected, kClosed, kFailed };
@@ -111,6 +125,7 @@ struct Stats {
   uint64_t bytes_sent = 0;
   uint64_t handshake_timeouts = 0;  // OpenSSL retransmission timer expiries (flights resent)
   uint64_t events_dropped = 0;      // application records dropped because the event queue was full
+  uint64_t buffer_releases = 0;     // idle releases of OpenSSL's record buffers (Options::idle_buffer_release)
 };
 
 class Endpoint {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <thread>
@@ -170,8 +171,9 @@ TEST(DtlsEndpoint, HandshakeConnectsAndReportsPeerFingerprint) {
   }
   EXPECT_EQ(p.client.ep->role(), Role::kClient);
   EXPECT_EQ(p.server.ep->role(), Role::kServer);
-  // No timer is left running once both sides are done.
-  EXPECT_EQ(p.client.deadline, Instant::Max());
+  // No retransmission timer is left running once both sides are done: the only deadline is
+  // the idle release of the record buffers.
+  EXPECT_LE(p.client.deadline, Now() + Options{}.idle_buffer_release);
 }
 
 // RFC 8842: either side of the offer/answer may end up the DTLS client; swap which certificate
@@ -311,6 +313,175 @@ TEST(DtlsEndpoint, VerifiesWithTheStrongestOfferedHash) {
     ASSERT_NE(p.client.Find<Failed>(), nullptr);
     EXPECT_NE(p.client.Find<Failed>()->reason.find("mismatch"), std::string::npos);
   }
+}
+
+// Endpoints with the same options share one SSL_CTX (the identity and the expected
+// fingerprints live on each SSL): endpoints with different certificates, created together and
+// handshaking interleaved, each see their own peer, and a wrong fingerprint still fails.
+TEST(DtlsEndpoint, SharedContextKeepsEachEndpointsIdentityAndExpectations) {
+  auto a = MakeCert(41, "a"), b = MakeCert(42, "b"), c = MakeCert(43, "c"), d = MakeCert(44, "d");
+  Pair ab(Fast(), Fast(), a, b);
+  Pair ca(Fast(), Fast(), c, a);
+  Options wrong = Fast();
+  wrong.expected_remote = {c->GetFingerprint()};  // the client expects c, the server is d
+  Pair bd(wrong, Fast(), b, d, /*correct_fingerprints=*/false);
+  // bd's server expects b (set by hand: correct_fingerprints is off for the pair).
+  Options bd_server = Fast();
+  bd_server.role = Role::kServer;
+  bd_server.expected_remote = {b->GetFingerprint()};
+  bd.server.ep = std::make_unique<Endpoint>(bd_server, d, bd.rng);
+  for (Pair* p : {&ab, &ca, &bd}) {
+    p->client.ep->Start(Now());
+    p->server.ep->Start(Now());
+  }
+  // Interleave the three handshakes flight by flight (timers fire too: slow under valgrind).
+  const Instant end = Now() + Duration::Seconds(10);
+  while (Now() < end && !(ab.Settled() && ca.Settled() && bd.Settled())) {
+    for (Pair* p : {&ab, &ca, &bd}) {
+      auto from_client = p->Drain(p->client);
+      auto from_server = p->Drain(p->server);
+      p->Deliver(true, std::move(from_client));
+      p->Deliver(false, std::move(from_server));
+      if (Now() >= p->client.deadline) p->client.ep->HandleTimeout(Now());
+      if (Now() >= p->server.deadline) p->server.ep->HandleTimeout(Now());
+    }
+  }
+  for (Pair* p : {&ab, &ca, &bd}) {  // collect the last events
+    (void)p->Drain(p->client);
+    (void)p->Drain(p->server);
+  }
+  ASSERT_TRUE(ab.BothConnected());
+  ASSERT_TRUE(ca.BothConnected());
+  for (const Side* side : {&ab.client, &ab.server, &ca.client, &ca.server})
+    ASSERT_NE(side->Find<Connected>(), nullptr);
+  EXPECT_EQ(ab.client.Find<Connected>()->remote_fingerprint, b->GetFingerprint());
+  EXPECT_EQ(ab.server.Find<Connected>()->remote_fingerprint, a->GetFingerprint());
+  EXPECT_EQ(ca.client.Find<Connected>()->remote_fingerprint, a->GetFingerprint());
+  EXPECT_EQ(ca.server.Find<Connected>()->remote_fingerprint, c->GetFingerprint());
+  const Failed* f = bd.client.Find<Failed>();
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->reason, "remote certificate fingerprint mismatch: expected " + c->GetFingerprint().ToString() +
+                           ", got " + d->GetFingerprint().ToString());
+  EXPECT_EQ(bd.server.Find<Connected>(), nullptr);
+  // Data on one pair is not seen by another.
+  const std::vector<uint8_t> m(100, 3);
+  ASSERT_EQ(ab.client.ep->Send(Now(), m), SendResult::kOk);
+  ASSERT_TRUE(ab.RunUntil([&] { return !ab.server.Received().empty(); }));
+  EXPECT_EQ(ab.server.Received().front(), m);
+  EXPECT_TRUE(ca.server.Received().empty());
+}
+
+// The shared contexts are built and used from several threads at once.
+TEST(DtlsEndpoint, EndpointsOnSeveralThreadsConnect) {
+  std::vector<std::shared_ptr<const Certificate>> certs;
+  for (uint64_t i = 0; i < 8; ++i)
+    certs.push_back(MakeCert(50 + i));
+  std::atomic<int> connected{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 3; ++i) {
+        Options o = Fast();
+        // Threads 0 and 1 use the default suites, 2 and 3 a list of their own: two CTXs built
+        // concurrently.
+        if (t >= 2) o.cipher_suites = {CipherSuite::kEcdheEcdsaChacha20Poly1305, CipherSuite::kEcdheEcdsaAes256Gcm};
+        Pair p(o, o, certs[2 * t], certs[(2 * t + 1 + i) % certs.size()]);
+        if (p.Handshake() && p.client.Find<Connected>()->remote_fingerprint == p.server.cert->GetFingerprint()) {
+          ++connected;
+        }
+      }
+    });
+  }
+  for (auto& th : threads)
+    th.join();
+  EXPECT_EQ(connected.load(), 12);
+}
+
+// Once connected and quiet for Options::idle_buffer_release, both sides free OpenSSL's record
+// buffers; the next records (both ways, many) reallocate them, and they are freed again.
+TEST(DtlsEndpoint, IdleRecordBuffersAreReleasedAndReallocatedOnDemand) {
+  Options o = Fast();
+  o.idle_buffer_release = Duration::Millis(20);
+  Pair p(o, o);
+  ASSERT_TRUE(p.Handshake());
+  EXPECT_EQ(p.client.ep->stats().buffer_releases, 0u);
+  EXPECT_LE(p.client.deadline, Now() + Duration::Millis(20));
+  ASSERT_TRUE(p.RunUntil(
+      [&] { return p.client.ep->stats().buffer_releases == 1 && p.server.ep->stats().buffer_releases == 1; }));
+  // Released and nothing else pending: no deadline at all.
+  (void)p.Drain(p.client);
+  (void)p.Drain(p.server);
+  EXPECT_EQ(p.client.deadline, Instant::Max());
+  EXPECT_EQ(p.server.deadline, Instant::Max());
+
+  for (int round = 0; round < 2; ++round) {
+    std::vector<std::vector<uint8_t>> c2s, s2c;
+    SeededRng r(5 + round);
+    const size_t max = p.client.ep->max_application_payload();
+    for (int i = 0; i < 20; ++i) {
+      std::vector<uint8_t> m(1 + r.Below(max)), n(1 + r.Below(max));
+      r.Fill(m);
+      r.Fill(n);
+      c2s.push_back(m);
+      s2c.push_back(n);
+      // The server writes first in round 1: either side may be the first to need a buffer.
+      if (round == 0) {
+        ASSERT_EQ(p.client.ep->Send(Now(), m), SendResult::kOk);
+        ASSERT_EQ(p.server.ep->Send(Now(), n), SendResult::kOk);
+      } else {
+        ASSERT_EQ(p.server.ep->Send(Now(), n), SendResult::kOk);
+        ASSERT_EQ(p.client.ep->Send(Now(), m), SendResult::kOk);
+      }
+    }
+    const size_t before_c = p.client.Received().size(), before_s = p.server.Received().size();
+    ASSERT_TRUE(p.RunUntil(
+        [&] { return p.server.Received().size() == before_s + 20 && p.client.Received().size() == before_c + 20; }));
+    EXPECT_TRUE(std::equal(c2s.begin(), c2s.end(), p.server.Received().begin() + static_cast<long>(before_s)));
+    EXPECT_TRUE(std::equal(s2c.begin(), s2c.end(), p.client.Received().begin() + static_cast<long>(before_c)));
+    const uint64_t want = 2 + static_cast<uint64_t>(round);
+    ASSERT_TRUE(p.RunUntil(
+        [&] { return p.client.ep->stats().buffer_releases == want && p.server.ep->stats().buffer_releases == want; }));
+  }
+  EXPECT_EQ(p.client.Find<Failed>(), nullptr);
+  EXPECT_EQ(p.server.Find<Failed>(), nullptr);
+  // close_notify goes out through a reallocated write buffer too.
+  p.client.ep->Close(Now());
+  ASSERT_TRUE(p.RunUntil([&] { return p.server.Find<Closed>() != nullptr; }));
+}
+
+// The server is connected once it has sent its last flight; if that flight is lost it releases
+// its buffers while idle, and must still read the client's retransmitted flight and resend its
+// own (OpenSSL allocates the buffers again for both).
+TEST(DtlsEndpoint, ServerResendsItsLastFlightAfterReleasingBuffers) {
+  Options o = Fast();
+  o.idle_buffer_release = Duration::Millis(20);
+  Pair p(o, o);
+  // Server datagram 1 is its ChangeCipherSpec + Finished flight (mtu 1200: one datagram per
+  // flight).
+  p.drop = [](bool from_client, size_t i, const std::vector<uint8_t>&) { return !from_client && i == 1; };
+  p.client.ep->Start(Now());
+  p.server.ep->Start(Now());
+  ASSERT_TRUE(p.RunUntil([&] { return p.server.ep->stats().buffer_releases >= 1; }));
+  EXPECT_EQ(p.server.ep->state(), State::kConnected);
+  EXPECT_EQ(p.client.ep->state(), State::kHandshaking);
+  ASSERT_TRUE(p.RunUntil([&] { return p.BothConnected(); }));
+  EXPECT_GE(p.client.ep->stats().handshake_timeouts, 1u);
+  const std::vector<uint8_t> m(500, 0x42);
+  ASSERT_EQ(p.client.ep->Send(Now(), m), SendResult::kOk);
+  ASSERT_EQ(p.server.ep->Send(Now(), m), SendResult::kOk);
+  ASSERT_TRUE(p.RunUntil([&] { return !p.server.Received().empty() && !p.client.Received().empty(); }));
+  EXPECT_EQ(p.server.Received().front(), m);
+  EXPECT_EQ(p.client.Received().front(), m);
+}
+
+TEST(DtlsEndpoint, InfiniteIdleReleaseKeepsTheBuffers) {
+  Options o = Fast();
+  o.idle_buffer_release = Duration::Infinite();
+  Pair p(o, o);
+  ASSERT_TRUE(p.Handshake());
+  EXPECT_EQ(p.client.deadline, Instant::Max());
+  EXPECT_EQ(p.server.deadline, Instant::Max());
+  EXPECT_EQ(p.client.ep->stats().buffer_releases, 0u);
 }
 
 TEST(DtlsEndpoint, NoExpectedFingerprintFailsAtOnce) {

@@ -347,7 +347,7 @@ void Agent::Restart(Instant now) {
     prev.local_credentials = s.local_creds;
     prev.remote_credentials = s.remote_creds.value_or(Credentials{});
     prev.pair = *p;
-    s.previous = std::move(prev);
+    s.previous = std::make_unique<PreviousPath>(std::move(prev));
   }
   s.selected.reset();
   s.pairs.clear();

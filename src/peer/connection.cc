@@ -115,6 +115,7 @@ RemoteParamsStatus Connection::SetRemoteParameters(Instant now, const RemotePara
   d.expected_remote = remote.fingerprints;
   d.mtu = options_.mtu;
   d.handshake_timeout = options_.dtls_handshake_timeout;
+  d.idle_buffer_release = options_.dtls_idle_buffer_release;
   dtls_ = std::make_unique<dtls::Endpoint>(d, options_.certificate, rng_);
 
   sctp::Options s;

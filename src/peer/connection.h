@@ -28,7 +28,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -38,6 +37,7 @@
 #include <vector>
 
 #include "src/base/byte_io.h"
+#include "src/base/fifo.h"
 #include "src/base/result.h"
 #include "src/base/rng.h"
 #include "src/base/socket_address.h"
@@ -157,7 +157,7 @@ class Connection {
   Instant dtls_deadline_ = Instant::Max();
   Instant sctp_deadline_ = Instant::Max();
 
-  std::deque<Event> events_;
+  Fifo<Event> events_;
   // Streams with a non-zero bufferedAmount last reported to the controller: re-reported after
   // every SCTP input (acks drain them).
   std::set<uint16_t> buffered_streams_;

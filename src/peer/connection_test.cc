@@ -171,6 +171,46 @@ TEST(PeerConnection, NegotiatedAndDcepChannelsCarryMessagesBothWays) {
   EXPECT_EQ(sa.dataChannelsOpened, 2u);
 }
 
+// An idle connection frees OpenSSL's record buffers (Options::dtls_idle_buffer_release after
+// the last record); the next messages, either way, make OpenSSL allocate them again.
+TEST(PeerConnection, IdleDtlsBuffersAreReleasedAndMessagesStillFlow) {
+  Pair p;
+  auto da = p.a().CreateDataChannel(p.now(), "idle");
+  ASSERT_TRUE(da.ok());
+  ASSERT_TRUE(p.Connect());
+  ASSERT_TRUE(
+      p.RunUntil([&] { return p.side_a().opened.size() == 1 && p.side_b().opened.size() == 1; }, Duration::Seconds(5)));
+  auto db = ChannelByLabel(p.side_b(), "idle");
+  ASSERT_TRUE(db.has_value());
+  auto releases = [&](bool a) { return (a ? p.a() : p.b()).GetStats().transport.dtlsBufferReleases; };
+  ASSERT_TRUE(p.RunUntil([&] { return releases(true) >= 1 && releases(false) >= 1; }, Duration::Seconds(1)));
+  for (int round = 0; round < 3; ++round) {
+    const uint64_t before_a = releases(true), before_b = releases(false);
+    const size_t got_a = p.side_a().messages.size(), got_b = p.side_b().messages.size();
+    // Round 1: only B writes first; the others: both.
+    if (round != 1) {
+      ASSERT_EQ(p.a().Send(p.now(), *da, Pattern(5000, 1), true), datachannel::SendStatus::kOk);
+    }
+    ASSERT_EQ(p.b().Send(p.now(), *db, Pattern(700, 2), true), datachannel::SendStatus::kOk);
+    p.DrainAll();
+    const size_t want_b = got_b + (round != 1 ? 1 : 0);
+    ASSERT_TRUE(
+        p.RunUntil([&] { return p.side_b().messages.size() == want_b && p.side_a().messages.size() == got_a + 1; },
+                   Duration::Seconds(5)))
+        << round;
+    EXPECT_EQ(p.side_a().messages.back().payload, Pattern(700, 2));
+    if (round != 1) {
+      EXPECT_EQ(p.side_b().messages.back().payload, Pattern(5000, 1));
+    }
+    // Quiet again: released again on both sides.
+    ASSERT_TRUE(
+        p.RunUntil([&] { return releases(true) > before_a && releases(false) > before_b; }, Duration::Seconds(1)))
+        << round;
+  }
+  EXPECT_EQ(p.a().connection_state(), ConnectionState::kConnected);
+  EXPECT_EQ(p.b().connection_state(), ConnectionState::kConnected);
+}
+
 TEST(PeerConnection, OversizedMessageRefusedByRemoteLimit) {
   Pair p;  // B advertises 256 KiB
   auto ch = p.a().CreateDataChannel(p.now(), "big");

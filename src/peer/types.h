@@ -46,6 +46,8 @@ struct Options {
   // Close(): SCTP SHUTDOWN then DTLS close_notify; past this the association is aborted.
   Duration close_timeout = Duration::Seconds(3);
   Duration dtls_handshake_timeout = Duration::Seconds(30);
+  // DTLS record buffers are freed after this long without a record (dtls::Options).
+  Duration dtls_idle_buffer_release = Duration::Millis(50);
   // Datagrams queued by the core for PollOutput before further relayed data is dropped.
   size_t max_queued_events = 4096;
 };
@@ -153,6 +155,7 @@ struct TransportStats {    // RTCTransportStats
   uint64_t bytesSent = 0, bytesReceived = 0;      // all UDP payload bytes (STUN, DTLS, ...)
   uint64_t packetsSent = 0, packetsReceived = 0;  // datagrams
   uint64_t packetsDiscarded = 0;                  // RFC 7983 classes we do not carry, or no path
+  uint64_t dtlsBufferReleases = 0;                // (peerlink) idle releases of OpenSSL's record buffers
 };
 struct SctpStats {    // RTCSctpTransportStats plus what sctp::Metrics offers
   std::string state;  // connecting/connected/closed

@@ -21,7 +21,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -32,6 +31,7 @@
 #include <vector>
 
 #include "src/base/byte_io.h"
+#include "src/base/fifo.h"
 #include "src/base/rng.h"
 #include "src/base/time.h"
 #include "src/sctp/types.h"
@@ -350,9 +350,9 @@ class Association {
 
   std::unique_ptr<Tcb> tcb_;
 
-  std::deque<std::vector<uint8_t>> control_packets_;
+  Fifo<std::vector<uint8_t>> control_packets_;
   std::vector<std::vector<uint8_t>> spare_buffers_;  // RecycleBuffer, reused by BuildDataPacket
-  std::deque<Event> events_;
+  Fifo<Event> events_;
   uint64_t consistency_calls_ = 0;
   Metrics counters_;  // packet/byte counters live here even before the TCB
 };

@@ -12,13 +12,13 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <span>
 #include <tuple>
 #include <vector>
 
 #include "src/base/byte_io.h"
+#include "src/base/fifo.h"
 #include "src/sctp/association.h"
 #include "src/sctp/data_chunks.h"
 #include "src/sctp/types.h"
@@ -51,7 +51,7 @@ class ReassemblyQueue {
   void ResetStreams(std::span<const StreamId> streams);
 
   // Messages ready for the application, in delivery order.
-  std::deque<MessageReceived>& ready() { return ready_; }
+  Fifo<MessageReceived>& ready() { return ready_; }
   size_t buffered_bytes() const { return buffered_; }
   const std::string& error() const { return error_; }
   bool IsConsistent() const;
@@ -107,7 +107,7 @@ class ReassemblyQueue {
   std::map<UnwrappedTsn, Fragment> data_fragments_;  // DATA runs, by first TSN
   std::map<Key, Partial> partials_;                  // I-DATA
   std::map<uint16_t, InStream> streams_;
-  std::deque<MessageReceived> ready_;
+  Fifo<MessageReceived> ready_;
   size_t buffered_ = 0;
   std::string error_;
 };
