@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/pion/ice/v2"
+	"github.com/pion/logging"
 	"github.com/pion/transport/v2"
 	"github.com/pion/transport/v2/stdnet"
 	"github.com/pion/webrtc/v3"
@@ -166,6 +167,10 @@ func newAPI(o *options, detach bool) *webrtc.API {
 	se.SetNet(&bufferedNet{Net: sn})
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	// Pion's default logger writes to stdout, which carries only JSON lines here.
+	lf := logging.NewDefaultLoggerFactory()
+	lf.Writer = os.Stderr
+	se.LoggerFactory = lf
 	if o.bind != "" {
 		ip := net.ParseIP(o.bind)
 		se.SetIPFilter(func(a net.IP) bool { return a.Equal(ip) })
