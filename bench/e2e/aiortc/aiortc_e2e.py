@@ -12,7 +12,7 @@ Runs with Debian's python3-aiortc (so /usr/bin/python3, not a pyenv interpreter)
 stdout carries JSON lines only; logs go to stderr.
 aiortc does not trickle: setLocalDescription() returns once gathering is complete, so the
 description printed (t1) or handed over (t2, t3) carries every candidate.
-aioice skips 127.0.0.1, so in the runner's namespace it gathers the dummy interface's
+aioice skips 127.0.0.1, so in the runner's namespace it gathers the veth interface's
 198.51.100.1; with --bind it gathers exactly that address (see restrict_gathering).
 """
 import argparse
