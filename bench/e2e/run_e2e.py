@@ -400,8 +400,8 @@ def summarize(res, stacks):
         lines.append(f"- T3 <= 64 KiB per idle peer: {'met' if ok else 'MISSED'} "
                      f"({o['bytes_per_connection'] / 1024:.1f} KiB).")
     if t4 and "peerlink" in t4:
-        zero = t4["peerlink"].get("0/0", {})
-        hundred = t4["peerlink"].get("100/0", {})
+        zero = t4["peerlink"].get("0/0.0", {})  # keys are f"{rtt}/{loss}"
+        hundred = t4["peerlink"].get("100/0.0", {})
         if zero.get("ok") and hundred.get("ok"):
             frac = hundred["mb_per_s"] / zero["mb_per_s"]
             lines.append(f"- T4 keeps >= 50% of its 0-ms throughput at 100 ms RTT: {'met' if frac >= 0.5 else 'MISSED'} "
@@ -421,7 +421,12 @@ def main():
     ap.add_argument("--scenarios", default="t1,t2,t3,t4")
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run, not a measurement")
     ap.add_argument("--out")
+    ap.add_argument("--report", metavar="E2E_JSON", help="only re-render the Markdown of an earlier e2e.json")
     args = ap.parse_args()
+    if args.report:
+        res = json.load(open(args.report))
+        print(summarize(res, res["stacks"]))
+        return
     if os.geteuid() != 0:
         sys.exit("run_e2e.py: needs root (network namespaces)")
     build = os.path.abspath(args.build)
