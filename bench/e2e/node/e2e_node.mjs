@@ -25,6 +25,8 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
+import { withTimeout } from "../../../tests/interop/common/echo_harness.mjs";
+
 // bench/e2e/node -> tests/interop, where the pinned node_modules live.
 const INTEROP = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "tests", "interop");
 // Local max-message-size for both stacks: 256 KiB (libdatachannel's default; werift's is 64 KiB,
@@ -69,16 +71,6 @@ function intArg(name, min = 1) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timeout after ${ms} ms waiting for ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 // A promise with its resolve/reject outside (Promise.withResolvers is Node >= 22).
 function deferred() {

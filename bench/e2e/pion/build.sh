@@ -1,29 +1,11 @@
 #!/bin/sh
-# Builds pion_e2e.go OFFLINE from Debian's Go source packages (golang-go,
-# golang-github-pion-webrtc.v3-dev and its dependencies in /usr/share/gocode/src), the same way as
-# tests/interop/pion/build_pion_interop.sh.
+# Builds pion_e2e.go OFFLINE from Debian's Go source packages, with the interop test's build
+# script (tests/interop/pion/build_pion_interop.sh: GOPATH mode, nothing fetched).
 #   build.sh OUTPUT_BINARY WORK_DIR
-# GOPATH mode (GO111MODULE=off, GOPROXY=off: nothing is fetched). Debian installs some major
-# versions under their plain path (github.com/pion/webrtc holds module .../webrtc/v3), which GOPATH
-# mode cannot resolve, so WORK_DIR/gopath gets a symlink .../webrtc/v3 -> .../webrtc for each.
 set -eu
 out=$1
 work=$2
 case $out in /*) ;; *) out=$(pwd)/$out ;; esac
 case $work in /*) ;; *) work=$(pwd)/$work ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
-src=/usr/share/gocode/src
-gopath=$work/gopath
-for m in github.com/pion/webrtc/v3 github.com/pion/sdp/v3 github.com/pion/transport/v2 github.com/pion/udp/v2 \
-         github.com/pion/dtls/v2 github.com/pion/ice/v2 github.com/pion/srtp/v2 github.com/pion/turn/v2; do
-  [ -d "$src/$m" ] && continue  # Debian already has the /vN directory
-  base=${m%/v*}
-  [ -d "$src/$base" ] || { echo "pion build.sh: $src/$base missing (scripts/install-deps.sh)" >&2; exit 1; }
-  mkdir -p "$gopath/src/$(dirname "$m")"
-  ln -sfn "$src/$base" "$gopath/src/$m"
-done
-# The adapter reports the packaged Pion version in its config line.
-version=$(dpkg-query -W -f='${Version}' golang-github-pion-webrtc.v3-dev 2>/dev/null || echo unknown)
-cd "$here"
-GO111MODULE=off GOPROXY=off GOFLAGS= GOPATH="$gopath:/usr/share/gocode" GOCACHE="$work/gocache" \
-  exec go build -ldflags "-X main.pionVersion=$version" -o "$out" pion_e2e.go
+exec "$here/../../../tests/interop/pion/build_pion_interop.sh" "$out" "$work" "$here/pion_e2e.go"

@@ -1,14 +1,17 @@
 #!/bin/sh
 # Builds pion_interop.go OFFLINE from Debian's Go source packages (golang-go,
 # golang-github-pion-webrtc.v3-dev and its dependencies in /usr/share/gocode/src).
-#   build_pion_interop.sh OUTPUT_BINARY WORK_DIR
+#   build_pion_interop.sh OUTPUT_BINARY WORK_DIR [SOURCE.go]
+# SOURCE.go defaults to pion_interop.go here (bench/e2e/pion/build.sh passes its adapter's). The
+# packaged Pion version is stamped into main.pionVersion (ignored by a program without it).
 # GOPATH mode (GO111MODULE=off, GOPROXY=off: nothing is fetched). Debian installs some major
 # versions under their plain path (github.com/pion/webrtc holds module .../webrtc/v3), which GOPATH
 # mode cannot resolve, so WORK_DIR/gopath gets a symlink .../webrtc/v3 -> .../webrtc for each.
 set -eu
+here=$(cd "$(dirname "$0")" && pwd)
 out=$1
 work=$2
-here=$(cd "$(dirname "$0")" && pwd)
+source=${3:-$here/pion_interop.go}
 src=/usr/share/gocode/src
 gopath=$work/gopath
 for m in github.com/pion/webrtc/v3 github.com/pion/sdp/v3 github.com/pion/transport/v2 github.com/pion/udp/v2 \
@@ -19,6 +22,7 @@ for m in github.com/pion/webrtc/v3 github.com/pion/sdp/v3 github.com/pion/transp
   mkdir -p "$gopath/src/$(dirname "$m")"
   ln -sfn "$src/$base" "$gopath/src/$m"
 done
-cd "$here"
+version=$(dpkg-query -W -f='${Version}' golang-github-pion-webrtc.v3-dev 2>/dev/null || echo unknown)
+cd "$(dirname "$source")"
 GO111MODULE=off GOPROXY=off GOFLAGS= GOPATH="$gopath:/usr/share/gocode" GOCACHE="$work/gocache" \
-  exec go build -o "$out" pion_interop.go
+  exec go build -ldflags "-X main.pionVersion=$version" -o "$out" "$(basename "$source")"
