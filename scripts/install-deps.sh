@@ -19,6 +19,7 @@ packages=(
   golang-go golang-github-pion-webrtc.v3-dev  # tests/interop/pion (Pion built offline from Debian sources)
   chromium  # tests/interop/chromium (headless, driven by playwright-core from npm)
   firefox-esr  # tests/interop/firefox (headless, driven by puppeteer-core from npm over WebDriver BiDi)
+  iperf3  # bench/e2e/run_e2e.py: the UDP limit T1 is compared with
 )
 
 missing=()
