@@ -227,11 +227,19 @@ TEST(RoomClientTest, APeerThatLeavesIsReportedGoneAndAComebackConnectsAgain) {
     first_b = b.id();
   }  // b stops: its connection closes (SCTP shutdown), a hears it
   ASSERT_TRUE(a.WaitFor("gone " + first_b)) << a.Dump();
-  EXPECT_EQ(a.room().connection_count(), 0u);
+  // The closed connection is gone. (A closed connection makes a announce itself again so that a
+  // peer that restarts is found; if b's signaling was still up for that moment, a may already
+  // be trying b again, a connection that never opens: CI saw that once, so the count is not
+  // asserted here.)
+  auto old = a.room().connection(first_b);
+  EXPECT_TRUE(old == nullptr || old->connection_state() != PeerConnectionState::kConnected) << a.Dump();
   Member b2("b2", server.url(), "room-3");
   b2.Start();
   ASSERT_TRUE(a.WaitFor("message " + b2.id() + " hello from b2")) << a.Dump();
-  EXPECT_EQ(a.room().connection_count(), 1u);
+  auto fresh = a.room().connection(b2.id());
+  ASSERT_NE(fresh, nullptr);
+  EXPECT_EQ(fresh->connection_state(), PeerConnectionState::kConnected);
+  EXPECT_LE(a.room().connection_count(), 2u);
 }
 
 // The relay as a man in the middle: it bridges room "mitm" on two servers, one per victim, and
