@@ -23,11 +23,11 @@ import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { CHROMIUM, HEADLESS_FLAGS, NO_MDNS_FLAG } from "../../../tests/interop/chromium/launch.mjs";
+import { BASE_PREFS, FIREFOX } from "../../../tests/interop/firefox/launch.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const INTEROP = join(here, "../../../tests/interop");
 const PAGE_URL = pathToFileURL(join(here, "bench_page.html")).href;
-const FIREFOX = "/usr/bin/firefox-esr";
 
 // Chromium refuses more than 500 live RTCPeerConnections per page ("Cannot create so many
 // PeerConnections"); by default t3 puts at most this many pairs in one page and opens more pages
@@ -50,12 +50,7 @@ const CHROMIUM_FLAGS = [...HEADLESS_FLAGS, NO_MDNS_FLAG, "--use-fake-ui-for-medi
 // interface: media.peerconnection.ice.default_address_only is forced on, and the runner's
 // namespace has no default route), and unclamped performance.now() (1 ms steps otherwise).
 const FIREFOX_PREFS = {
-  "app.update.enabled": false,
-  "browser.shell.checkDefaultBrowser": false,
-  "datareporting.policy.dataSubmissionEnabled": false,
-  "network.captive-portal-service.enabled": false,
-  "network.connectivity-service.enabled": false,
-  "toolkit.telemetry.enabled": false,
+  ...BASE_PREFS,
   "media.peerconnection.ice.obfuscate_host_addresses": false,
   "permissions.default.camera": 1,
   "permissions.default.microphone": 1,

@@ -30,23 +30,13 @@ import {
   runBrowserEcho,
   runTest,
 } from "../common/echo_harness.mjs";
+import { BASE_PREFS, FIREFOX } from "./launch.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 // puppeteer-core is resolved from this directory's node_modules (npm ci, pinned by package-lock.json).
 const puppeteer = createRequire(join(here, "package.json"))("puppeteer-core");
 
-const FIREFOX = "/usr/bin/firefox-esr";
 const NS_TAG = "plff";
-// Firefox takes no Chromium switches; puppeteer adds --headless, --profile (a fresh temporary
-// directory below) and --remote-debugging-port. Preferences do the rest: no background traffic.
-const BASE_PREFS = {
-  "app.update.enabled": false,
-  "browser.shell.checkDefaultBrowser": false,
-  "datareporting.policy.dataSubmissionEnabled": false,
-  "network.captive-portal-service.enabled": false,
-  "network.connectivity-service.enabled": false,
-  "toolkit.telemetry.enabled": false,
-};
 const MODE_PREFS = {
   mdns: { "media.peerconnection.ice.obfuscate_host_addresses": true },
   plain: { "media.peerconnection.ice.obfuscate_host_addresses": false },
