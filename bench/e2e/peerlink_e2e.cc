@@ -174,7 +174,7 @@ int RunT1(const Options& o) {
   // Receiver state (runtime thread only, result read after `finished`).
   uint64_t received = 0, received_messages = 0;
   bool out_of_order = false;
-  Clock::time_point open_at, first_at, last_at;
+  Clock::time_point open_at, first_at, half_at, last_at;
   double cpu_done = 0;
 
   if (sender) {
@@ -206,7 +206,9 @@ int RunT1(const Options& o) {
         if (received_messages == 0) first_at = now;
         if (data.empty() || data[0] != static_cast<uint8_t>(received_messages & 0xff)) out_of_order = true;
         ++received_messages;
+        const bool below_half = received < o.bytes / 2;
         received += data.size();
+        if (below_half && received >= o.bytes / 2) half_at = now;
         if (received >= o.bytes) {
           last_at = now;
           cpu_done = CpuSeconds();
@@ -284,6 +286,7 @@ int RunT1(const Options& o) {
           {"messages", received_messages},
           {"seconds", std::chrono::duration<double>(last_at - first_at).count()},
           {"open_to_done_seconds", std::chrono::duration<double>(last_at - open_at).count()},
+          {"half_seconds", std::chrono::duration<double>(half_at - first_at).count()},
           {"cpu_seconds", cpu_done - cpu_open},
           {"ok", !out_of_order && received == o.bytes}});
   }
@@ -497,6 +500,10 @@ int main(int argc, char** argv) {
   // Our best configuration for a transfer: a 32 MiB SCTP receive window (the library's default,
   // 4 MiB, bounds memory per connection; at 100 ms RTT it caps the rate at ~42 MB/s).
   if (o.mode == "t1" && o.sctp_window == 0) o.sctp_window = 32u << 20;
+  // And 16 MiB UDP socket buffers (library default 4 MiB): behind T4's delay line, which releases
+  // what fell due together, a 4 MiB receive buffer overflowed at 50-100 ms (UdpRcvbufErrors,
+  // thousands of retransmissions).
+  if (o.mode == "t1" && o.socket_buffer == 0) o.socket_buffer = 16 << 20;
   if (o.mode == "t1") return RunT1(o);
   if (o.mode == "t2") return RunT2(o);
   if (o.mode == "t3") return RunT3(o);

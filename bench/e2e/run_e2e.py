@@ -43,7 +43,8 @@ ALL_STACKS = ["peerlink", "libdatachannel", "pion", "aiortc", "werift", "chromiu
 T2_VARIANTS = {"peerlink-shared-cert": ("peerlink", ["--shared-certificate"])}
 NAMES = {"peerlink": "peerlink", "libdatachannel": "libdatachannel (node-datachannel)", "pion": "Pion",
          "aiortc": "aiortc", "werift": "werift", "chromium": "Chromium", "firefox": "Firefox ESR",
-         "peerlink-shared-cert": "peerlink, one shared certificate"}
+         "peerlink-shared-cert": "peerlink, one shared certificate",
+         "peerlink-t1-size": "peerlink, T1's 256 MiB"}
 
 
 def log(*a):
@@ -114,6 +115,11 @@ def t4_condition(build, one_way_ms, loss):
     """Sets the router's delay (each direction once, so RTT = 2 x one_way_ms) and loss."""
     r = T4_NS[1]
     env = delay_env(build)
+    if loss == 0:
+        # Without loss the delay line takes GSO packets whole, as the router forwards them at 0 ms
+        # (segmenting and queueing each datagram capped the path near 90-100 MB/s here, whatever
+        # the RTT). With loss it segments, so the `statistic` rule drops single datagrams.
+        env["PL_DELAY_GSO"] = "1"
     delay = os.path.join(ROOT, "tests/netns/delay.sh")
     for dev in ("ra", "rb"):
         sh(delay, "stop", r, dev, check=False, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -233,7 +239,11 @@ def run_t1(stack, build, out, msg_size, total, timeout, ns_pair=(NS, NS), bind=(
         if not r.get("ok") or r.get("bytes") != total:
             raise RuntimeError(f"receiver reports a failed transfer: {r}")
         gb = total / 1e9
+        half = r.get("half_seconds")
+        second_half = (total / 2 / (r["seconds"] - half) / 1e6
+                       if isinstance(half, (int, float)) and 0 <= half < r["seconds"] else None)
         return {"ok": True, "mb_per_s": total / r["seconds"] / 1e6, "seconds": r["seconds"],
+                "second_half_mb_per_s": second_half,
                 "open_to_done_seconds": r.get("open_to_done_seconds"),
                 "sender_cpu_s_per_gb": s["cpu_seconds"] / gb, "receiver_cpu_s_per_gb": r["cpu_seconds"] / gb,
                 "messages": r.get("messages"), "config": snd.config}
@@ -401,7 +411,7 @@ def summarize(res, stacks):
         conds = res["t4_conditions"]
         lines.append("| stack | " + " | ".join(f"{c['rtt_ms']} ms, {c['loss'] * 100:g}% loss" for c in conds) + " |")
         lines.append("|---|" + "---|" * len(conds))
-        for st in stacks:
+        for st in stacks + ["peerlink-t1-size"]:
             if st not in t4:
                 continue
             cells = []
@@ -409,6 +419,13 @@ def summarize(res, stacks):
                 r = t4[st].get(f"{c['rtt_ms']}/{c['loss']}")
                 cells.append("-" if r is None else (f"{r['mb_per_s']:.1f}" if r.get("ok") else "failed"))
             lines.append(f"| {NAMES[st]} | " + " | ".join(cells) + " | MB/s")
+            if st == "peerlink-t1-size":
+                cells = []
+                for c in conds:
+                    r = t4[st].get(f"{c['rtt_ms']}/{c['loss']}") or {}
+                    v = r.get("second_half_mb_per_s")
+                    cells.append("-" if v is None else f"{v:.1f}")
+                lines.append(f"| {NAMES[st]}: second half only | " + " | ".join(cells) + " | MB/s")
         lines.append("")
 
     # Cells that needed a second attempt (smoke runs only) are listed, not hidden.
@@ -450,13 +467,22 @@ def summarize(res, stacks):
         ok = o["bytes_per_connection"] <= 64 * 1024 and o.get("connected") == o.get("connections")
         lines.append(f"- T3 <= 64 KiB per idle peer: {'met' if ok else 'MISSED'} "
                      f"({o['bytes_per_connection'] / 1024:.1f} KiB).")
-    if t4 and "peerlink" in t4:
-        zero = t4["peerlink"].get("0/0.0", {})  # keys are f"{rtt}/{loss}"
-        hundred = t4["peerlink"].get("100/0.0", {})
+    # Judged on T1's size where it ran (the issue's definition of T4), else on the common cell.
+    t4_ours = "peerlink-t1-size" if "peerlink-t1-size" in t4 else "peerlink"
+    if t4 and t4_ours in t4:
+        zero = t4[t4_ours].get("0/0.0", {})  # keys are f"{rtt}/{loss}"
+        hundred = t4[t4_ours].get("100/0.0", {})
         if zero.get("ok") and hundred.get("ok"):
             frac = hundred["mb_per_s"] / zero["mb_per_s"]
-            lines.append(f"- T4 keeps >= 50% of its 0-ms throughput at 100 ms RTT: {'met' if frac >= 0.5 else 'MISSED'} "
-                         f"({hundred['mb_per_s']:.1f} of {zero['mb_per_s']:.1f} MB/s = {100 * frac:.0f}%).")
+            size = "256 MiB" if t4_ours == "peerlink-t1-size" else f"{res['t4_bytes'] >> 20} MiB"
+            line = (f"- T4 keeps >= 50% of its 0-ms throughput at 100 ms RTT ({size}, whole transfer): "
+                    f"{'met' if frac >= 0.5 else 'MISSED'} "
+                    f"({hundred['mb_per_s']:.1f} of {zero['mb_per_s']:.1f} MB/s = {100 * frac:.0f}%)")
+            h2, z2 = hundred.get("second_half_mb_per_s"), zero.get("second_half_mb_per_s")
+            if h2 and z2:
+                line += (f"; the second half of the bytes alone (slow start over): {h2:.1f} of {z2:.1f} MB/s"
+                         f" = {100 * h2 / z2:.0f}%")
+            lines.append(line + ".")
     return "\n".join(lines)
 
 
@@ -550,8 +576,8 @@ def main():
         res["t4_bytes"] = clean_bytes
         res["t4_lossy_bytes"] = lossy_bytes
         conds = [(0, 0.0), (20, 0.0), (50, 0.0), (100, 0.0), (20, 0.01), (50, 0.01), (100, 0.01)]
-        if quick:
-            conds = [(0, 0.0), (20, 0.01)]
+        if quick:  # both delay-line modes (GSO packets whole without loss, segmented with)
+            conds = [(20, 0.0), (20, 0.01)]
         res["t4_conditions"] = [{"rtt_ms": rtt, "loss": loss} for rtt, loss in conds]
         res["t4"] = {}
         t4_up(build)
@@ -565,6 +591,15 @@ def main():
                         ns_pair=(T4_NS[0], T4_NS[2]), bind=T4_ADDR, tag=f"t4_{rtt}_{loss}"))
                     res["t4"].setdefault(st, {})[f"{rtt}/{loss}"] = r
                     log("  ", {k: v for k, v in r.items() if k in ("ok", "mb_per_s", "error")})
+                if "peerlink" in stacks and not quick and loss == 0:
+                    # The issue defines T4 as T1 (256 MiB) over these paths; every stack runs the
+                    # shorter cell above (the slow ones would need minutes at 100 ms), and ours
+                    # also runs T1's size, on which the target is judged.
+                    log(f"== T4 peerlink, 256 MiB, RTT {rtt} ms")
+                    r = run_t1("peerlink", build, out, 65536, 256 << 20, 240, ns_pair=(T4_NS[0], T4_NS[2]),
+                               bind=T4_ADDR, tag=f"t4_{rtt}_{loss}_t1size")
+                    res["t4"].setdefault("peerlink-t1-size", {})[f"{rtt}/{loss}"] = r
+                    log("  ", {k: v for k, v in r.items() if k in ("ok", "mb_per_s", "second_half_mb_per_s", "error")})
         finally:
             t4_down(build)
 

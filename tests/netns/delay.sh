@@ -11,7 +11,9 @@
 #
 # The program is $PL_DELAYLINE (default: build/tests/netns/pl_delayline in this checkout).
 # $PL_DELAY_LIMIT (default 4096) is the most packets it holds; more arriving are dropped. A
-# 100 ms path at 200 MB/s holds ~8,700 1200-byte packets per direction.
+# 100 ms path at 200 MB/s holds ~8,700 1200-byte packets per direction. $PL_DELAY_GSO=1 queues
+# GSO packets whole (as the kernel forwards them) instead of segmented; a `statistic` loss rule
+# then drops a whole GSO packet at once, so leave it off on lossy paths.
 # Rules live in `mangle FORWARD`, so only forwarded traffic is delayed (use it on nat1/nat2, not
 # on an end host), and NF_ACCEPT from the queue continues into `filter FORWARD` (the NAT's
 # conntrack filtering still applies). Loss rules (topology.sh loss: raw PREROUTING and mangle
@@ -75,7 +77,8 @@ case "$cmd" in
     stop
     : >"$base.log"
     ip netns exec "$ns" "$BIN" --queue "$queue" --delay-ms "$ms" --jitter-ms "$jitter" \
-      --limit "${PL_DELAY_LIMIT:-4096}" --stats-file "$base.stats" </dev/null >>"$base.log" 2>&1 &
+      --limit "${PL_DELAY_LIMIT:-4096}" ${PL_DELAY_GSO:+--gso "$PL_DELAY_GSO"} --stats-file "$base.stats" \
+      </dev/null >>"$base.log" 2>&1 &
     echo $! >"$base.pid"
     for _ in $(seq 1 50); do
       grep -q "ready" "$base.log" && break
