@@ -202,6 +202,7 @@ struct Metrics {
   uint64_t fast_retransmits = 0;
   uint64_t t3_expiries = 0;
   uint64_t hystart_exits = 0;  // slow start left on an RTT increase (Options::hystart)
+  uint64_t hystart_undos = 0;  // ... and resumed: the RTT was back at its minimum within 3 rounds
   uint64_t messages_sent = 0, messages_received = 0;
   uint64_t messages_abandoned = 0;  // PR-SCTP
   uint64_t checksum_errors = 0;

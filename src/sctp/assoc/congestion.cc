@@ -17,7 +17,12 @@ void Association::OnBytesAcked(size_t bytes_acked, bool cumulative_advanced) {
   // Section 7.2.1/7.2.2: cwnd grows only when the cumulative ack advances,
   // never during fast recovery, and only if the window was in use.
   if (!cumulative_advanced || bytes_acked == 0 || t.fast_recovery_exit) return;
-  bool was_full = t.flight_bytes + bytes_acked + options_.mtu >= t.cwnd;
+  // "In use" also when new data is waiting only for the pacer: data is queued, so the sender is
+  // not application-limited. Without it slow start grew cwnd ~1.5x per round trip instead of 2x:
+  // paced at 2 * cwnd / SRTT, the pacer is at most one packet behind the ack clock, and every
+  // SACK that arrived while it was saw a window just short of full and grew nothing (a 100 ms
+  // path took ~3.5 s instead of ~1.2 s to reach a 32 MiB window).
+  bool was_full = t.flight_bytes + bytes_acked + options_.mtu >= t.cwnd || t.pacer_limited;
   if (!was_full) return;
   if (t.cwnd <= t.ssthresh) {
     // Slow start. The RFC's min(bytes_acked, MTU) per SACK halves the growth
@@ -37,8 +42,29 @@ void Association::OnBytesAcked(size_t bytes_acked, bool cumulative_advanced) {
 void Association::OnRttSample(Instant now, Duration rtt) {
   Tcb& t = *tcb_;
   if (!t.min_rtt || rtt < *t.min_rtt) t.min_rtt = rtt;
-  if (!options_.hystart || t.cwnd > t.ssthresh || t.fast_recovery_exit || t.cwnd < 16 * options_.mtu) return;
-  bool exit = false;
+  if (!options_.hystart || t.fast_recovery_exit) return;
+  const Duration threshold = std::clamp(*t.min_rtt / 8, Duration::Millis(4), Duration::Millis(16));
+  if (t.cwnd > t.ssthresh) {
+    // Undo: after a delay-based exit, 8 consecutive samples back below min_rtt + threshold / 2
+    // within 3 rounds mean the rise was not our queue (cwnd above the BDP keeps a standing queue,
+    // so the RTT would stay up) but a transient one: a descheduled receiver, a burst from a delay
+    // line. Without it one such blip on a 20 ms path left cwnd at 1 MB for the rest of a 256 MiB
+    // transfer, growing one MTU per round (40 MB/s instead of ~200).
+    if (t.hystart_undo_rounds == 0) return;
+    if (!t.hystart_round_min || rtt < *t.hystart_round_min) t.hystart_round_min = rtt;
+    if (++t.hystart_round_samples == 8) {
+      if (*t.hystart_round_min < *t.min_rtt + threshold / 2) {
+        t.ssthresh = kMaxCwnd;
+        t.hystart_undo_rounds = 0;
+        counters_.hystart_undos++;
+      }
+      t.hystart_round_samples = 0;
+      t.hystart_round_min.reset();
+    }
+    return;
+  }
+  if (t.cwnd < 16 * options_.mtu) return;
+  bool exit = false, delay_exit = false;
   // Ack train: SACKs no more than 2 ms apart since the round began, for
   // longer than min_rtt / 2, mean the data of the last round already fills
   // the pipe; cwnd (double that) is at the BDP.
@@ -49,18 +75,24 @@ void Association::OnRttSample(Instant now, Duration rtt) {
     Duration train = options_.enable_pacing ? *t.min_rtt : *t.min_rtt / 2;
     if (now - t.hystart_round_start > train) exit = true;
   }
-  // Delay increase: the minimum of the round's first 8 samples above
-  // min_rtt + clamp(min_rtt / 8, 4 ms, 16 ms): the bottleneck queue is growing.
-  if (t.hystart_round_samples < 8) {
-    if (!t.hystart_round_min || rtt < *t.hystart_round_min) t.hystart_round_min = rtt;
-    if (++t.hystart_round_samples == 8) {
-      Duration threshold = std::clamp(*t.min_rtt / 8, Duration::Millis(4), Duration::Millis(16));
-      if (*t.hystart_round_min >= *t.min_rtt + threshold) exit = true;
-    }
+  // Delay increase: the minimum of 8 consecutive samples above min_rtt + clamp(min_rtt / 8, 4 ms,
+  // 16 ms): the bottleneck queue is growing. Every run of 8 samples is checked, not only a
+  // round's first 8 (HyStart++'s rule): paced, a round starts with the queue drained, so its first
+  // samples stay low while the later ones grow, and with slow start doubling every round the
+  // first-8 rule exited one round too late and overflowed a 0.8 BDP queue (218 retransmissions
+  // in SlowStartLeavesBeforeTheQueueOverflows; 90 with a shorter ack train instead).
+  if (!t.hystart_round_min || rtt < *t.hystart_round_min) t.hystart_round_min = rtt;
+  if (++t.hystart_round_samples == 8) {
+    if (*t.hystart_round_min >= *t.min_rtt + threshold) exit = delay_exit = true;
+    t.hystart_round_samples = 0;
+    t.hystart_round_min.reset();
   }
   if (exit) {
     t.ssthresh = t.cwnd - options_.mtu;  // cwnd <= ssthresh would still be slow start
     counters_.hystart_exits++;
+    t.hystart_undo_rounds = delay_exit ? 3 : 0;
+    t.hystart_round_samples = 0;
+    t.hystart_round_min.reset();
   }
 }
 
@@ -71,6 +103,7 @@ void Association::OnRoundEnd(Instant now) {
   t.hystart_last_ack = now;
   t.hystart_round_min.reset();
   t.hystart_round_samples = 0;
+  if (t.hystart_undo_rounds > 0 && t.cwnd > t.ssthresh) t.hystart_undo_rounds--;
 }
 
 void Association::OnPacketPaced(Instant now, size_t bytes) {
@@ -96,6 +129,7 @@ void Association::EnterFastRecovery() {
   t.cwnd = t.ssthresh;
   t.partial_bytes_acked = 0;
   t.fast_recovery_exit = t.next_tsn - 1;  // section 7.2.4 step 2
+  t.hystart_undo_rounds = 0;              // a loss is not a transient
 }
 
 void Association::OnT3CongestionEvent() {
@@ -104,6 +138,7 @@ void Association::OnT3CongestionEvent() {
   t.ssthresh = std::max(t.cwnd / 2, 4 * options_.mtu);
   t.cwnd = options_.mtu;
   t.partial_bytes_acked = 0;
+  t.hystart_undo_rounds = 0;
   t.fast_recovery_exit.reset();
 }
 

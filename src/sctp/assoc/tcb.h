@@ -95,6 +95,8 @@ struct Association::Tcb {
   std::optional<Duration> min_rtt;
   std::optional<Duration> hystart_round_min;
   int hystart_round_samples = 0;
+  // Rounds left in which a delay-based HyStart exit is undone if the RTT comes back down.
+  int hystart_undo_rounds = 0;
   UnwrappedTsn hystart_round_end = 0;
   Instant hystart_round_start, hystart_last_ack;
   // Pacing: new data may leave at pacing_next; pacing_timer is armed only
