@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 
@@ -350,97 +351,92 @@ TEST(SctpCongestion, PacingKeepsLongRttPathsFull) {
   EXPECT_EQ(paced.sender.t3_expiries, 0u);
 }
 
+// A bulk sender on a fast path: 500 MB/s links with a deep queue, a 32 MiB window, the association
+// up and its send buffer topped up to 4 MiB every millisecond.
+class FastBulkPath {
+ public:
+  explicit FastBulkPath(Duration link_latency) : net_(11) {
+    o_.enable_heartbeat = false;
+    o_.max_receive_buffer = 32u << 20;
+    link_.latency = link_latency;  // each direction crosses two links: RTT = 4 x latency
+    link_.rate_bytes_per_sec = 500'000'000;
+    link_.queue_bytes = 64 << 20;
+    ha_ = net_.AddPublicHost(IpAddress::V4(10, 0, 0, 1), link_);
+    hb_ = net_.AddPublicHost(IpAddress::V4(10, 0, 0, 2), link_);
+    a_ = std::make_unique<SctpEndpoint>(net_, ha_, 5000, o_, 1);
+    b_ = std::make_unique<SctpEndpoint>(net_, hb_, 5000, o_, 2);
+    a_->set_peer(b_->local());
+    b_->set_peer(a_->local());
+    a_->on_event = [this](Instant, sctp::Event& e) { connected_ |= std::holds_alternative<sctp::Connected>(e); };
+    a_->assoc().Connect(net_.now());
+    a_->Drain(net_.now());
+    net_.RunUntilCondition([this] { return connected_; }, net_.now() + Duration::Seconds(30));
+    refill_ = [this](Instant now) {
+      while (a_->assoc().total_buffered_amount() < 4 * 1024 * 1024)
+        if (a_->assoc().Send(now, StreamId(0), sctp::kPpidBinary, message_) != sctp::SendStatus::kOk) break;
+      a_->Drain(now);
+      net_.ScheduleAfter(Duration::Millis(1), refill_);
+    };
+    if (connected_) refill_(net_.now());
+  }
+  bool connected() const { return connected_; }
+  void RunFor(Duration d) { net_.RunFor(d); }
+  // The sender's incoming (SACK) direction only.
+  void SetAckPathLatency(Duration latency) {
+    LinkConditions c = link_;
+    c.latency = latency;
+    net_.SetLinkConditions(net_.HostLink(ha_), c, LinkDirection::kDown);
+  }
+  sctp::Association& sender() { return a_->assoc(); }
+
+ private:
+  sctp::Options o_;
+  Network net_;
+  LinkConditions link_;
+  HostId ha_, hb_;
+  std::unique_ptr<SctpEndpoint> a_, b_;
+  bool connected_ = false;
+  std::vector<uint8_t> message_ = std::vector<uint8_t>(64 * 1024, 1);
+  std::function<void(Instant)> refill_;
+};
+
 // Slow start doubles cwnd every round trip while the pacer, not the application, holds data back.
 // At 100 ms RTT on a 500 MB/s path with a 32 MiB window, 1.2 s after the association came up
 // (~11 rounds from 10 MTUs) cwnd is past 8 MB; when a SACK that arrived with the pacer one packet
 // behind counted as "window not in use", cwnd grew ~1.5x per round and was near 1 MB here.
 TEST(SctpCongestion, PacedSlowStartDoublesEveryRoundTrip) {
-  sctp::Options o;
-  o.enable_heartbeat = false;
-  o.max_receive_buffer = 32u << 20;
-  Network net(11);
-  LinkConditions link;
-  link.latency = Duration::Millis(25);  // each direction crosses two links: RTT 100 ms
-  link.rate_bytes_per_sec = 500'000'000;
-  link.queue_bytes = 64 << 20;
-  HostId ha = net.AddPublicHost(IpAddress::V4(10, 0, 0, 1), link);
-  HostId hb = net.AddPublicHost(IpAddress::V4(10, 0, 0, 2), link);
-  SctpEndpoint a(net, ha, 5000, o, 1);
-  SctpEndpoint b(net, hb, 5000, o, 2);
-  a.set_peer(b.local());
-  b.set_peer(a.local());
-  bool connected = false;
-  a.on_event = [&](Instant, sctp::Event& e) { connected |= std::holds_alternative<sctp::Connected>(e); };
-  a.assoc().Connect(net.now());
-  a.Drain(net.now());
-  net.RunUntilCondition([&] { return connected; }, net.now() + Duration::Seconds(30));
-  ASSERT_TRUE(connected);
-  std::vector<uint8_t> message(64 * 1024, 1);
-  std::function<void(Instant)> refill = [&](Instant now) {
-    while (a.assoc().total_buffered_amount() < 4 * 1024 * 1024)
-      if (a.assoc().Send(now, StreamId(0), sctp::kPpidBinary, message) != sctp::SendStatus::kOk) break;
-    a.Drain(now);
-    net.ScheduleAfter(Duration::Millis(1), refill);
-  };
-  refill(net.now());
-  net.RunFor(Duration::Millis(1200));
-  const sctp::Metrics m = a.assoc().metrics();
+  FastBulkPath path(Duration::Millis(25));
+  ASSERT_TRUE(path.connected());
+  path.RunFor(Duration::Millis(1200));
+  const sctp::Metrics m = path.sender().metrics();
   EXPECT_GT(m.cwnd, 8u << 20) << "slow start is not doubling per round trip";
   EXPECT_EQ(m.retransmissions, 0u);
-  EXPECT_TRUE(a.assoc().IsConsistent());
+  EXPECT_TRUE(path.sender().IsConsistent());
 }
 
 // A transient RTT rise in slow start (a descheduled peer, a burst from a delay line) makes HyStart
 // leave slow start; when the RTT is back at its minimum within three rounds, the exit is undone.
 // Without the undo cwnd stayed near where the blip found it and grew one MTU per round.
 TEST(SctpCongestion, HyStartExitOnATransientRttRiseIsUndone) {
-  sctp::Options o;
-  o.enable_heartbeat = false;
-  o.max_receive_buffer = 32u << 20;
-  Network net(11);
-  LinkConditions link;
-  link.latency = Duration::Millis(5);  // RTT 20 ms
-  link.rate_bytes_per_sec = 500'000'000;
-  link.queue_bytes = 64 << 20;
-  HostId ha = net.AddPublicHost(IpAddress::V4(10, 0, 0, 1), link);
-  HostId hb = net.AddPublicHost(IpAddress::V4(10, 0, 0, 2), link);
-  SctpEndpoint a(net, ha, 5000, o, 1);
-  SctpEndpoint b(net, hb, 5000, o, 2);
-  a.set_peer(b.local());
-  b.set_peer(a.local());
-  bool connected = false;
-  a.on_event = [&](Instant, sctp::Event& e) { connected |= std::holds_alternative<sctp::Connected>(e); };
-  a.assoc().Connect(net.now());
-  a.Drain(net.now());
-  net.RunUntilCondition([&] { return connected; }, net.now() + Duration::Seconds(30));
-  ASSERT_TRUE(connected);
-  std::vector<uint8_t> message(64 * 1024, 1);
-  std::function<void(Instant)> refill = [&](Instant now) {
-    while (a.assoc().total_buffered_amount() < 4 * 1024 * 1024)
-      if (a.assoc().Send(now, StreamId(0), sctp::kPpidBinary, message) != sctp::SendStatus::kOk) break;
-    a.Drain(now);
-    net.ScheduleAfter(Duration::Millis(1), refill);
-  };
-  refill(net.now());
-  net.RunFor(Duration::Millis(120));  // slow start, cwnd a few hundred KB
+  FastBulkPath path(Duration::Millis(5));  // RTT 20 ms
+  ASSERT_TRUE(path.connected());
+  path.RunFor(Duration::Millis(120));  // slow start, cwnd a few hundred KB
   // The SACK path alone slows down (RTT 32 ms for a while), so that restoring it reorders acks,
   // not data (reordered data would trigger a fast retransmit, a different story).
-  LinkConditions slow = link;
-  slow.latency = Duration::Millis(17);
-  net.SetLinkConditions(net.HostLink(ha), slow, LinkDirection::kDown);
-  net.RunFor(Duration::Millis(60));
-  ASSERT_GE(a.assoc().metrics().hystart_exits, 1u) << "the blip did not end slow start; the test proves nothing";
-  const size_t at_exit = a.assoc().metrics().cwnd;
-  net.SetLinkConditions(net.HostLink(ha), link, LinkDirection::kDown);
-  net.RunFor(Duration::Millis(600));
-  const sctp::Metrics m = a.assoc().metrics();
+  path.SetAckPathLatency(Duration::Millis(17));
+  path.RunFor(Duration::Millis(60));
+  ASSERT_GE(path.sender().metrics().hystart_exits, 1u) << "the blip did not end slow start; the test proves nothing";
+  const size_t at_exit = path.sender().metrics().cwnd;
+  path.SetAckPathLatency(Duration::Millis(5));
+  path.RunFor(Duration::Millis(600));
+  const sctp::Metrics m = path.sender().metrics();
   EXPECT_EQ(m.hystart_undos, 1u);
   // Congestion avoidance alone would add ~30 MTUs (36 KB) in 600 ms; resumed slow start doubles it
   // at least (it reaches ~1.4 MB from ~0.5 MB, where the ack train ends it, as the path's queueing
   // after the blip makes a round last longer than min_rtt).
   EXPECT_GT(m.cwnd, 2 * at_exit) << "slow start did not resume";
   EXPECT_EQ(m.retransmissions, 0u);
-  EXPECT_TRUE(a.assoc().IsConsistent());
+  EXPECT_TRUE(path.sender().IsConsistent());
 }
 
 }  // namespace
