@@ -202,10 +202,11 @@ class Proc:
     def tail(self, lines=15):
         """The last lines of this adapter's log, for a failed cell's report (CI keeps no files)."""
         try:
-            self.log.flush()
+            if not self.log.closed:
+                self.log.flush()
             with open(self.logpath, errors="replace") as f:
                 return "".join(f.readlines()[-lines:])
-        except OSError as e:
+        except (OSError, ValueError) as e:
             return f"(log unreadable: {e})"
 
     def stop(self):
