@@ -154,7 +154,8 @@ class Proc:
     def __init__(self, ns, cmd, logpath):
         self.logpath = logpath
         self.log = open(logpath, "w")
-        self.p = subprocess.Popen(["ip", "netns", "exec", ns] + cmd, stdin=subprocess.PIPE,
+        # ns None: in the current namespace (the runner's own tests).
+        self.p = subprocess.Popen((["ip", "netns", "exec", ns] if ns else []) + cmd, stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=self.log, text=True, bufsize=1)
         self.q = queue.Queue()
         self.config = None
