@@ -2,6 +2,7 @@
 // docs/sctp.md: a larger initial window, slow start counting all acked bytes,
 // and a configurable decrease factor.
 #include <algorithm>
+#include <optional>
 
 #include "src/sctp/assoc/tcb.h"
 
@@ -44,30 +45,35 @@ void Association::OnRttSample(Instant now, Duration rtt) {
   if (!t.min_rtt || rtt < *t.min_rtt) t.min_rtt = rtt;
   if (!options_.hystart || t.fast_recovery_exit) return;
   const Duration threshold = std::clamp(*t.min_rtt / 8, Duration::Millis(4), Duration::Millis(16));
+  // Samples are taken in runs of 8; the minimum of a completed run is the delay signal, robust
+  // to a single late ack.
+  auto completed_run_min = [&t, rtt]() -> std::optional<Duration> {
+    if (!t.hystart_round_min || rtt < *t.hystart_round_min) t.hystart_round_min = rtt;
+    if (++t.hystart_round_samples < 8) return std::nullopt;
+    std::optional<Duration> run_min = t.hystart_round_min;
+    t.hystart_round_samples = 0;
+    t.hystart_round_min.reset();
+    return run_min;
+  };
   if (t.cwnd > t.ssthresh) {
-    // Undo: after a delay-based exit, 8 consecutive samples back below min_rtt + threshold / 2
-    // within 3 rounds mean the rise was not our queue (cwnd above the BDP keeps a standing queue,
+    // Undo: after a delay-based exit, a run of 8 samples back below min_rtt + threshold / 2
+    // within 3 rounds means the rise was not our queue (cwnd above the BDP keeps a standing queue,
     // so the RTT would stay up) but a transient one: a descheduled receiver, a burst from a delay
     // line. Without it one such blip on a 20 ms path left cwnd at 1 MB for the rest of a 256 MiB
     // transfer, growing one MTU per round (40 MB/s instead of ~200).
     if (t.hystart_undo_rounds == 0) return;
-    if (!t.hystart_round_min || rtt < *t.hystart_round_min) t.hystart_round_min = rtt;
-    if (++t.hystart_round_samples == 8) {
-      if (*t.hystart_round_min < *t.min_rtt + threshold / 2) {
-        t.ssthresh = kMaxCwnd;
-        t.hystart_undo_rounds = 0;
-        counters_.hystart_undos++;
-      }
-      t.hystart_round_samples = 0;
-      t.hystart_round_min.reset();
+    auto run_min = completed_run_min();
+    if (run_min && *run_min < *t.min_rtt + threshold / 2) {
+      t.ssthresh = kMaxCwnd;
+      t.hystart_undo_rounds = 0;
+      counters_.hystart_undos++;
     }
     return;
   }
   if (t.cwnd < 16 * options_.mtu) return;
   bool exit = false, delay_exit = false;
-  // Ack train: SACKs no more than 2 ms apart since the round began, for
-  // longer than min_rtt / 2, mean the data of the last round already fills
-  // the pipe; cwnd (double that) is at the BDP.
+  // Ack train: SACKs no more than 2 ms apart since the round began, for longer than min_rtt
+  // (min_rtt / 2 unpaced), mean the data of the last round already fills the pipe.
   if (now - t.hystart_last_ack <= Duration::Millis(2)) {
     t.hystart_last_ack = now;
     // Paced, a round's data leaves over up to SRTT/2 by design (gain 2), so
@@ -75,18 +81,14 @@ void Association::OnRttSample(Instant now, Duration rtt) {
     Duration train = options_.enable_pacing ? *t.min_rtt : *t.min_rtt / 2;
     if (now - t.hystart_round_start > train) exit = true;
   }
-  // Delay increase: the minimum of 8 consecutive samples above min_rtt + clamp(min_rtt / 8, 4 ms,
-  // 16 ms): the bottleneck queue is growing. Every run of 8 samples is checked, not only a
-  // round's first 8 (HyStart++'s rule): paced, a round starts with the queue drained, so its first
-  // samples stay low while the later ones grow, and with slow start doubling every round the
-  // first-8 rule exited one round too late and overflowed a 0.8 BDP queue (218 retransmissions
-  // in SlowStartLeavesBeforeTheQueueOverflows; 90 with a shorter ack train instead).
-  if (!t.hystart_round_min || rtt < *t.hystart_round_min) t.hystart_round_min = rtt;
-  if (++t.hystart_round_samples == 8) {
-    if (*t.hystart_round_min >= *t.min_rtt + threshold) exit = delay_exit = true;
-    t.hystart_round_samples = 0;
-    t.hystart_round_min.reset();
-  }
+  // Delay increase: a run of 8 samples whose minimum is above min_rtt + clamp(min_rtt / 8, 4 ms,
+  // 16 ms): the bottleneck queue is growing. Every run is checked, not only a round's first 8
+  // samples as HyStart++ (RFC 9406) does: paced, a round starts with the queue drained, so its
+  // first samples stay low while the later ones grow, and with slow start doubling every round
+  // the first-8 rule exited one round too late and overflowed a 0.8 BDP queue (218
+  // retransmissions in SlowStartLeavesBeforeTheQueueOverflows; 90 with a shorter ack train).
+  auto run_min = completed_run_min();
+  if (run_min && *run_min >= *t.min_rtt + threshold) exit = delay_exit = true;
   if (exit) {
     t.ssthresh = t.cwnd - options_.mtu;  // cwnd <= ssthresh would still be slow start
     counters_.hystart_exits++;
