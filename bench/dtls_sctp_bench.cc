@@ -149,6 +149,7 @@ class Bench {
       if (auto* t = std::get_if<dtls::Transmit>(&o)) {
         s.datagrams++;
         peer.dtls->HandleDatagram(now_, t->datagram);
+        s.dtls->RecycleBuffer(std::move(t->datagram));
         if (peer.dtls_connected) DrainDtls(peer, s);
       } else if (auto* e = std::get_if<dtls::Event>(&o)) {
         if (auto* c = std::get_if<dtls::Connected>(e)) {
@@ -156,6 +157,7 @@ class Bench {
           s.cipher = c->cipher;
         } else if (auto* d = std::get_if<dtls::ApplicationData>(e)) {
           if (s.sctp) s.sctp->HandlePacket(now_, d->data);
+          s.dtls->RecycleBuffer(std::move(d->data));
         } else {
           s.failed = true;
         }

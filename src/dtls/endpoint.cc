@@ -11,6 +11,7 @@
 
 #include "src/base/check.h"
 #include "src/base/fifo.h"
+#include "src/dtls/record_protection.h"
 
 namespace peerlink::dtls {
 
@@ -166,6 +167,29 @@ struct Endpoint::Impl {
   // (dtls1_read_bytes) allocates both: EnsureBuffers reads before anything writes.
   bool buffers_released = false;
 
+  // --- direct records (Options::direct_records) ----------------------------------------------
+  std::optional<RecordProtection> direct;  // epoch-1 keys, from the handshake's master secret
+  bool direct_read = false;                // application records of epoch 1 are opened here
+  bool direct_write = false;               // and sealed here; OpenSSL's writes are suppressed
+  ReplayWindow replay;                     // over the records opened here
+  uint64_t next_seq = 0;                   // our next epoch-1 sequence number (direct_write)
+  uint64_t next_explicit = 0;              // our next GCM explicit nonce (direct_write)
+  // The last epoch-1 record OpenSSL wrote (seen in BioWrite): we continue after it.
+  bool ossl_epoch1_written = false;
+  uint64_t ossl_epoch1_max_seq = 0;
+  uint64_t ossl_epoch1_last_explicit = 0;
+  bool ossl_later_epoch = false;            // OpenSSL wrote an epoch above 1 (never expected): never switch
+  size_t data_mtu = 0;                      // DTLS_get_data_mtu once connected (fixed from then on)
+  std::vector<std::vector<uint8_t>> spare;  // RecycleBuffer: reused by SealDirect / OpenDirect
+  static constexpr size_t kMaxSpare = 16;
+
+  std::vector<uint8_t> TakeBuffer() {
+    if (spare.empty()) return {};
+    std::vector<uint8_t> b = std::move(spare.back());
+    spare.pop_back();
+    return b;
+  }
+
   ~Impl() {
     if (ssl != nullptr) SSL_free(ssl);  // frees the BIO too; the shared CTX keeps its reference
   }
@@ -194,6 +218,12 @@ struct Endpoint::Impl {
     if (len <= 0) return 0;
     const auto* p = reinterpret_cast<const uint8_t*>(data);
     const size_t n = static_cast<size_t>(len);
+    if (self->direct_write) {
+      // OpenSSL's sequence numbers and nonces in epoch 1 are now ours: never send its records.
+      ++self->stats.openssl_writes_suppressed;
+      return len;
+    }
+    self->NoteOpenSslWrite(ByteView(p, n));
     if (self->coalesce && self->out.size() > self->sealed && self->out.back().size() + n <= self->options.mtu) {
       self->out.back().insert(self->out.back().end(), p, p + n);
     } else {
@@ -338,6 +368,128 @@ struct Endpoint::Impl {
     return false;
   }
 
+  // --- direct records ------------------------------------------------------------------------
+  // Remembers the last epoch-1 record OpenSSL wrote: its sequence number, and for GCM its
+  // explicit nonce (OpenSSL counts those up from a random start, one per record).
+  void NoteOpenSslWrite(ByteView written) {
+    while (auto h = ParseRecordHeader(written)) {
+      const size_t total = kRecordHeaderSize + h->length;
+      if (total > written.size()) return;
+      if (h->epoch > 1) {
+        ossl_later_epoch = true;
+      } else if (h->epoch == 1 && (!ossl_epoch1_written || h->seq > ossl_epoch1_max_seq)) {
+        ossl_epoch1_written = true;
+        ossl_epoch1_max_seq = h->seq;
+        ByteReader r(written.subspan(kRecordHeaderSize, h->length));
+        ossl_epoch1_last_explicit = r.U64();  // 0 if shorter (ChaCha20-Poly1305 has none)
+      }
+      written = written.subspan(total);
+    }
+  }
+
+  void StartDirectRecords() {
+    if (!options.direct_records) return;
+    std::string why;
+    direct = RecordProtection::FromSsl(ssl, options.role == Role::kClient, &why);
+    ERR_clear_error();
+    if (!direct) return;  // an unexpected suite or an OpenSSL failure: OpenSSL's layer stays
+    if (direct->overhead() + data_mtu > options.mtu) {  // never expected: OpenSSL sized it the same way
+      direct.reset();
+      return;
+    }
+    direct_read = true;
+    // The client has received the server's last flight, so it will never retransmit its own.
+    if (options.role == Role::kClient) StartDirectWrite();
+  }
+
+  // Continues OpenSSL's epoch-1 sequence numbers and explicit nonces, so that none repeats.
+  void StartDirectWrite() {
+    if (!direct || direct_write || !ossl_epoch1_written || ossl_later_epoch) return;
+    next_seq = ossl_epoch1_max_seq + 1;
+    next_explicit = ossl_epoch1_last_explicit + 1;
+    direct_write = true;
+  }
+
+  // One record of ours into `out` as its own datagram; false (and Failed) if it cannot be.
+  bool SealDirect(ContentType type, ByteView payload) {
+    constexpr uint64_t kLastSeq = (uint64_t{1} << 48) - 1;  // RFC 6347 4.1: must not wrap
+    std::vector<uint8_t> record = TakeBuffer();
+    if (next_seq > kLastSeq) {
+      Fail("DTLS sequence numbers exhausted");
+      return false;
+    }
+    if (!direct->Seal(type, 1, next_seq, next_explicit, payload, record)) {
+      Fail(OpenSslError("DTLS record sealing failed"));
+      return false;
+    }
+    PL_DCHECK(record.size() <= options.mtu || type != ContentType::kApplicationData);
+    ++next_seq;
+    ++next_explicit;
+    ++stats.direct_records_sealed;
+    out.push_back(std::move(record));
+    return true;
+  }
+
+  void SealCloseNotify() {
+    static constexpr uint8_t kCloseNotify[2] = {1, 0};  // warning(1), close_notify(0)
+    (void)SealDirect(ContentType::kAlert, ByteView(kCloseNotify, 2));
+  }
+
+  // A datagram once direct_read: application records of epoch 1 are opened here; every other
+  // record (alerts, a retransmitted handshake flight) goes to OpenSSL, in order.
+  void HandleDirect(Instant now, ByteView datagram) {
+    std::vector<uint8_t> for_openssl;
+    ByteView in = datagram;
+    while (auto h = ParseRecordHeader(in)) {
+      const size_t total = kRecordHeaderSize + h->length;
+      if (total > in.size()) break;  // truncated: dropped, as OpenSSL would
+      const ByteView record = in.first(total);
+      in = in.subspan(total);
+      if (h->type == static_cast<uint8_t>(ContentType::kApplicationData) && h->epoch == 1) {
+        OpenDirect(*h, record.subspan(kRecordHeaderSize));
+        if (state != State::kConnected) return;
+      } else {
+        for_openssl.insert(for_openssl.end(), record.begin(), record.end());
+      }
+    }
+    if (for_openssl.empty()) return;
+    BeginInput();
+    pending_in = for_openssl;
+    has_pending_in = true;
+    Drive(now);
+    has_pending_in = false;
+    pending_in = {};
+  }
+
+  void OpenDirect(const RecordHeader& h, ByteView fragment) {
+    std::vector<uint8_t> plain = TakeBuffer();
+    if (h.version != kDtls12Version || !replay.IsFresh(h.seq) || !direct->Open(h, fragment, plain)) {
+      ++stats.direct_records_refused;  // RFC 6347 4.1.2.7: invalid records are dropped silently
+      ERR_clear_error();
+      RecycleBuffer(std::move(plain));
+      return;
+    }
+    replay.Mark(h.seq);
+    ++stats.direct_records_opened;
+    // An authenticated application record: the client has our Finished (server side).
+    if (!direct_write) StartDirectWrite();
+    if (plain.empty() || events.size() >= options.max_queued_events) {
+      // SSL_read delivers nothing for an empty record either.
+      if (!plain.empty()) ++stats.events_dropped;
+      RecycleBuffer(std::move(plain));
+    } else {
+      events.push_back(ApplicationData{std::move(plain)});
+    }
+  }
+
+  void RecycleBuffer(std::vector<uint8_t>&& b) {
+    // Kept at their size: Seal / Open resize to what they need, so a reused buffer of a
+    // full-size record is not zero-filled again.
+    if (spare.size() < kMaxSpare && b.capacity() >= options.mtu / 2 && b.capacity() <= 2 * kMaxRecordRead) {
+      spare.push_back(std::move(b));
+    }
+  }
+
   // --- state changes -------------------------------------------------------------------------
   void Fail(std::string reason) {
     if (state == State::kFailed || state == State::kClosed) return;
@@ -372,6 +524,8 @@ struct Endpoint::Impl {
       release_at.reset();
       return;
     }
+    if (direct) direct->ReleaseContexts();
+    spare = {};
     // Refused (0) while a record is partly read or written; cannot happen between inputs with
     // this BIO, but then simply try again later.
     if (SSL_free_buffers(ssl) == 1) {
@@ -428,6 +582,7 @@ struct Endpoint::Impl {
       return;
     }
     state = State::kConnected;
+    data_mtu = DTLS_get_data_mtu(ssl);
     Connected c;
     c.remote_fingerprint = *remote_fingerprint;
     const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl);
@@ -436,6 +591,7 @@ struct Endpoint::Impl {
     c.srtp_profile = srtp != nullptr && srtp->name != nullptr ? srtp->name : "none";
     c.extended_master_secret = true;
     events.push_back(std::move(c));
+    StartDirectRecords();
   }
 
   void ReadApplicationData(Instant /*now*/) {
@@ -444,6 +600,8 @@ struct Endpoint::Impl {
     for (int guard = 0; guard < 64; ++guard) {
       const int n = SSL_read(ssl, buf.data(), static_cast<int>(buf.size()));
       if (n > 0) {
+        // The client sends application data only once it has our Finished (server side).
+        if (direct && !direct_write) StartDirectWrite();
         if (events.size() >= options.max_queued_events) {
           ++stats.events_dropped;
         } else {
@@ -455,7 +613,11 @@ struct Endpoint::Impl {
       if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return;
       if (err == SSL_ERROR_ZERO_RETURN) {
         // close_notify: answer with ours (RFC 5246 section 7.2.1) and stop.
-        SSL_shutdown(ssl);
+        if (direct_write) {
+          SealCloseNotify();
+        } else {
+          SSL_shutdown(ssl);
+        }
         state = State::kClosed;
         events.push_back(Closed{"the peer sent close_notify", true});
         return;
@@ -505,6 +667,12 @@ void Endpoint::HandleDatagram(Instant now, ByteView datagram) {
   if (d.state == State::kFailed || d.state == State::kClosed) return;
   // RFC 7983: only 20..63 is DTLS; OpenSSL would discard the rest anyway.
   if (datagram.empty() || datagram[0] < 20 || datagram[0] > 63) return;
+  if (d.direct_read && d.state == State::kConnected) {
+    d.HandleDirect(now, datagram);
+    d.NoteTraffic(now);
+    PL_DCHECK(IsConsistent());
+    return;
+  }
   if (d.state == State::kNew) {
     if (d.options.role == Role::kClient) return;  // nothing to answer before our ClientHello
     d.Begin(now);
@@ -551,6 +719,11 @@ SendResult Endpoint::Send(Instant now, ByteView data) {
   if (d.state != State::kConnected) return SendResult::kNotConnected;
   if (data.size() > max_application_payload()) return SendResult::kTooLarge;
   if (data.empty()) return SendResult::kOk;
+  if (d.direct_write) {
+    if (!d.SealDirect(ContentType::kApplicationData, data)) return SendResult::kFailed;
+    d.NoteTraffic(now);
+    return SendResult::kOk;
+  }
   d.BeginInput();
   d.EnsureBuffers(now);
   if (d.state != State::kConnected) return d.state == State::kFailed ? SendResult::kFailed : SendResult::kNotConnected;
@@ -566,10 +739,15 @@ SendResult Endpoint::Send(Instant now, ByteView data) {
 void Endpoint::Close(Instant now) {
   Impl& d = *impl_;
   if (d.state == State::kFailed || d.state == State::kClosed) return;
-  d.BeginInput();
-  d.EnsureBuffers(now);
-  if (d.state == State::kFailed || d.state == State::kClosed) return;
-  if (d.state != State::kNew) SSL_shutdown(d.ssl);  // close_notify (an alert, also valid mid-handshake)
+  if (d.direct_write) {
+    d.SealCloseNotify();
+  } else {
+    d.BeginInput();
+    d.EnsureBuffers(now);
+    if (d.state == State::kFailed || d.state == State::kClosed) return;
+    if (d.state != State::kNew) SSL_shutdown(d.ssl);  // close_notify (an alert, also valid mid-handshake)
+  }
+  if (d.state == State::kFailed) return;
   d.state = State::kClosed;
   d.handshake_deadline.reset();
   d.events.push_back(Closed{"closed locally", false});
@@ -602,6 +780,10 @@ Output Endpoint::PollOutput(Instant now) {
   return Deadline{at};
 }
 
+void Endpoint::RecycleBuffer(std::vector<uint8_t>&& buffer) {
+  impl_->RecycleBuffer(std::move(buffer));
+}
+
 State Endpoint::state() const {
   return impl_->state;
 }
@@ -614,12 +796,13 @@ const Stats& Endpoint::stats() const {
 
 size_t Endpoint::max_application_payload() const {
   if (impl_->state != State::kConnected) return 0;
-  return DTLS_get_data_mtu(impl_->ssl);
+  return impl_->data_mtu;
 }
 
 bool Endpoint::IsConsistent() const {
   const Impl& d = *impl_;
   if (d.state == State::kConnected && !d.remote_fingerprint) return false;
+  if ((d.direct_read || d.direct_write) && !d.direct.has_value()) return false;
   if (d.sealed > d.out.size() + 1) return false;
   for (const auto& dgram : d.out) {
     if (dgram.size() > d.options.mtu) return false;

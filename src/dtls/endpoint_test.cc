@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "src/dtls/certificate.h"
+#include "src/dtls/record_protection.h"
 
 namespace peerlink::dtls {
 namespace {
@@ -656,6 +657,245 @@ TEST(DtlsEndpoint, HandshakeGivesUpAfterHandshakeTimeout) {
   // 100 ms, then 200 ms: the first retransmission happened before the limit.
   EXPECT_GE(p.client.ep->stats().handshake_timeouts, 1u);
   EXPECT_GE(p.client.sent.size(), 2u);
+}
+
+// --- direct records (Options::direct_records) ---------------------------------------------
+
+struct ParsedRecord {
+  RecordHeader header;
+  std::vector<uint8_t> fragment;
+};
+std::vector<ParsedRecord> RecordsOf(const std::vector<std::vector<uint8_t>>& datagrams) {
+  std::vector<ParsedRecord> out;
+  for (const auto& d : datagrams) {
+    ByteView in(d);
+    while (auto h = ParseRecordHeader(in)) {
+      const size_t total = kRecordHeaderSize + h->length;
+      if (total > in.size()) break;
+      out.push_back({*h, std::vector<uint8_t>(in.begin() + kRecordHeaderSize, in.begin() + total)});
+      in = in.subspan(total);
+    }
+  }
+  return out;
+}
+
+// Sends `n` random messages each way (sizes 1..max, the maximum included) and checks they
+// arrive intact and in order. The client's go first, so a direct server has switched to
+// sealing its own by the time it sends.
+void ExchangeBothWays(Pair& p, int n, uint64_t seed) {
+  SeededRng r(seed);
+  const size_t max = p.client.ep->max_application_payload();
+  std::vector<std::vector<uint8_t>> c2s, s2c;
+  for (int i = 0; i < n; ++i) {
+    std::vector<uint8_t> m(i == 0 ? max : 1 + r.Below(max)), k(i == 1 ? max : 1 + r.Below(max));
+    r.Fill(m);
+    r.Fill(k);
+    c2s.push_back(m);
+    s2c.push_back(k);
+  }
+  const size_t bc = p.client.Received().size(), bs = p.server.Received().size();
+  for (const auto& m : c2s)
+    ASSERT_EQ(p.client.ep->Send(Now(), m), SendResult::kOk);
+  ASSERT_TRUE(p.RunUntil([&] { return p.server.Received().size() == bs + c2s.size(); }));
+  for (const auto& k : s2c)
+    ASSERT_EQ(p.server.ep->Send(Now(), k), SendResult::kOk);
+  ASSERT_TRUE(p.RunUntil([&] { return p.client.Received().size() == bc + s2c.size(); }));
+  EXPECT_TRUE(std::equal(c2s.begin(), c2s.end(), p.server.Received().begin() + static_cast<long>(bs)));
+  EXPECT_TRUE(std::equal(s2c.begin(), s2c.end(), p.client.Received().begin() + static_cast<long>(bc)));
+  for (const auto& d : p.client.sent)
+    EXPECT_LE(d.size(), 1200u);
+  for (const auto& d : p.server.sent)
+    EXPECT_LE(d.size(), 1200u);
+}
+
+// Our records and OpenSSL's are interchangeable: each suite, with the direct path on either
+// side only (the other side is OpenSSL's record layer end to end) and on both. This is what
+// proves the key block, nonces and additional data match RFC 5246 / 5288 / 7905 as OpenSSL
+// implements them.
+TEST(DtlsDirectRecords, InteroperateWithOpenSslsRecordLayerForEverySuite) {
+  for (CipherSuite suite : AllCipherSuites()) {
+    for (auto [client_direct, server_direct] : {std::pair{true, false}, {false, true}, {true, true}}) {
+      SCOPED_TRACE(std::string(ToString(suite)) + " client_direct=" + std::to_string(client_direct) +
+                   " server_direct=" + std::to_string(server_direct));
+      Options c = Fast(), s = Fast();
+      c.cipher_suites = {suite};
+      c.direct_records = client_direct;
+      s.direct_records = server_direct;
+      Pair p(c, s);
+      ASSERT_TRUE(p.Handshake());
+      ExchangeBothWays(p, 40, 17);
+      const Stats& cs = p.client.ep->stats();
+      const Stats& ss = p.server.ep->stats();
+      EXPECT_EQ(cs.direct_records_sealed > 0, client_direct);
+      EXPECT_EQ(cs.direct_records_opened, client_direct ? 40u : 0u);
+      EXPECT_EQ(ss.direct_records_opened, server_direct ? 40u : 0u);
+      EXPECT_EQ(ss.direct_records_sealed > 0, server_direct);
+      EXPECT_EQ(cs.direct_records_refused + ss.direct_records_refused, 0u);
+      // Closing works across the mix too (close_notify sealed here, opened by OpenSSL).
+      p.server.ep->Close(Now());
+      ASSERT_TRUE(p.RunUntil([&] { return p.client.Find<Closed>() != nullptr; }));
+      EXPECT_TRUE(p.client.Find<Closed>()->by_peer);
+      EXPECT_EQ(p.client.Find<Failed>(), nullptr);
+      EXPECT_EQ(p.server.Find<Failed>(), nullptr);
+    }
+  }
+}
+
+// GCM must never see a nonce twice under one key, and the peer's replay window must never see
+// a sequence number twice: every epoch-1 record either side ever sent (OpenSSL's Finished,
+// OpenSSL's application records before the server switches, ours after, close_notify) has the
+// next sequence number and the next explicit nonce.
+TEST(DtlsDirectRecords, SequenceNumbersAndNoncesContinueOpenSslsWithoutRepeats) {
+  for (CipherSuite suite : AllCipherSuites()) {
+    SCOPED_TRACE(ToString(suite));
+    Options c = Fast();
+    c.cipher_suites = {suite};
+    Pair p(c, Fast());
+    ASSERT_TRUE(p.Handshake());
+    // The server writes before the client has sent anything: OpenSSL's record layer, since
+    // the server cannot know yet that the client has its Finished.
+    const std::vector<uint8_t> m(700, 3);
+    for (int i = 0; i < 3; ++i)
+      ASSERT_EQ(p.server.ep->Send(Now(), m), SendResult::kOk);
+    ASSERT_TRUE(p.RunUntil([&] { return p.client.Received().size() == 3; }));
+    EXPECT_EQ(p.server.ep->stats().direct_records_sealed, 0u);
+    EXPECT_EQ(p.client.ep->stats().direct_records_opened, 3u);
+    ExchangeBothWays(p, 30, 23);
+    EXPECT_EQ(p.server.ep->stats().direct_records_sealed, 30u);
+    p.client.ep->Close(Now());
+    ASSERT_TRUE(p.RunUntil([&] { return p.server.Find<Closed>() != nullptr; }));
+    for (Side* side : {&p.client, &p.server}) {
+      SCOPED_TRACE(side == &p.client ? "client" : "server");
+      std::vector<ParsedRecord> epoch1;
+      for (auto& rec : RecordsOf(side->sent)) {
+        if (rec.header.epoch == 1) epoch1.push_back(std::move(rec));
+      }
+      // Finished + records + close_notify (the client's 34 = Finished, 30, ... ; at least 32).
+      ASSERT_GE(epoch1.size(), 32u);
+      for (size_t i = 0; i < epoch1.size(); ++i) {
+        EXPECT_EQ(epoch1[i].header.seq, i);  // 0 is the Finished, then one by one
+        EXPECT_EQ(epoch1[i].header.version, kDtls12Version);
+      }
+      if (suite != CipherSuite::kEcdheEcdsaChacha20Poly1305) {
+        // OpenSSL starts the explicit nonce at a random value and counts up; so do we.
+        auto nonce = [](const ParsedRecord& r) {
+          ByteReader rd(r.fragment);
+          return rd.U64();
+        };
+        for (size_t i = 1; i < epoch1.size(); ++i)
+          EXPECT_EQ(nonce(epoch1[i]), nonce(epoch1[0]) + i) << i;
+      }
+    }
+    EXPECT_EQ(p.server.Find<Failed>(), nullptr);
+  }
+}
+
+TEST(DtlsDirectRecords, ReplayedAndTamperedRecordsAreDroppedAndCounted) {
+  Pair p(Fast(), Fast());
+  ASSERT_TRUE(p.Handshake());
+  const std::vector<uint8_t> m(600, 0x77);
+  ASSERT_EQ(p.client.ep->Send(Now(), m), SendResult::kOk);
+  auto out = p.Drain(p.client);
+  ASSERT_EQ(out.size(), 1u);
+  const std::vector<uint8_t> record = out[0];
+  p.server.ep->HandleDatagram(Now(), record);
+  p.server.ep->HandleDatagram(Now(), record);  // a replay
+  std::vector<uint8_t> tampered = record;
+  tampered[40] ^= 1;  // in the ciphertext
+  p.server.ep->HandleDatagram(Now(), tampered);
+  std::vector<uint8_t> wrong_version = record;
+  wrong_version[2] = 0xFF;  // DTLS 1.0: authenticated data differs, and we only speak 1.2
+  p.server.ep->HandleDatagram(Now(), wrong_version);
+  std::vector<uint8_t> truncated(record.begin(), record.begin() + 30);
+  p.server.ep->HandleDatagram(Now(), truncated);
+  (void)p.Drain(p.server);
+  ASSERT_EQ(p.server.Received().size(), 1u);
+  EXPECT_EQ(p.server.Received()[0], m);
+  EXPECT_EQ(p.server.ep->stats().direct_records_opened, 1u);
+  EXPECT_EQ(p.server.ep->stats().direct_records_refused, 3u);  // the truncated one never parses
+  EXPECT_EQ(p.server.ep->state(), State::kConnected);
+  // Older records inside the window still arrive once (reordering is not replay).
+  std::vector<std::vector<uint8_t>> later;
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(p.client.ep->Send(Now(), std::vector<uint8_t>(10, static_cast<uint8_t>(i))), SendResult::kOk);
+  }
+  later = p.Drain(p.client);
+  ASSERT_EQ(later.size(), 5u);
+  for (int i = 4; i >= 0; --i)
+    p.server.ep->HandleDatagram(Now(), later[static_cast<size_t>(i)]);
+  p.server.ep->HandleDatagram(Now(), later[2]);
+  (void)p.Drain(p.server);
+  EXPECT_EQ(p.server.Received().size(), 6u);
+  EXPECT_EQ(p.server.ep->stats().direct_records_refused, 4u);
+}
+
+// Several records in one datagram (other stacks may pack them): ours are opened, and an alert
+// behind them still reaches OpenSSL.
+TEST(DtlsDirectRecords, RecordsPackedInOneDatagramAreAllRead) {
+  Options plain = Fast();
+  plain.direct_records = false;
+  Pair p(plain, Fast());  // the server reads directly; the client is OpenSSL end to end
+  ASSERT_TRUE(p.Handshake());
+  for (int i = 0; i < 3; ++i)
+    ASSERT_EQ(p.client.ep->Send(Now(), std::vector<uint8_t>(100, static_cast<uint8_t>(i))), SendResult::kOk);
+  p.client.ep->Close(Now());
+  auto out = p.Drain(p.client);
+  ASSERT_EQ(out.size(), 4u);
+  std::vector<uint8_t> packed;
+  for (const auto& d : out)
+    packed.insert(packed.end(), d.begin(), d.end());
+  p.server.ep->HandleDatagram(Now(), packed);
+  (void)p.Drain(p.server);
+  ASSERT_EQ(p.server.Received().size(), 3u);
+  EXPECT_EQ(p.server.Received()[2], std::vector<uint8_t>(100, 2));
+  EXPECT_EQ(p.server.ep->stats().direct_records_opened, 3u);
+  ASSERT_NE(p.server.Find<Closed>(), nullptr);
+  EXPECT_TRUE(p.server.Find<Closed>()->by_peer);
+}
+
+// Once the server has switched, a late retransmission of the client's last flight makes
+// OpenSSL retransmit its own in epoch 1, with sequence numbers and nonces that are now ours:
+// it must not be sent. The server's last flight is lost, the client's first retransmission is
+// held back, its second gets the handshake done; the held one arrives after the switch.
+TEST(DtlsDirectRecords, OpenSslWritesAfterTheSwitchAreSuppressed) {
+  Pair p(Fast(), Fast());
+  std::vector<uint8_t> held;
+  p.drop = [&held](bool from_client, size_t i, const std::vector<uint8_t>& d) {
+    if (!from_client) return i == 1;  // the server's ChangeCipherSpec + Finished
+    if (i == 2) {
+      held = d;  // the client's first retransmission of Certificate .. Finished
+      return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(p.Handshake());
+  ASSERT_FALSE(held.empty());
+  EXPECT_GE(p.client.ep->stats().handshake_timeouts, 2u);
+  ExchangeBothWays(p, 5, 31);
+  ASSERT_GT(p.server.ep->stats().direct_records_sealed, 0u);
+  const size_t sent_before = p.server.sent.size();
+  p.server.ep->HandleDatagram(Now(), held);
+  (void)p.Drain(p.server);
+  EXPECT_EQ(p.server.sent.size(), sent_before);
+  EXPECT_GE(p.server.ep->stats().openssl_writes_suppressed, 1u);
+  ExchangeBothWays(p, 5, 37);  // still fine both ways
+  EXPECT_EQ(p.client.ep->stats().direct_records_refused, 0u);
+  EXPECT_EQ(p.server.Find<Failed>(), nullptr);
+}
+
+// An idle connection frees the cipher contexts with OpenSSL's buffers, and the next record
+// builds them again from the kept keys.
+TEST(DtlsDirectRecords, ContextsAreReleasedWhenIdleAndRebuilt) {
+  Options o = Fast();
+  o.idle_buffer_release = Duration::Millis(20);
+  Pair p(o, o);
+  ASSERT_TRUE(p.Handshake());
+  ExchangeBothWays(p, 5, 41);
+  const uint64_t releases = p.client.ep->stats().buffer_releases;
+  ASSERT_TRUE(p.RunUntil([&] { return p.client.ep->stats().buffer_releases > releases; }));
+  ExchangeBothWays(p, 5, 43);
+  EXPECT_EQ(p.client.ep->stats().direct_records_opened, 10u);
+  EXPECT_EQ(p.server.ep->stats().direct_records_opened, 10u);
 }
 
 TEST(DtlsCertificate, PemRoundTripKeepsTheFingerprint) {

@@ -94,6 +94,7 @@ bool Connection::StepDtls(Instant now) {
     // Over the selected pair. Before ICE has one (or after consent is lost) the record is
     // lost, as on a dead path; DTLS retransmits handshake flights, SCTP retransmits data.
     if (ice_->SendData(now, t->datagram) != ice::SendResult::kOk) ++datagrams_discarded_;
+    dtls_->RecycleBuffer(std::move(t->datagram));  // SendData copied or sent it
     return true;
   }
   if (auto* e = std::get_if<dtls::Event>(&o)) {
@@ -112,6 +113,7 @@ void Connection::HandleDtlsEvent(Instant now, dtls::Event& e) {
   } else if (auto* a = std::get_if<dtls::ApplicationData>(&e)) {
     if (sctp_ && sctp_started_ && !sctp_closed_) {
       sctp_->HandlePacket(now, a->data);
+      dtls_->RecycleBuffer(std::move(a->data));  // HandlePacket copies what it keeps
       ReportBufferedAmounts(now);
     } else if (sctp_ && !sctp_started_ && !closing_) {
       // The peer's INIT can arrive before our own Connected was polled.
@@ -154,6 +156,7 @@ bool Connection::StepSctp(Instant now) {
       const dtls::SendResult r = dtls_->Send(now, t->packet);
       if (r != dtls::SendResult::kOk) ++datagrams_discarded_;  // SCTP retransmits
     }
+    sctp_->RecycleBuffer(std::move(t->packet));
     return true;
   }
   if (auto* e = std::get_if<sctp::Event>(&o)) {
