@@ -115,6 +115,8 @@ struct IceServer {
 
 enum class IceTransportPolicy : uint8_t { kAll, kRelay };
 
+class UdpMux;
+
 struct Configuration {
   std::vector<IceServer> ice_servers;
   IceTransportPolicy ice_transport_policy = IceTransportPolicy::kAll;
@@ -157,6 +159,12 @@ struct Configuration {
   int socket_send_buffer = 4 * 1024 * 1024;
   // Threads of the private runtime created when no Runtime is passed to the constructor.
   int io_threads = 1;
+  // One UDP port for many connections (see UdpMux below): instead of binding sockets of its own,
+  // the connection's only host candidate is the mux's address. The connection must be given
+  // the mux's Runtime (it then runs on the mux's thread). bind_addresses, include_loopback and
+  // the port range are not used. STUN servers and TURN over UDP are refused (their answers
+  // could not be told apart on a shared port); TURN over TCP or TLS works.
+  std::shared_ptr<UdpMux> udp_mux;
   // TEST ONLY: accept any certificate from a turns: server.
   bool turns_insecure_skip_verify = false;
   // Diagnostic lines (socket buffer sizes granted, dropped datagrams, ...). Runs on the runtime
@@ -183,6 +191,51 @@ class Runtime {
  private:
   explicit Runtime(int threads);
   std::unique_ptr<Impl> impl_;
+};
+
+// --- UdpMux: one UDP port shared by many connections ---------------------------------------------
+
+// For a server that holds many connections on one well-known port (a firewall rule, one
+// address to publish). Datagrams are routed to connections by source address; a source seen
+// for the first time is routed by the USERNAME of its ICE connectivity check ("<our
+// ufrag>:<peer ufrag>", RFC 8445 section 7.2.2), and a connection's own sends also bind their
+// destination to it. Anything else from an unknown source is dropped and counted. Routing only
+// chooses the connection: the check itself is then authenticated by that connection's ICE agent
+// (MESSAGE-INTEGRITY). At most 32 remote addresses per connection are kept (oldest replaced);
+// a remote address already bound to one connection is not rebound to another.
+struct UdpMuxStats {
+  uint64_t datagramsRouted = 0;      // received and handed to a connection
+  uint64_t datagramsUnroutable = 0;  // received from an unknown source and not a check for us
+  uint64_t datagramsSent = 0;
+  uint64_t sendDrops = 0;
+  uint64_t routesLearned = 0;  // remote addresses bound to a connection, ever
+  size_t connections = 0;      // registered now
+  size_t routes = 0;           // remote addresses bound now
+};
+
+class UdpMux {
+ public:
+  // Binds one UDP socket to `address` (an IP literal; not a wildcard, since it is signaled as
+  // the host candidate) and `port` (0: ephemeral) on one of the runtime's threads.
+  // socket_buffer: SO_RCVBUF / SO_SNDBUF requested (one socket carries every connection).
+  static Expected<std::shared_ptr<UdpMux>> Create(std::shared_ptr<Runtime> runtime,
+                                                  const std::string& address,
+                                                  uint16_t port = 0,
+                                                  int socket_buffer = 8 * 1024 * 1024);
+  ~UdpMux();  // closes the socket once no connection uses it (connections hold a reference)
+  UdpMux(const UdpMux&) = delete;
+  UdpMux& operator=(const UdpMux&) = delete;
+
+  std::string local_address() const;  // "ip:port"
+  uint16_t port() const;
+  UdpMuxStats stats() const;  // any thread
+
+  struct Impl;
+  Impl& impl() { return *impl_; }
+
+ private:
+  UdpMux() = default;
+  std::shared_ptr<Impl> impl_;
 };
 
 // --- Descriptions, candidates, states -----------------------------------------------------------

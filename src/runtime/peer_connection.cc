@@ -11,6 +11,7 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
 #include <cctype>
+#include <deque>
 #include <future>
 #include <map>
 #include <mutex>
@@ -30,6 +31,7 @@
 #include "src/runtime/udp_socket.h"
 #include "src/sdp/jsep.h"
 #include "src/sdp/session_description.h"
+#include "src/stun/message.h"
 
 namespace peerlink {
 
@@ -488,12 +490,152 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
   std::map<std::string, std::vector<std::string>> mdns_pending;
   std::map<IpAddress, std::string> mdns_published;  // our host address -> its .local name
   bool end_of_candidates_held = false;
+  // Configuration::udp_mux: the remote addresses and ufrags routed to us (loop thread), and
+  // whether a receive batch of the mux already listed us for a drain.
+  std::deque<SocketAddress> mux_routes;
+  std::deque<std::string> mux_ufrags;
+  bool mux_touched = false;
+  void OnMuxDatagram(const SocketAddress& local, const SocketAddress& from, ByteView data);
+  // Host addresses: our sockets', or the mux's.
+  std::vector<SocketAddress> HostAddresses() const;
+};
+
+// --- UdpMux -------------------------------------------------------------------------------------
+
+struct UdpMux::Impl : std::enable_shared_from_this<UdpMux::Impl> {
+  static constexpr size_t kMaxRoutesPerConnection = 32;
+  static constexpr size_t kMaxUfragsPerConnection = 4;  // the current one and earlier (ICE restart)
+
+  std::shared_ptr<Runtime> runtime;
+  std::shared_ptr<Runtime::Impl::Loop> loop;
+  SocketAddress local;
+  // Loop thread only.
+  std::unique_ptr<runtime::UdpSocket> socket;
+  std::map<SocketAddress, std::weak_ptr<PeerConnection::Impl>> by_remote;
+  std::map<std::string, std::weak_ptr<PeerConnection::Impl>> by_ufrag;
+  std::vector<std::shared_ptr<PeerConnection::Impl>> touched;  // received during this batch
+  // Any thread.
+  std::atomic<uint64_t> routed{0}, unroutable{0}, learned{0};
+  std::atomic<size_t> connections{0}, routes{0};
+
+  std::shared_ptr<PeerConnection::Impl> Route(const SocketAddress& from, ByteView data) {
+    if (auto it = by_remote.find(from); it != by_remote.end()) {
+      if (auto c = it->second.lock()) return c;
+      by_remote.erase(it);
+      routes = by_remote.size();
+    }
+    // RFC 8445 section 7.2.2: a check's USERNAME is "<receiver's ufrag>:<sender's ufrag>".
+    if (!stun::LooksLikeStun(data)) return nullptr;
+    auto msg = stun::StunMessage::Parse(data);
+    if (!msg.ok() || msg->cls() != stun::StunClass::kRequest || msg->method() != stun::Method::kBinding) {
+      return nullptr;
+    }
+    auto user = msg->GetString(stun::attr::kUsername);
+    if (!user) return nullptr;
+    const size_t colon = user->find(':');
+    if (colon == std::string_view::npos) return nullptr;
+    auto u = by_ufrag.find(std::string(user->substr(0, colon)));
+    if (u == by_ufrag.end()) return nullptr;
+    auto c = u->second.lock();
+    if (c) Learn(*c, c, from);
+    return c;
+  }
+
+  // Binds `remote` to `conn` unless another connection has it.
+  void Learn(PeerConnection::Impl& conn,
+             const std::shared_ptr<PeerConnection::Impl>& ref,
+             const SocketAddress& remote) {
+    auto [it, inserted] = by_remote.try_emplace(remote, ref);
+    if (!inserted) {
+      if (it->second.lock()) return;
+      it->second = ref;  // its connection is gone
+    }
+    ++learned;
+    conn.mux_routes.push_back(remote);
+    if (conn.mux_routes.size() > kMaxRoutesPerConnection) {
+      Forget(conn, conn.mux_routes.front());
+      conn.mux_routes.pop_front();
+    }
+    routes = by_remote.size();
+  }
+  void Forget(PeerConnection::Impl& conn, const SocketAddress& remote) {
+    auto it = by_remote.find(remote);
+    if (it == by_remote.end()) return;
+    auto c = it->second.lock();
+    if (!c || c.get() == &conn) by_remote.erase(it);
+  }
+
+  void RegisterUfrag(PeerConnection::Impl& conn,
+                     const std::shared_ptr<PeerConnection::Impl>& ref,
+                     const std::string& ufrag) {
+    if (!conn.mux_ufrags.empty() && conn.mux_ufrags.back() == ufrag) return;
+    if (conn.mux_ufrags.empty()) ++connections;
+    auto [it, inserted] = by_ufrag.try_emplace(ufrag, ref);
+    if (!inserted && !it->second.lock()) it->second = ref;
+    conn.mux_ufrags.push_back(ufrag);
+    if (conn.mux_ufrags.size() > kMaxUfragsPerConnection) {
+      auto old = by_ufrag.find(conn.mux_ufrags.front());
+      if (old != by_ufrag.end()) {
+        auto c = old->second.lock();
+        if (!c || c.get() == &conn) by_ufrag.erase(old);
+      }
+      conn.mux_ufrags.pop_front();
+    }
+  }
+
+  void Unregister(PeerConnection::Impl& conn) {
+    for (const auto& r : conn.mux_routes)
+      Forget(conn, r);
+    for (const auto& u : conn.mux_ufrags) {
+      auto it = by_ufrag.find(u);
+      if (it == by_ufrag.end()) continue;
+      auto c = it->second.lock();
+      if (!c || c.get() == &conn) by_ufrag.erase(it);
+    }
+    if (!conn.mux_ufrags.empty()) --connections;
+    conn.mux_routes.clear();
+    conn.mux_ufrags.clear();
+    routes = by_remote.size();
+  }
+
+  void Send(PeerConnection::Impl& conn,
+            const std::shared_ptr<PeerConnection::Impl>& ref,
+            const SocketAddress& to,
+            ByteView data) {
+    if (!socket) return;
+    if (!by_remote.contains(to)) Learn(conn, ref, to);
+    socket->QueueSend(to, data);
+  }
+
+  void Receive(const SocketAddress& at, const SocketAddress& from, ByteView data) {
+    auto c = Route(from, data);
+    if (!c) {
+      ++unroutable;
+      return;
+    }
+    ++routed;
+    c->OnMuxDatagram(at, from, data);
+    if (!c->mux_touched) {
+      c->mux_touched = true;
+      touched.push_back(std::move(c));
+    }
+  }
+  // After a receive batch: every connection that got datagrams drains once.
+  void BatchEnd();
 };
 
 PeerConnection::Impl::Impl(Configuration cfg, std::shared_ptr<Runtime> rt)
     : config(std::move(cfg)), runtime(std::move(rt)) {
-  if (!runtime) runtime = Runtime::Create(config.io_threads);
-  loop = runtime->impl().Pick();
+  if (config.udp_mux) {
+    // The mux's socket belongs to one loop thread; its connections run there too.
+    const auto& mux = config.udp_mux->impl();
+    if (!runtime) runtime = mux.runtime;
+    if (runtime != mux.runtime) throw std::invalid_argument("udp_mux belongs to another Runtime");
+    loop = mux.loop;
+  } else {
+    if (!runtime) runtime = Runtime::Create(config.io_threads);
+    loop = runtime->impl().Pick();
+  }
   if (config.max_message_size == 0) throw std::invalid_argument("max_message_size must be positive");
 
   certificate = config.certificate;
@@ -511,6 +653,8 @@ PeerConnection::Impl::Impl(Configuration cfg, std::shared_ptr<Runtime> rt)
   for (const IceServer& server : config.ice_servers) {
     for (const std::string& url : server.urls) {
       if (url.starts_with("stun:") || url.starts_with("stuns:")) {
+        if (config.udp_mux)
+          throw std::invalid_argument("udp_mux: STUN servers are not supported on a shared port: " + url);
         const bool secure = url.starts_with("stuns:");
         if (secure) throw std::invalid_argument("stuns: is not supported: " + url);
         auto hp = SplitHostPort(std::string_view(url).substr(5), 3478);
@@ -527,6 +671,10 @@ PeerConnection::Impl::Impl(Configuration cfg, std::shared_ptr<Runtime> rt)
         ice::TurnServerConfig tc;
         tc.address = SocketAddress(*ip, turn->port);
         tc.transport = turn->secure ? TransportProtocol::kTls : turn->transport;
+        if (config.udp_mux && tc.transport == TransportProtocol::kUdp) {
+          throw std::invalid_argument(
+              "udp_mux: TURN over UDP is not supported on a shared port (use ?transport=tcp or turns:): " + url);
+        }
         tc.username = server.username;
         tc.password = server.credential;
         if (turn->secure && !IpAddress::Parse(turn->host)) tls_names[tc.address] = turn->host;
@@ -565,6 +713,7 @@ Expected<void> PeerConnection::Impl::EnsureCore(ice::Role role) {
   socket_options.send_buffer = config.socket_send_buffer;
   std::weak_ptr<Impl> weak = shared_from_this();
   std::string failures;
+  if (config.udp_mux) ips.clear();  // the mux's socket is our only host socket
   for (const IpAddress& ip : ips) {
     auto socket = std::make_unique<runtime::UdpSocket>(loop->io, socket_options);
     if (auto ec = socket->BindInRange(ip, config.port_range_begin, config.port_range_end)) {
@@ -591,7 +740,7 @@ Expected<void> PeerConnection::Impl::EnsureCore(ice::Role role) {
         });
     sockets.emplace(socket->local_address(), std::move(socket));
   }
-  if (sockets.empty()) {
+  if (sockets.empty() && !config.udp_mux) {
     return Fail(ErrorKind::kOperationError, ips.empty()
                                                 ? "no usable local address (set bind_addresses or include_loopback)"
                                                 : "could not bind any local address: " + failures);
@@ -607,8 +756,10 @@ Expected<void> PeerConnection::Impl::EnsureCore(ice::Role role) {
   options.sctp_per_stream_send_buffer = config.sctp_send_buffer;
   const Instant now = runtime::Now();
   core = std::make_unique<peer::Connection>(options, *rng, now);
-  for (const auto& [bound, socket] : sockets)
+  for (const SocketAddress& bound : HostAddresses())
     core->AddLocalAddress(now, bound);
+  if (config.udp_mux)
+    config.udp_mux->impl().RegisterUfrag(*this, shared_from_this(), core->local_ice_credentials().ufrag);
   auto pending = std::move(unbound_channels);
   unbound_channels.clear();
   for (const auto& ch : pending)
@@ -876,7 +1027,7 @@ std::string PeerConnection::Impl::EnsureMdns() {
   if (mdns) return {};
   // One service per connection, on the interface of our first IPv4 host socket.
   std::optional<IpAddress> itf;
-  for (const auto& [bound, socket] : sockets)
+  for (const SocketAddress& bound : HostAddresses())
     if (bound.ip().is_v4()) {
       itf = bound.ip();
       break;
@@ -1071,6 +1222,19 @@ Stats PeerConnection::Impl::GetStats() {
     ss.groReads = s->stats().gro_reads;
     out.sockets.push_back(std::move(ss));
   }
+  if (config.udp_mux && config.udp_mux->impl().socket) {
+    const runtime::UdpSocket& s = *config.udp_mux->impl().socket;  // shared with the mux's other connections
+    SocketStats ss;
+    ss.address = s.local_address().ToString();
+    ss.receiveBufferGranted = s.granted_receive_buffer();
+    ss.sendBufferGranted = s.granted_send_buffer();
+    ss.datagramsSent = s.stats().datagrams_sent;
+    ss.datagramsReceived = s.stats().datagrams_received;
+    ss.sendDrops = s.stats().send_would_block + s.stats().send_errors;
+    ss.gsoSends = s.stats().gso_sends;
+    ss.groReads = s.stats().gro_reads;
+    out.sockets.push_back(std::move(ss));
+  }
   if (!core) return out;
   const peer::Stats s = core->GetStats();
   out.connectionState = s.connectionState;
@@ -1173,6 +1337,7 @@ void PeerConnection::Impl::Shutdown() {
   }
   for (auto& [addr, s] : sockets)
     s->Close();
+  if (config.udp_mux) config.udp_mux->impl().Unregister(*this);
   for (auto& [key, s] : streams)
     s->Close();
   struct Graveyard {
@@ -1202,6 +1367,10 @@ void PeerConnection::Impl::SendTransmit(peer::Transmit& tx) {
     SendStream(tx);
     return;
   }
+  if (config.udp_mux && tx.local == config.udp_mux->impl().local) {
+    config.udp_mux->impl().Send(*this, shared_from_this(), tx.remote, tx.bytes);
+    return;
+  }
   auto sock = sockets.find(tx.local);
   if (sock == sockets.end()) {
     if (unknown_source_drops++ == 0) {
@@ -1216,6 +1385,124 @@ void PeerConnection::Impl::SendTransmit(peer::Transmit& tx) {
 void PeerConnection::Impl::FlushSends() {
   for (auto& [addr, s] : sockets)
     if (s->has_queued_sends()) s->FlushSends();
+  if (config.udp_mux) {
+    auto& socket = config.udp_mux->impl().socket;
+    if (socket && socket->has_queued_sends()) socket->FlushSends();
+  }
+}
+
+std::vector<SocketAddress> PeerConnection::Impl::HostAddresses() const {
+  std::vector<SocketAddress> out;
+  for (const auto& [bound, socket] : sockets)
+    out.push_back(bound);
+  if (config.udp_mux) out.push_back(config.udp_mux->impl().local);
+  return out;
+}
+
+void PeerConnection::Impl::OnMuxDatagram(const SocketAddress& local, const SocketAddress& from, ByteView data) {
+  if (shut_down || !core) return;
+  core->HandleDatagram(runtime::Now(), local, from, data);
+  if (++undrained_datagrams >= 64) Drain();
+}
+
+void UdpMux::Impl::BatchEnd() {
+  auto batch = std::move(touched);
+  touched.clear();
+  for (auto& c : batch) {
+    c->mux_touched = false;
+    if (!c->shut_down && c->core && c->undrained_datagrams > 0) c->Drain();
+  }
+}
+
+Expected<std::shared_ptr<UdpMux>> UdpMux::Create(std::shared_ptr<Runtime> runtime,
+                                                 const std::string& address,
+                                                 uint16_t port,
+                                                 int socket_buffer) {
+  auto fail = [](ErrorKind kind, std::string message) { return Error{kind, std::move(message), 0}; };
+  if (!runtime) return fail(ErrorKind::kInvalidArgument, "udp mux: no runtime");
+  auto ip = IpAddress::Parse(address);
+  if (!ip) return fail(ErrorKind::kInvalidArgument, "udp mux: bad address: " + address);
+  if (ip->IsUnspecified()) {
+    return fail(
+        ErrorKind::kInvalidArgument,
+        "udp mux: " + address + " is a wildcard; bind the address peers should reach (it is the host candidate)");
+  }
+  std::shared_ptr<UdpMux> mux(new UdpMux());
+  auto impl = std::make_shared<Impl>();
+  impl->runtime = runtime;
+  impl->loop = runtime->impl().Pick();
+  auto open = [impl, ip = *ip, port, socket_buffer]() -> std::error_code {
+    runtime::UdpSocketOptions o;
+    o.receive_buffer = socket_buffer;
+    o.send_buffer = socket_buffer;
+    auto socket = std::make_unique<runtime::UdpSocket>(impl->loop->io, o);
+    if (auto ec = socket->Bind(SocketAddress(ip, port))) return ec;
+    impl->local = socket->local_address();
+    std::weak_ptr<Impl> weak = impl;
+    socket->StartReceiving(
+        [weak](const SocketAddress& at, const SocketAddress& from, ByteView data) {
+          if (auto m = weak.lock()) m->Receive(at, from, data);
+        },
+        [weak] {
+          if (auto m = weak.lock()) m->BatchEnd();
+        });
+    impl->socket = std::move(socket);
+    return {};
+  };
+  std::error_code ec;
+  if (impl->loop->OnThread()) {
+    ec = open();
+  } else {
+    std::packaged_task<std::error_code()> task(open);
+    auto result = task.get_future();
+    asio::post(impl->loop->io, [&task] { task(); });
+    ec = result.get();
+  }
+  if (ec)
+    return fail(ErrorKind::kOperationError,
+                "udp mux: cannot bind " + SocketAddress(*ip, port).ToString() + ": " + ec.message());
+  mux->impl_ = std::move(impl);
+  return mux;
+}
+
+UdpMux::~UdpMux() {
+  if (!impl_) return;
+  // The socket is closed and freed on its own thread.
+  auto loop = impl_->loop;
+  asio::post(loop->io, [impl = std::move(impl_)]() mutable {
+    if (impl->socket) impl->socket->Close();
+    impl.reset();
+  });
+}
+
+std::string UdpMux::local_address() const {
+  return impl_->local.ToString();
+}
+uint16_t UdpMux::port() const {
+  return impl_->local.port();
+}
+UdpMuxStats UdpMux::stats() const {
+  UdpMuxStats s;
+  s.datagramsRouted = impl_->routed;
+  s.datagramsUnroutable = impl_->unroutable;
+  s.routesLearned = impl_->learned;
+  s.connections = impl_->connections;
+  s.routes = impl_->routes;
+  // The socket's own counters are plain integers of the loop thread: read them there.
+  auto read = [impl = impl_, &s] {
+    if (!impl->socket) return;
+    s.datagramsSent = impl->socket->stats().datagrams_sent;
+    s.sendDrops = impl->socket->stats().send_would_block + impl->socket->stats().send_errors;
+  };
+  if (impl_->loop->OnThread()) {
+    read();
+  } else {
+    std::packaged_task<void()> task(read);
+    auto done = task.get_future();
+    asio::post(impl_->loop->io, [&task] { task(); });
+    done.wait();
+  }
+  return s;
 }
 
 void PeerConnection::Impl::SendStream(const peer::Transmit& tx) {
@@ -1297,6 +1584,10 @@ void PeerConnection::Impl::Drain() {
   draining = false;
   FlushSends();
   timer->Arm(deadline);
+  // After an ICE restart (ours or the peer's) checks name the new ufrag.
+  if (config.udp_mux && !shut_down) {
+    config.udp_mux->impl().RegisterUfrag(*this, shared_from_this(), core->local_ice_credentials().ufrag);
+  }
 }
 
 void PeerConnection::Impl::Dispatch(peer::Event& event) {

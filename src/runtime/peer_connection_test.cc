@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -602,6 +604,187 @@ TEST(PeerConnectionTest, ConfigurationErrorsThrow) {
   bad.negotiated = true;
   PeerConnection pc(Loopback());
   EXPECT_EQ(pc.CreateDataChannel("x", bad).error().kind, ErrorKind::kInvalidArgument);
+}
+
+// --- Configuration::udp_mux ----------------------------------------------------------------------
+
+// A UDP datagram from a socket of its own (a stranger to the mux).
+void SendRaw(const std::string& to, const std::vector<uint8_t>& bytes) {
+  boost::asio::io_context io;
+  boost::asio::ip::udp::socket s(io, boost::asio::ip::udp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  const auto colon = to.rfind(':');
+  s.send_to(boost::asio::buffer(bytes),
+            boost::asio::ip::udp::endpoint(boost::asio::ip::make_address(to.substr(0, colon)),
+                                           static_cast<uint16_t>(std::stoi(to.substr(colon + 1)))));
+}
+
+// A STUN Binding request whose USERNAME names `ufrag` (no integrity: routing must not need it).
+std::vector<uint8_t> BindingRequest(const std::string& username) {
+  std::vector<uint8_t> m = {0x00, 0x01, 0, 0, 0x21, 0x12, 0xA4, 0x42};
+  for (int i = 0; i < 12; ++i)
+    m.push_back(static_cast<uint8_t>(i + 1));
+  m.push_back(0x00);
+  m.push_back(0x06);
+  m.push_back(0);
+  m.push_back(static_cast<uint8_t>(username.size()));
+  m.insert(m.end(), username.begin(), username.end());
+  while (m.size() % 4 != 0)
+    m.push_back(0);
+  m[3] = static_cast<uint8_t>(m.size() - 20);
+  return m;
+}
+
+// Eight connections answer on one UDP port: every one connects, its only host candidate and its
+// selected pair use the mux's port, data crosses both ways intact on all of them at once, a
+// stranger's datagrams are dropped and counted, an ICE restart keeps the connection, and a
+// closed connection leaves the mux while the others go on.
+TEST(PeerConnectionTest, UdpMuxServesManyConnectionsOnOnePort) {
+  auto rt = Runtime::Create(2);
+  auto mux = UdpMux::Create(rt, "127.0.0.1", 0);
+  ASSERT_TRUE(mux.ok()) << mux.error().message;
+  const std::string mux_port = std::to_string((*mux)->port());
+  constexpr int kPairs = 8;
+  constexpr size_t kBytes = 200 * 1000;
+  std::vector<std::unique_ptr<Received>> at_server(kPairs), at_client(kPairs);
+  std::vector<std::unique_ptr<Peers>> pairs;
+  std::vector<std::shared_ptr<DataChannel>> client_channels;
+  std::mutex server_channels_mu;
+  std::vector<std::shared_ptr<DataChannel>> server_channels(kPairs);
+  for (int i = 0; i < kPairs; ++i) {
+    at_server[i] = std::make_unique<Received>();
+    at_client[i] = std::make_unique<Received>();
+    Configuration server = Loopback();
+    server.udp_mux = *mux;
+    pairs.push_back(std::make_unique<Peers>(rt, Loopback(), server));
+    auto ch = pairs[i]->a->CreateDataChannel("mux");
+    ASSERT_TRUE(ch.ok());
+    at_client[i]->Attach(**ch);
+    client_channels.push_back(*ch);
+    pairs[i]->b->OnDataChannel([&, i](std::shared_ptr<DataChannel> in) {
+      at_server[i]->Attach(*in);
+      std::lock_guard lock(server_channels_mu);
+      server_channels[i] = in;
+    });
+    pairs[i]->Negotiate();
+  }
+  for (int i = 0; i < kPairs; ++i) {
+    ASSERT_TRUE(pairs[i]->WaitConnected()) << i;
+    const std::string sdp = pairs[i]->b->local_description()->sdp;
+    size_t candidates = 0;
+    for (size_t pos = sdp.find("a=candidate:"); pos != std::string::npos; pos = sdp.find("a=candidate:", pos + 1)) {
+      ++candidates;
+    }
+    Stats st = pairs[i]->b->GetStats();
+    ASSERT_TRUE(st.selectedCandidatePair.has_value());
+    EXPECT_EQ(st.selectedCandidatePair->localAddress, (*mux)->local_address()) << i;
+    ASSERT_EQ(st.sockets.size(), 1u);
+    EXPECT_EQ(st.sockets[0].address, (*mux)->local_address());
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard lock(server_channels_mu);
+    for (auto& c : server_channels)
+      if (!c || c->ready_state() != DataChannelState::kOpen) return false;
+    return true;
+  }));
+  for (int i = 0; i < kPairs; ++i) {
+    const auto up = Pattern(kBytes, 100 + i), down = Pattern(kBytes, 200 + i);
+    for (size_t off = 0; off < kBytes; off += 10000) {
+      ASSERT_TRUE(client_channels[i]->Send(std::span<const uint8_t>(up.data() + off, 10000)).ok());
+      std::lock_guard lock(server_channels_mu);
+      ASSERT_TRUE(server_channels[i]->Send(std::span<const uint8_t>(down.data() + off, 10000)).ok());
+    }
+  }
+  ASSERT_TRUE(WaitFor([&] {
+    for (int i = 0; i < kPairs; ++i)
+      if (at_server[i]->count < kBytes || at_client[i]->count < kBytes) return false;
+    return true;
+  }));
+  for (int i = 0; i < kPairs; ++i) {
+    std::lock_guard l1(at_server[i]->mu), l2(at_client[i]->mu);
+    EXPECT_EQ(at_server[i]->bytes, Pattern(kBytes, 100 + i)) << i;
+    EXPECT_EQ(at_client[i]->bytes, Pattern(kBytes, 200 + i)) << i;
+  }
+  UdpMuxStats ms = (*mux)->stats();
+  EXPECT_EQ(ms.connections, static_cast<size_t>(kPairs));
+  EXPECT_GE(ms.routes, static_cast<size_t>(kPairs));
+  EXPECT_GT(ms.datagramsRouted, static_cast<uint64_t>(kPairs) * kBytes / 1200);  // the data to the servers
+  EXPECT_EQ(ms.datagramsUnroutable, 0u);
+
+  // Strangers: garbage, and a check naming a ufrag nobody registered.
+  SendRaw((*mux)->local_address(), {1, 2, 3});
+  SendRaw((*mux)->local_address(), BindingRequest("nobody:x"));
+  EXPECT_TRUE(WaitFor([&] { return (*mux)->stats().datagramsUnroutable == 2; }));
+
+  // The server side restarts ICE on pair 1: new ufrag, same port, the connection stays.
+  {
+    Peers& p = *pairs[1];
+    p.b->RestartIce();
+    auto offer = p.b->CreateOffer();
+    ASSERT_TRUE(offer.ok());
+    ASSERT_TRUE(p.b->SetLocalDescription(*offer).ok());
+    ASSERT_TRUE(p.a->SetRemoteDescription(*offer).ok());
+    auto answer = p.a->CreateAnswer();
+    ASSERT_TRUE(answer.ok());
+    ASSERT_TRUE(p.a->SetLocalDescription(*answer).ok());
+    ASSERT_TRUE(p.b->SetRemoteDescription(*answer).ok());
+    p.trickle.Flush();
+    const size_t before = at_server[1]->messages;
+    ASSERT_TRUE(client_channels[1]->Send("after restart").ok());
+    EXPECT_TRUE(WaitFor([&] {
+      p.trickle.Flush();
+      return at_server[1]->messages == before + 1;
+    }));
+  }
+
+  // Closing one connection unregisters it; another still works.
+  client_channels[0].reset();
+  {
+    std::lock_guard lock(server_channels_mu);
+    server_channels[0].reset();
+  }
+  pairs[0].reset();
+  EXPECT_TRUE(WaitFor([&] { return (*mux)->stats().connections == kPairs - 1; }));
+  const size_t before = at_server[2]->messages;
+  ASSERT_TRUE(client_channels[2]->Send("still here").ok());
+  EXPECT_TRUE(WaitFor([&] { return at_server[2]->messages == before + 1; }));
+  {
+    std::lock_guard lock(server_channels_mu);
+    server_channels.clear();
+  }
+  client_channels.clear();
+  pairs.clear();
+  EXPECT_TRUE(WaitFor([&] { return (*mux)->stats().connections == 0; }));
+}
+
+TEST(PeerConnectionTest, UdpMuxConfigurationErrorsAreClear) {
+  auto rt = Runtime::Create(1);
+  auto wildcard = UdpMux::Create(rt, "0.0.0.0", 0);
+  ASSERT_FALSE(wildcard.ok());
+  EXPECT_NE(wildcard.error().message.find("wildcard"), std::string::npos) << wildcard.error().message;
+  auto bad = UdpMux::Create(rt, "not-an-ip", 0);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("bad address"), std::string::npos);
+  auto mux = UdpMux::Create(rt, "127.0.0.1", 0);
+  ASSERT_TRUE(mux.ok());
+  auto taken = UdpMux::Create(rt, "127.0.0.1", (*mux)->port());
+  ASSERT_FALSE(taken.ok());
+  EXPECT_NE(taken.error().message.find("cannot bind"), std::string::npos) << taken.error().message;
+
+  Configuration stun = Loopback();
+  stun.udp_mux = *mux;
+  stun.ice_servers = {IceServer{{"stun:127.0.0.1:3478"}, "", ""}};
+  EXPECT_THROW(PeerConnection(stun, rt), std::invalid_argument);
+  Configuration turn_udp = Loopback();
+  turn_udp.udp_mux = *mux;
+  turn_udp.ice_servers = {IceServer{{"turn:127.0.0.1:3478"}, "u", "p"}};
+  EXPECT_THROW(PeerConnection(turn_udp, rt), std::invalid_argument);
+  Configuration other = Loopback();
+  other.udp_mux = *mux;
+  EXPECT_THROW(PeerConnection(other, Runtime::Create(1)), std::invalid_argument);
+  Configuration fine = Loopback();
+  fine.udp_mux = *mux;
+  fine.ice_servers = {IceServer{{"turn:127.0.0.1:3478?transport=tcp"}, "u", "p"}};
+  PeerConnection ok(fine);  // no runtime given: the mux's
 }
 
 }  // namespace
