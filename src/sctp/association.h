@@ -247,9 +247,11 @@ class Association {
   [[nodiscard]] Output PollOutput(Instant now);
   // Optional: hands a Transmit's buffer back once the packet has been sent (or
   // handed to DTLS), so the next packet is built in it instead of a fresh
-  // allocation. At most kMaxSpareBuffers are kept; callers that never recycle
-  // see no difference.
+  // allocation. At most kMaxSpareBuffers are kept, and only while data is queued
+  // or unacknowledged (the spares are freed once everything is acknowledged);
+  // callers that never recycle see no difference.
   void RecycleBuffer(std::vector<uint8_t> buffer);
+  size_t spare_buffers() const { return spare_buffers_.size(); }
   static constexpr size_t kMaxSpareBuffers = 16;
   State state() const { return state_; }
   Metrics metrics() const;
@@ -353,6 +355,7 @@ class Association {
 
   Fifo<std::vector<uint8_t>> control_packets_;
   std::vector<std::vector<uint8_t>> spare_buffers_;  // RecycleBuffer, reused by BuildDataPacket
+  bool HasDataInFlight() const;
   Fifo<Event> events_;
   uint64_t consistency_calls_ = 0;
   Metrics counters_;  // packet/byte counters live here even before the TCB

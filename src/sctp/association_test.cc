@@ -653,5 +653,28 @@ TEST(AssociationPacing, LateTimerWakeupsDoNotCapThePacingRateAtLongRtt) {
       << "caught up " << caught_up.ToString() << ", restarted " << restarted.ToString();
 }
 
+// RecycleBuffer: spare packet buffers are kept while data is in flight (a bulk transfer builds
+// its packets in them) and freed once everything is acknowledged, so the many idle associations
+// of a server hold none.
+TEST(Association, SpareBuffersAreKeptOnlyWhileDataIsInFlight) {
+  Pair p;
+  ASSERT_TRUE(p.Connect());
+  EXPECT_EQ(p.a().spare_buffers(), 0u);
+  size_t most = 0;
+  p.set_filter([&](bool, std::vector<uint8_t>&) {
+    most = std::max(most, p.a().spare_buffers());
+    return false;
+  });
+  ASSERT_EQ(p.a().Send(p.now(), StreamId(1), kPpidBinary, Bytes(200 * 1000)), SendStatus::kOk);
+  p.RunFor(Duration::Seconds(5));
+  ASSERT_EQ(p.side_b().messages.size(), 1u);
+  EXPECT_GT(most, 0u);
+  EXPECT_EQ(p.a().spare_buffers(), 0u);
+  EXPECT_EQ(p.b().spare_buffers(), 0u);
+  // A buffer handed back while idle is not kept either.
+  p.a().RecycleBuffer(std::vector<uint8_t>(2000));
+  EXPECT_EQ(p.a().spare_buffers(), 0u);
+}
+
 }  // namespace
 }  // namespace peerlink::sctp

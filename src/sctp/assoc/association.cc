@@ -258,8 +258,18 @@ Output Association::PollOutput(Instant now) {
 }
 
 void Association::RecycleBuffer(std::vector<uint8_t> buffer) {
+  // Kept only while data waits to be sent or acknowledged: an idle association (one of many
+  // on a server) holds none.
+  if (!HasDataInFlight()) {
+    spare_buffers_ = {};
+    return;
+  }
   if (spare_buffers_.size() < kMaxSpareBuffers && buffer.capacity() >= options_.mtu)
     spare_buffers_.push_back(std::move(buffer));
+}
+
+bool Association::HasDataInFlight() const {
+  return tcb_ && (tcb_->send_queue.total_buffered() > 0 || !tcb_->outstanding.empty());
 }
 
 void Association::DeliverMessages() {

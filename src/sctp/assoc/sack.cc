@@ -116,6 +116,7 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
     t.t3_rtx = now + t.rto.rto();
   }
   if (t.caps.forward_tsn && AdvancedPeerAckPoint() > t.cumulative_ack) t.forward_tsn_needed = true;
+  if (!spare_buffers_.empty() && !HasDataInFlight()) spare_buffers_ = {};  // idle: keep no spares
 }
 
 bool Association::ShouldAbandon(Instant now, const OutstandingChunk& c) const {
