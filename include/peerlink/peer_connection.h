@@ -174,6 +174,15 @@ struct Configuration {
 
 // --- Runtime ------------------------------------------------------------------------------------
 
+struct RuntimeStats {
+  // Connections created without Configuration::certificate take a certificate the runtime
+  // generated ahead of need on a worker thread (started by the first such connection, keeping
+  // two ready); when none was ready the connection generated its own.
+  uint64_t certificatesPregenerated = 0;
+  uint64_t certificatesGeneratedInline = 0;
+  size_t certificatesReady = 0;
+};
+
 // A pool of io threads. Connections given the same Runtime share its threads; each connection is
 // pinned to one thread (round-robin). Destroying the last reference stops the threads once every
 // connection on it is gone (connections hold a reference).
@@ -184,6 +193,7 @@ class Runtime {
   Runtime(const Runtime&) = delete;
   Runtime& operator=(const Runtime&) = delete;
   int threads() const;
+  RuntimeStats stats() const;
 
   struct Impl;
   Impl& impl() { return *impl_; }
@@ -419,6 +429,14 @@ class PeerConnection {
   // Graceful close (SCTP shutdown, DTLS close_notify) within a few seconds, without blocking.
   // Fires "close" on every channel and connectionstatechange(closed). Idempotent.
   void Close();
+
+  // Runs `task` on this connection's runtime thread, after what is already queued there, and
+  // returns at once. Inside it, as inside callbacks, calls on this connection (and on others of
+  // the same thread) run inline instead of each waiting for a turn of that thread: an
+  // application that makes several calls in a row (offer, descriptions, candidates) can post
+  // them together. `task` must not block. It does not run if the connection was destroyed
+  // before its turn (possible only when destroyed on that thread, from a callback or a task).
+  void Post(std::function<void()> task);
 
   SignalingState signaling_state() const;
   IceGatheringState ice_gathering_state() const;

@@ -11,6 +11,7 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
 #include <cctype>
+#include <condition_variable>
 #include <deque>
 #include <future>
 #include <map>
@@ -39,7 +40,73 @@ namespace asio = boost::asio;
 
 // --- Runtime -------------------------------------------------------------------------------------
 
+// Certificates generated ahead of need on a worker thread of their own, so that a connection
+// created without Configuration::certificate does not generate its P-256 key and self-signed
+// certificate (~0.15 ms of CPU) on the caller's thread when it is constructed. Each one is handed
+// out once; the worker starts with the first request and keeps kReady waiting.
+class CertificatePool {
+ public:
+  static constexpr size_t kReady = 2;
+  ~CertificatePool() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (worker_.joinable()) worker_.join();
+  }
+  // A pre-generated certificate, or null when none is ready (the caller generates one).
+  std::shared_ptr<const dtls::Certificate> Take() {
+    std::shared_ptr<const dtls::Certificate> c;
+    {
+      std::lock_guard lock(mu_);
+      if (!worker_.joinable()) worker_ = std::thread([this] { Run(); });
+      if (!ready_.empty()) {
+        c = std::move(ready_.front());
+        ready_.pop_front();
+        ++taken_;
+      } else {
+        ++missed_;
+      }
+    }
+    cv_.notify_one();
+    return c;
+  }
+  RuntimeStats Stats() {
+    std::lock_guard lock(mu_);
+    return RuntimeStats{taken_, missed_, ready_.size()};
+  }
+
+ private:
+  void Run() {
+    CryptoRng rng;
+    std::unique_lock lock(mu_);
+    while (!stop_) {
+      if (ready_.size() >= kReady || failed_) {
+        cv_.wait(lock);
+        continue;
+      }
+      lock.unlock();
+      auto generated = dtls::Certificate::Generate(rng);
+      lock.lock();
+      if (generated.ok()) {
+        ready_.push_back(std::move(generated).value());
+      } else {
+        failed_ = true;  // callers generate their own and report the error
+      }
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<const dtls::Certificate>> ready_;
+  uint64_t taken_ = 0, missed_ = 0;
+  bool stop_ = false, failed_ = false;
+  std::thread worker_;
+};
+
 struct Runtime::Impl {
+  CertificatePool certificates;  // destroyed after the loops are joined (~Runtime)
   struct Loop {
     asio::io_context io{1};
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
@@ -133,6 +200,10 @@ Runtime::~Runtime() {
 
 int Runtime::threads() const {
   return static_cast<int>(impl_->loops.size());
+}
+
+RuntimeStats Runtime::stats() const {
+  return impl_->certificates.Stats();
 }
 
 // --- Enum strings ------------------------------------------------------------------------------
@@ -492,8 +563,9 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
   bool end_of_candidates_held = false;
   // Configuration::udp_mux: the remote addresses and ufrags routed to us (loop thread), and
   // whether a receive batch of the mux already listed us for a drain.
-  std::deque<SocketAddress> mux_routes;
-  std::deque<std::string> mux_ufrags;
+  // Vectors, not deques: an empty std::deque allocates ~600 bytes, on every connection.
+  std::vector<SocketAddress> mux_routes;
+  std::vector<std::string> mux_ufrags;
   bool mux_touched = false;
   void OnMuxDatagram(const SocketAddress& local, const SocketAddress& from, ByteView data);
   // Host addresses: our sockets', or the mux's.
@@ -554,7 +626,7 @@ struct UdpMux::Impl : std::enable_shared_from_this<UdpMux::Impl> {
     conn.mux_routes.push_back(remote);
     if (conn.mux_routes.size() > kMaxRoutesPerConnection) {
       Forget(conn, conn.mux_routes.front());
-      conn.mux_routes.pop_front();
+      conn.mux_routes.erase(conn.mux_routes.begin());
     }
     routes = by_remote.size();
   }
@@ -579,7 +651,7 @@ struct UdpMux::Impl : std::enable_shared_from_this<UdpMux::Impl> {
         auto c = old->second.lock();
         if (!c || c.get() == &conn) by_ufrag.erase(old);
       }
-      conn.mux_ufrags.pop_front();
+      conn.mux_ufrags.erase(conn.mux_ufrags.begin());
     }
   }
 
@@ -639,6 +711,7 @@ PeerConnection::Impl::Impl(Configuration cfg, std::shared_ptr<Runtime> rt)
   if (config.max_message_size == 0) throw std::invalid_argument("max_message_size must be positive");
 
   certificate = config.certificate;
+  if (!certificate) certificate = runtime->impl().certificates.Take();
   if (!certificate) {
     auto generated = dtls::Certificate::Generate(*rng);
     if (!generated.ok()) throw std::runtime_error("cannot generate a DTLS certificate: " + generated.error());
@@ -1758,6 +1831,15 @@ Expected<std::shared_ptr<DataChannel>> PeerConnection::CreateDataChannel(std::st
 Stats PeerConnection::GetStats() const {
   return impl_->RunSync([&] { return impl_->GetStats(); });
 }
+void PeerConnection::Post(std::function<void()> task) {
+  std::weak_ptr<Impl> weak = impl_;
+  asio::post(impl_->loop->io, [weak, task = std::move(task)] {
+    auto self = weak.lock();
+    if (!self || self->shut_down) return;
+    task();
+  });
+}
+
 void PeerConnection::Close() {
   impl_->RunSync([&] { impl_->Close(); });
 }

@@ -12,7 +12,11 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <set>
 #include <thread>
+
+#include "src/base/rng.h"
+#include "src/dtls/certificate.h"
 
 namespace peerlink {
 namespace {
@@ -785,6 +789,80 @@ TEST(PeerConnectionTest, UdpMuxConfigurationErrorsAreClear) {
   fine.udp_mux = *mux;
   fine.ice_servers = {IceServer{{"turn:127.0.0.1:3478?transport=tcp"}, "u", "p"}};
   PeerConnection ok(fine);  // no runtime given: the mux's
+}
+
+// PeerConnection::Post: the task runs on the connection's thread (where callbacks run), after
+// earlier work, and the calls it makes there run inline; a task posted to a connection that is
+// gone by then is dropped.
+TEST(PeerConnectionTest, PostRunsOnTheConnectionThreadWithInlineCalls) {
+  auto rt = Runtime::Create(1);
+  Peers p(rt);
+  std::atomic<std::thread::id> callback_thread{};
+  p.a->OnSignalingStateChange([&](SignalingState) { callback_thread = std::this_thread::get_id(); });
+  std::atomic<bool> done{false}, ok{false};
+  std::thread::id task_thread;
+  PeerConnection* a = p.a.get();
+  PeerConnection* b = p.b.get();
+  p.a->Post([&] {
+    task_thread = std::this_thread::get_id();
+    auto ch = a->CreateDataChannel("posted");
+    auto offer = a->CreateOffer();
+    bool good = ch.ok() && offer.ok() && a->SetLocalDescription(*offer).ok() && b->SetRemoteDescription(*offer).ok();
+    auto answer = b->CreateAnswer();
+    good = good && answer.ok() && b->SetLocalDescription(*answer).ok() && a->SetRemoteDescription(*answer).ok();
+    // Inline: the state is already stable here, inside the same task.
+    ok = good && a->signaling_state() == SignalingState::kStable;
+    done = true;
+  });
+  ASSERT_TRUE(WaitFor([&] { return done.load(); }));
+  EXPECT_TRUE(ok.load());
+  EXPECT_NE(task_thread, std::this_thread::get_id());
+  EXPECT_EQ(task_thread, callback_thread.load());
+  EXPECT_TRUE(p.WaitConnected());
+
+  // Destroyed on its own thread (from a posted task) before a task posted earlier had its turn:
+  // that task is dropped.
+  std::atomic<bool> ran{false}, destroyed{false};
+  auto gone = std::make_unique<PeerConnection>(Loopback(), rt);
+  PeerConnection* raw = gone.get();
+  p.a->Post([&] {
+    raw->Post([&] { ran = true; });
+    gone.reset();
+    destroyed = true;
+  });
+  ASSERT_TRUE(WaitFor([&] { return destroyed.load(); }));
+  std::atomic<bool> later{false};
+  p.a->Post([&] { later = true; });  // after the dropped one
+  ASSERT_TRUE(WaitFor([&] { return later.load(); }));
+  EXPECT_FALSE(ran.load());
+}
+
+// Connections without Configuration::certificate take certificates the runtime generated ahead
+// of need; every connection still has its own.
+TEST(PeerConnectionTest, CertificatesGeneratedAheadAreEachUsedOnce) {
+  auto rt = Runtime::Create(1);
+  std::set<std::string> fingerprints;
+  for (int i = 0; i < 8; ++i) {
+    PeerConnection pc(Loopback(), rt);
+    auto offer = pc.CreateOffer();
+    ASSERT_TRUE(offer.ok());
+    const size_t at = offer->sdp.find("a=fingerprint:");
+    ASSERT_NE(at, std::string::npos);
+    fingerprints.insert(offer->sdp.substr(at, offer->sdp.find('\n', at) - at));
+    // Give the worker time to refill (it keeps two ready).
+    WaitFor([&] { return rt->stats().certificatesReady == 2; }, 2s);
+  }
+  EXPECT_EQ(fingerprints.size(), 8u);
+  const RuntimeStats st = rt->stats();
+  EXPECT_EQ(st.certificatesPregenerated + st.certificatesGeneratedInline, 8u);
+  EXPECT_GE(st.certificatesPregenerated, 7u);  // only the first had to make its own
+  EXPECT_EQ(st.certificatesGeneratedInline, 1u);
+  // A configured certificate does not touch the pool.
+  Configuration with = Loopback();
+  SeededRng seeded(4);
+  with.certificate = *dtls::Certificate::Generate(seeded);
+  PeerConnection pc(with, rt);
+  EXPECT_EQ(rt->stats().certificatesPregenerated + rt->stats().certificatesGeneratedInline, 8u);
 }
 
 }  // namespace
