@@ -101,7 +101,8 @@ std::string ConfigText(const Options& o, const Configuration& c) {
          std::to_string(c.sctp_receive_buffer >> 20) + " MiB (library default 4), CRC32c), one io thread per process" +
          (o.bind.empty() ? std::string(", loopback") : ", bound to " + o.bind) +
          (o.mode == "t1" ? std::string(", non-trickle descriptions")
-                         : std::string(", trickle in process, both connections on one runtime thread")) +
+                         : std::string(", trickle in process, both connections on one runtime thread, signaling "
+                                       "posted to it as one task (PeerConnection::Post)")) +
          (o.shared_certificate ? ", one certificate shared by all connections"
                                : ", a certificate generated per connection");
 }
@@ -308,13 +309,9 @@ struct Pair {
   Clock::time_point opened_at;
 };
 
-// Starts connecting `p`; returns false on an API error.
-bool StartPair(Pair& p, const Configuration& config, const std::shared_ptr<Runtime>& runtime) {
-  p.offerer = std::make_unique<PeerConnection>(config, runtime);
-  p.answerer = std::make_unique<PeerConnection>(config, runtime);
-  PeerConnection* a = p.offerer.get();
-  PeerConnection* b = p.answerer.get();
-  // Both connections sit on the runtime's single thread, so these calls run inline.
+// Sets up callbacks, the channel and both descriptions; false on an API error. Runs on the
+// connections' runtime thread (posted by StartPair), where these calls run inline.
+bool Negotiate(Pair& p, PeerConnection* a, PeerConnection* b) {
   a->OnIceCandidate([b](const IceCandidate& c) { (void)b->AddIceCandidate(c); });
   b->OnIceCandidate([a](const IceCandidate& c) { (void)a->AddIceCandidate(c); });
   auto side_open = [&p] {
@@ -353,6 +350,22 @@ bool StartPair(Pair& p, const Configuration& config, const std::shared_ptr<Runti
   return true;
 }
 
+// Starts connecting `p`. Both connections sit on the runtime's single thread; the signaling is
+// posted there as one task (PeerConnection::Post), as an application that negotiates in
+// process would do, instead of crossing threads for each of its ten calls.
+void StartPair(Pair& p, const Configuration& config, const std::shared_ptr<Runtime>& runtime) {
+  p.offerer = std::make_unique<PeerConnection>(config, runtime);
+  p.answerer = std::make_unique<PeerConnection>(config, runtime);
+  PeerConnection* a = p.offerer.get();
+  PeerConnection* b = p.answerer.get();
+  a->Post([&p, a, b] {
+    if (Negotiate(p, a, b)) return;
+    std::lock_guard lock(p.mu);
+    p.failed = true;  // an API error
+    p.cv.notify_all();
+  });
+}
+
 // Waits until both channels are open (true) or failure/timeout (false).
 bool WaitPair(Pair& p, Clock::time_point deadline) {
   return WaitFor(p.mu, p.cv, deadline, [&] { return p.open == 2 || p.failed; }) && p.open == 2;
@@ -389,8 +402,8 @@ int RunT2(const Options& o) {
   for (int run = -1; run < o.runs; ++run) {  // run -1: warm-up, not recorded
     Pair p;
     const auto t0 = Clock::now();
-    const bool started = StartPair(p, config, runtime);
-    const bool ok = started && WaitPair(p, t0 + std::chrono::seconds(10));
+    StartPair(p, config, runtime);
+    const bool ok = WaitPair(p, t0 + std::chrono::seconds(10));
     if (run >= 0) {
       if (ok) {
         ms.push_back(std::chrono::duration<double, std::milli>(p.opened_at - t0).count());
@@ -416,8 +429,8 @@ int RunT3(const Options& o) {
   auto runtime = Runtime::Create(1);
   {
     Pair warm;
-    if (!StartPair(warm, config, runtime) || !WaitPair(warm, Clock::now() + std::chrono::seconds(10)))
-      Die("warm-up pair did not connect");
+    StartPair(warm, config, runtime);
+    if (!WaitPair(warm, Clock::now() + std::chrono::seconds(10))) Die("warm-up pair did not connect");
     ClosePair(warm);
   }
   std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -432,7 +445,7 @@ int RunT3(const Options& o) {
     const int end = std::min(pairs, start + kBatch);
     for (int i = start; i < end; ++i) {
       all.push_back(std::make_unique<Pair>());
-      if (!StartPair(*all.back(), config, runtime)) Die("cannot start pair " + std::to_string(i));
+      StartPair(*all.back(), config, runtime);  // an API error shows as a pair that did not connect
     }
     const auto deadline = Clock::now() + std::chrono::seconds(20);
     for (int i = start; i < end; ++i)
