@@ -1540,12 +1540,28 @@ Expected<std::shared_ptr<UdpMux>> UdpMux::Create(std::shared_ptr<Runtime> runtim
 
 UdpMux::~UdpMux() {
   if (!impl_) return;
-  // The socket is closed and freed on its own thread.
-  auto loop = impl_->loop;
-  asio::post(loop->io, [impl = std::move(impl_)]() mutable {
+  // The socket is closed and destroyed on its own thread. Off that thread the destructor waits
+  // for it (bounded), so that the runtime reference goes away here: a runtime whose last
+  // reference was dropped by a task still queued at process exit would never be joined.
+  // Weak: the task must not end up holding the last reference (and with it the runtime's) after
+  // this destructor returned.
+  auto close = [weak = std::weak_ptr<Impl>(impl_)] {
+    auto impl = weak.lock();
+    if (!impl) return;
     if (impl->socket) impl->socket->Close();
-    impl.reset();
+    impl->socket.reset();
+  };
+  if (impl_->loop->OnThread()) {
+    close();
+    return;
+  }
+  auto done = std::make_shared<std::promise<void>>();
+  auto finished = done->get_future();
+  asio::post(impl_->loop->io, [close, done] {
+    close();
+    done->set_value();
   });
+  finished.wait_for(std::chrono::seconds(5));
 }
 
 std::string UdpMux::local_address() const {
