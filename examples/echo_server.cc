@@ -21,7 +21,7 @@
 // Every message received on any channel is sent back on that channel, unchanged (text stays
 // text, binary stays binary).
 //
-//   echo_server [--offer] [--bind IP] [--timeout SECONDS]
+//   echo_server [--offer] [--bind IP] [--timeout SECONDS] [--publish-mdns]
 // --offer: we create the offer (and a channel "echo") instead of answering.
 // Exits when stdin is closed and the connection has closed or failed, or at the timeout.
 #include <peerlink/peer_connection.h>
@@ -99,8 +99,10 @@ int main(int argc, char** argv) {
       config.bind_addresses.push_back(argv[++i]);
     } else if (!std::strcmp(argv[i], "--timeout") && i + 1 < argc) {
       timeout_s = std::atoi(argv[++i]);
+    } else if (!std::strcmp(argv[i], "--publish-mdns")) {
+      config.publish_mdns_host_candidates = true;
     } else {
-      std::fprintf(stderr, "usage: echo_server [--offer] [--bind IP] [--timeout SECONDS]\n");
+      std::fprintf(stderr, "usage: echo_server [--offer] [--bind IP] [--timeout SECONDS] [--publish-mdns]\n");
       return 2;
     }
   }

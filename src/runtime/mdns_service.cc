@@ -193,6 +193,11 @@ void MdnsService::Drain() {
   }
   draining_ = false;
   timer_.Arm(deadline);
+  // One line per answered query for a published name (rare: a peer resolving our candidate).
+  if (responder_.stats().queries_answered > answers_logged_) {
+    answers_logged_ = responder_.stats().queries_answered;
+    Log(options_.log, "mdns: answered a query for a published name (" + std::to_string(answers_logged_) + " so far)");
+  }
 }
 
 }  // namespace peerlink::runtime

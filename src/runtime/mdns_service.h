@@ -104,6 +104,7 @@ class MdnsService {
   CoreTimer timer_;
   MdnsServiceStats stats_;
   bool draining_ = false;
+  uint64_t answers_logged_ = 0;  // responder queries answered, as of the last log line
   bool drain_again_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

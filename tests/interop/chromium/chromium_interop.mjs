@@ -1,7 +1,7 @@
 // Our PeerConnection (examples/echo_server) against headless Chromium (Debian's /usr/bin/chromium,
 // driven by playwright-core over its debugging pipe), both roles.
 //
-//   node chromium_interop.mjs ECHO_SERVER_BINARY offerer|answerer mdns|mdns-eoc|plain
+//   node chromium_interop.mjs ECHO_SERVER_BINARY offerer|answerer mdns|mdns-eoc|mdns-publish|plain
 //
 // The role names OUR peer's role:
 //   answerer: the page offers (with a reliable ordered channel "chat"), echo_server answers.
@@ -13,6 +13,9 @@
 //        peer-reflexive, learned from its checks before the answer came). The browser's
 //        end-of-candidates is NOT forwarded (as in many applications); mdns-eoc forwards it,
 //        and our peer holds it until the names are resolved (docs/interop.md).
+// mdns-publish: as mdns-eoc, and our peer publishes its own host candidate under a random
+//        `.local` name (Configuration::publish_mdns_host_candidates): Chromium must resolve it
+//        with its own mDNS query, which our responder answers.
 // plain: --disable-features=WebRtcHideLocalIpsWithMdns, so the browser signals its raw host
 //        address and both sides pair host candidates.
 //
@@ -52,6 +55,7 @@ const NS_TAG = "plcr";
 const MODE_FLAGS = {
   mdns: [],
   "mdns-eoc": [],
+  "mdns-publish": [],
   plain: [NO_MDNS_FLAG],
 };
 
@@ -63,7 +67,13 @@ async function run(binary, role, mode) {
   let context = null;
   try {
     topo.up();
-    server = new EchoServer(binary, { bind: OUR_IP, offer: role === "offerer", netns: topo.echoNs, captureStderr: true });
+    server = new EchoServer(binary, {
+      bind: OUR_IP,
+      offer: role === "offerer",
+      netns: topo.echoNs,
+      captureStderr: true,
+      publishMdns: mode === "mdns-publish",
+    });
 
     // Chromium runs inside the browser namespace; Playwright talks to it over inherited pipes.
     const wrapper = chromiumInNetns(tmp, topo.browserNs);
@@ -83,6 +93,7 @@ async function run(binary, role, mode) {
       mdns: mode !== "plain",
       forwardEndOfCandidates: mode !== "mdns",  // see the header
       label: mode,
+      publishMdns: mode === "mdns-publish",
     });
   } catch (e) {
     if (server) server.dumpLog();
@@ -97,7 +108,7 @@ async function run(binary, role, mode) {
 
 const [binary, role, mode] = process.argv.slice(2);
 if (!binary || !["offerer", "answerer"].includes(role) || !(mode in MODE_FLAGS)) {
-  console.error("usage: node chromium_interop.mjs ECHO_SERVER_BINARY offerer|answerer mdns|mdns-eoc|plain");
+  console.error("usage: node chromium_interop.mjs ECHO_SERVER_BINARY offerer|answerer mdns|mdns-eoc|mdns-publish|plain");
   process.exit(2);
 }
 requireExecutables([binary, CHROMIUM], "scripts/install-deps.sh installs chromium");

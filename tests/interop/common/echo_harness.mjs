@@ -129,9 +129,10 @@ export function checkEchoes(sent, echoes) {
 //   rejectOnError: an {"event":"error"} line fails every pending next()
 // Every error event's message is kept in .errors.
 export class EchoServer {
-  constructor(binary, { bind, offer = false, netns = null, captureStderr = false, rejectOnError = false }) {
+  constructor(binary, { bind, offer = false, netns = null, captureStderr = false, rejectOnError = false, publishMdns = false }) {
     const args = ["--bind", bind, "--timeout", String(TIMEOUT_MS / 1000 + 10)];
     if (offer) args.push("--offer");
+    if (publishMdns) args.push("--publish-mdns");
     const stdio = ["pipe", "pipe", captureStderr ? "pipe" : "inherit"];
     this.proc = netns ? spawn("ip", ["netns", "exec", netns, binary, ...args], { stdio }) : spawn(binary, args, { stdio });
     this.rejectOnError = rejectOnError;
@@ -265,7 +266,11 @@ export class Topology {
 //         the browser's address over mDNS (it may still select the browser as prflx).
 //         forwardEndOfCandidates says whether the browser's end-of-candidates goes to our peer.
 //   else: the browser must signal a raw host candidate BROWSER_IP.
-export async function runBrowserEcho({ page, server, role, mdns, forwardEndOfCandidates, label }) {
+//   publishMdns: our peer runs with --publish-mdns: every candidate in its descriptions must be a
+//         .local name, and the browser must have resolved one (our responder logs each query it
+//         answers; nobody else in the two namespaces asks for our names).
+export async function runBrowserEcho({ page, server, role, mdns, forwardEndOfCandidates, label, publishMdns = false }) {
+  const ourSdps = [];
   // Browser candidates go to echo_server once it holds the browser's description.
   const browserCandidates = [];
   let queue = [];
@@ -290,9 +295,11 @@ export async function runBrowserEcho({ page, server, role, mdns, forwardEndOfCan
     server.send({ type: "offer", sdp: offer });
     flush();
     const answer = await withTimeout(server.next("answer"), TIMEOUT_MS, "echo_server's answer");
+    ourSdps.push(answer.sdp);
     await page.evaluate((sdp) => window.peer.acceptAnswer(sdp), answer.sdp);
   } else {
     const offer = await withTimeout(server.next("offer"), TIMEOUT_MS, "echo_server's offer");
+    ourSdps.push(offer.sdp);
     const answer = await page.evaluate((sdp) => window.peer.answer(sdp), offer.sdp);
     server.send({ type: "answer", sdp: answer });
     flush();
@@ -310,7 +317,17 @@ export async function runBrowserEcho({ page, server, role, mdns, forwardEndOfCan
   // The path, as each side sees it.
   const pair = await page.evaluate(() => window.peer.selectedPair());
   console.log("browser's selected pair:", JSON.stringify(pair));
-  if (!pair || pair.remote.address !== OUR_IP) fail("browser's selected pair does not lead to echo_server");
+  if (publishMdns) {
+    // Chromium reports a remote candidate it resolved from a .local name with an empty address
+    // (and type host); the port must be our socket's.
+    const socket = server.log.find((l) => l.includes("pc: host socket "));
+    const ourPort = socket ? Number(socket.split("pc: host socket ")[1].split(" ")[0].split(":").pop()) : -1;
+    if (!pair || pair.remote.port !== ourPort || !["", OUR_IP].includes(pair.remote.address)) {
+      fail("browser's selected pair does not lead to echo_server (port " + ourPort + ")");
+    }
+  } else if (!pair || pair.remote.address !== OUR_IP) {
+    fail("browser's selected pair does not lead to echo_server");
+  }
   const ourRemote = server.selectedRemote();
   console.log("our selected remote:", JSON.stringify(ourRemote));
   if (!ourRemote || !ourRemote.address.startsWith(BROWSER_IP + ":")) fail("our selected pair does not lead to the browser");
@@ -337,6 +354,17 @@ export async function runBrowserEcho({ page, server, role, mdns, forwardEndOfCan
     );
   } else if (!signalled.some((c) => c.split(" ")[4] === BROWSER_IP)) {
     fail("expected a raw host candidate " + BROWSER_IP + " from the browser, got " + JSON.stringify(signalled));
+  }
+  if (publishMdns) {
+    const ours = ourSdps.flatMap((sdp) => sdp.split(/\r?\n/).filter((l) => l.startsWith("a=candidate:")));
+    const hosts = ours.map((l) => l.split(" ")[4]);
+    if (!hosts.length || !hosts.every((h) => h.endsWith(".local"))) {
+      fail("expected only .local candidates from our peer, got " + JSON.stringify(ours));
+    }
+    const answered = () => server.log.find((l) => l.includes("mdns: answered a query for a published name"));
+    await waitUntil(answered, 10_000, "the browser to query our .local name");
+    console.log(`our peer signalled only ${[...new Set(hosts)].join(", ")}; the browser asked for it: ${answered()}; ` +
+      `browser's selected remote: ${pair.remote.type} ${pair.remote.address}`);
   }
   if (server.errors.length) fail("echo_server reported: " + server.errors.join("; "));
 
