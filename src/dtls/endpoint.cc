@@ -436,9 +436,21 @@ struct Endpoint::Impl {
   }
 
   // A datagram once direct_read: application records of epoch 1 are opened here; every other
-  // record (alerts, a retransmitted handshake flight) goes to OpenSSL, in order.
+  // record (alerts, a retransmitted handshake flight) goes to OpenSSL. Order is kept: records
+  // for OpenSSL that precede an application record are handed over before it is opened, so a
+  // close_notify ends the connection before data packed behind it could be delivered.
   void HandleDirect(Instant now, ByteView datagram) {
     std::vector<uint8_t> for_openssl;
+    auto hand_over = [&] {
+      if (for_openssl.empty()) return;
+      BeginInput();
+      pending_in = for_openssl;
+      has_pending_in = true;
+      Drive(now);
+      has_pending_in = false;
+      pending_in = {};
+      for_openssl.clear();
+    };
     ByteView in = datagram;
     while (auto h = ParseRecordHeader(in)) {
       const size_t total = kRecordHeaderSize + h->length;
@@ -446,19 +458,15 @@ struct Endpoint::Impl {
       const ByteView record = in.first(total);
       in = in.subspan(total);
       if (h->type == static_cast<uint8_t>(ContentType::kApplicationData) && h->epoch == 1) {
+        hand_over();
+        if (state != State::kConnected) return;
         OpenDirect(*h, record.subspan(kRecordHeaderSize));
         if (state != State::kConnected) return;
       } else {
         for_openssl.insert(for_openssl.end(), record.begin(), record.end());
       }
     }
-    if (for_openssl.empty()) return;
-    BeginInput();
-    pending_in = for_openssl;
-    has_pending_in = true;
-    Drive(now);
-    has_pending_in = false;
-    pending_in = {};
+    hand_over();
   }
 
   void OpenDirect(const RecordHeader& h, ByteView fragment) {

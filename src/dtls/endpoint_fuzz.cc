@@ -17,18 +17,12 @@
 
 #include "src/base/check.h"
 #include "src/dtls/endpoint.h"
+#include "src/dtls/test_certificate.h"
 
 using namespace peerlink;
 using namespace peerlink::dtls;
 
 namespace {
-
-std::shared_ptr<const Certificate> FuzzCert(uint64_t seed) {
-  SeededRng rng(seed);
-  auto cert = Certificate::Generate(rng);
-  PL_CHECK(cert.ok());
-  return *cert;
-}
 
 void Drain(Endpoint& ep, Instant now, size_t mtu) {
   for (int i = 0; i < 1000; ++i) {
@@ -46,8 +40,8 @@ void Drain(Endpoint& ep, Instant now, size_t mtu) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Key generation is slow; one certificate pair for the whole run.
-  static const std::shared_ptr<const Certificate> kLocal = FuzzCert(1);
-  static const std::shared_ptr<const Certificate> kRemote = FuzzCert(2);
+  static const std::shared_ptr<const Certificate> kLocal = TestCertificate(1);
+  static const std::shared_ptr<const Certificate> kRemote = TestCertificate(2);
   if (size == 0) return 0;
   size_t pos = 0;
   Options opts;

@@ -853,6 +853,28 @@ TEST(DtlsDirectRecords, RecordsPackedInOneDatagramAreAllRead) {
   EXPECT_TRUE(p.server.Find<Closed>()->by_peer);
 }
 
+// Order inside a datagram is kept: data packed behind a close_notify is not delivered.
+TEST(DtlsDirectRecords, DataPackedBehindCloseNotifyIsNotDelivered) {
+  Options plain = Fast();
+  plain.direct_records = false;
+  Pair p(plain, Fast());
+  ASSERT_TRUE(p.Handshake());
+  for (int i = 0; i < 2; ++i)
+    ASSERT_EQ(p.client.ep->Send(Now(), std::vector<uint8_t>(50, static_cast<uint8_t>(i))), SendResult::kOk);
+  p.client.ep->Close(Now());
+  auto out = p.Drain(p.client);
+  ASSERT_EQ(out.size(), 3u);  // record 0, record 1, close_notify
+  std::vector<uint8_t> packed = out[0];
+  packed.insert(packed.end(), out[2].begin(), out[2].end());
+  packed.insert(packed.end(), out[1].begin(), out[1].end());
+  p.server.ep->HandleDatagram(Now(), packed);
+  (void)p.Drain(p.server);
+  ASSERT_EQ(p.server.Received().size(), 1u);
+  EXPECT_EQ(p.server.Received()[0], std::vector<uint8_t>(50, 0));
+  ASSERT_NE(p.server.Find<Closed>(), nullptr);
+  EXPECT_TRUE(p.server.Find<Closed>()->by_peer);
+}
+
 // Once the server has switched, a late retransmission of the client's last flight makes
 // OpenSSL retransmit its own in epoch 1, with sequence numbers and nonces that are now ours:
 // it must not be sent. The server's last flight is lost, the client's first retransmission is

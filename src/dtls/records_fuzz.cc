@@ -18,23 +18,17 @@
 
 #include "src/base/check.h"
 #include "src/dtls/endpoint.h"
+#include "src/dtls/test_certificate.h"
 
 using namespace peerlink;
 using namespace peerlink::dtls;
 
 namespace {
 
-std::shared_ptr<const Certificate> FuzzCert(uint64_t seed) {
-  SeededRng rng(seed);
-  auto cert = Certificate::Generate(rng);
-  PL_CHECK(cert.ok());
-  return *cert;
-}
-
 struct Pair {
   SeededRng rng{5};
-  std::shared_ptr<const Certificate> client_cert = FuzzCert(1);
-  std::shared_ptr<const Certificate> server_cert = FuzzCert(2);
+  std::shared_ptr<const Certificate> client_cert = TestCertificate(1);
+  std::shared_ptr<const Certificate> server_cert = TestCertificate(2);
   std::unique_ptr<Endpoint> client;
   std::unique_ptr<Endpoint> server;
   Instant now = Instant::FromNanos(1000000000);
