@@ -462,6 +462,12 @@ struct Endpoint::Impl {
         if (state != State::kConnected) return;
         OpenDirect(*h, record.subspan(kRecordHeaderSize));
         if (state != State::kConnected) return;
+      } else if (h->type < static_cast<uint8_t>(ContentType::kChangeCipherSpec) ||
+                 h->type > static_cast<uint8_t>(ContentType::kApplicationData)) {
+        // An unknown content type cannot be authentic (the peer negotiated no extension that
+        // adds one). OpenSSL 3.0 fails the whole connection on it, without an alert or an
+        // error; RFC 6347 section 4.1.2.7 says to drop invalid records silently.
+        ++stats.direct_records_refused;
       } else {
         for_openssl.insert(for_openssl.end(), record.begin(), record.end());
       }

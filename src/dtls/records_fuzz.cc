@@ -12,6 +12,7 @@
 // every message the server delivers is one the client sent, unchanged.
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <set>
 #include <vector>
@@ -43,6 +44,8 @@ struct Pair {
         out.push_back(std::move(t->datagram));
       } else if (auto* e = std::get_if<Event>(&o)) {
         if (auto* d = std::get_if<ApplicationData>(e); d != nullptr && data != nullptr) data->push_back(d->data);
+        if (auto* f = std::get_if<Failed>(e)) std::fprintf(stderr, "endpoint failed: %s\n", f->reason.c_str());
+        if (auto* c = std::get_if<Closed>(e)) std::fprintf(stderr, "endpoint closed: %s\n", c->reason.c_str());
       } else {
         return out;
       }
