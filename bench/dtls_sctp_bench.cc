@@ -8,7 +8,11 @@
 // Time is the real monotonic clock: OpenSSL's DTLS timer reads it anyway, and
 // the SCTP pacer and delayed-ack timers are served from it here.
 //
-//   dtls_sctp_bench [--quick] [--out FILE] [--suite aes128gcm|aes256gcm|chacha20]
+// Each message is built in sctp::Association::TakeMessageBuffer and delivered ones
+// are handed back (RecycleMessageBuffer), as src/peer does; --no-message-pool
+// copies into a fresh vector and drops delivered messages instead.
+//
+//   dtls_sctp_bench [--quick] [--no-message-pool] [--out FILE] [--suite aes128gcm|aes256gcm|chacha20]
 #include <time.h>
 
 #include <chrono>
@@ -29,6 +33,8 @@
 using namespace peerlink;
 
 namespace {
+
+bool g_message_pool = true;
 
 #if defined(NDEBUG) && !defined(PEERLINK_DCHECK_ALWAYS_ON)
 constexpr bool kDchecksOn = false;
@@ -133,6 +139,7 @@ class Bench {
         if (auto* m = std::get_if<sctp::MessageReceived>(e)) {
           s.messages++;
           s.bytes += m->payload.size();
+          if (g_message_pool) s.sctp->RecycleMessageBuffer(std::move(m->payload));
         }
       } else {
         break;
@@ -196,7 +203,13 @@ RunResult Run(dtls::CipherSuite suite, size_t total_bytes) {
   // Bounded: every round either delivers or waits for a timer of at most RTO.
   for (int round = 0; round < 10'000'000 && bench.b().messages < to_send; ++round) {
     while (sent < to_send && bench.a().sctp->total_buffered_amount() < 2 * 1024 * 1024) {
-      if (bench.a().sctp->Send(Now(), sctp::StreamId(1), sctp::kPpidBinary, message) != sctp::SendStatus::kOk) break;
+      // As src/peer does: the copy of the application's bytes goes into a finished message's block.
+      std::vector<uint8_t> payload =
+          g_message_pool ? bench.a().sctp->TakeMessageBuffer(kMessage) : std::vector<uint8_t>();
+      payload.assign(message.begin(), message.end());
+      if (bench.a().sctp->Send(Now(), sctp::StreamId(1), sctp::kPpidBinary, std::move(payload)) !=
+          sctp::SendStatus::kOk)
+        break;
       ++sent;
     }
     bench.Exchange();
@@ -226,6 +239,7 @@ int main(int argc, char** argv) {
   dtls::CipherSuite suite = dtls::CipherSuite::kEcdheEcdsaAes128Gcm;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--quick")) quick = true;
+    if (!std::strcmp(argv[i], "--no-message-pool")) g_message_pool = false;
     if (!std::strcmp(argv[i], "--out") && i + 1 < argc) out_file = argv[++i];
     if (!std::strcmp(argv[i], "--suite") && i + 1 < argc) {
       std::string s = argv[++i];
@@ -244,13 +258,13 @@ int main(int argc, char** argv) {
   char buf[1024];
   std::snprintf(
       buf, sizeof(buf),
-      "{\n  \"glibc_tunables\": \"%s\",\n  \"dchecks\": %s,\n  \"dtls_sctp_in_memory\": [\n"
+      "{\n  \"glibc_tunables\": \"%s\",\n  \"dchecks\": %s,\n  \"message_pool\": %s,\n  \"dtls_sctp_in_memory\": [\n"
       "    {\"ok\": %s, \"cipher\": \"%s\", \"udp_mtu\": 1200, \"sctp_packet\": %zu, \"message_bytes\": 65536, "
       "\"MB_per_s\": %.1f, \"cpu_MB_per_s\": %.1f, \"ns_per_datagram\": %.1f, \"allocs_per_datagram\": %.2f, "
       "\"datagrams\": %llu, \"messages\": %llu}\n  ]\n}\n",
-      malloc_tuning ? malloc_tuning : "", kDchecksOn ? "true" : "false", r.ok ? "true" : "false", r.cipher.c_str(),
-      r.sctp_mtu, r.mb_per_s, r.cpu_mb_per_s, r.ns_per_datagram, r.allocs_per_datagram,
-      static_cast<unsigned long long>(r.datagrams), static_cast<unsigned long long>(r.messages));
+      malloc_tuning ? malloc_tuning : "", kDchecksOn ? "true" : "false", g_message_pool ? "true" : "false",
+      r.ok ? "true" : "false", r.cipher.c_str(), r.sctp_mtu, r.mb_per_s, r.cpu_mb_per_s, r.ns_per_datagram,
+      r.allocs_per_datagram, static_cast<unsigned long long>(r.datagrams), static_cast<unsigned long long>(r.messages));
   std::fputs(buf, stdout);
   if (!out_file.empty()) std::ofstream(out_file) << buf;
   return r.ok ? 0 : 1;

@@ -11,7 +11,11 @@
 //     bottleneck, RTT 0/20/50/100/200 ms, loss 0 and 1%, one large window
 //     (4 MiB receive buffer), goodput over 10 s of virtual time.
 //
-//   sctp_bench [--quick] [--in-memory-only] [--out FILE]
+//  The in-memory runs build each message in Association::TakeMessageBuffer and hand
+//  delivered ones back (RecycleMessageBuffer), as src/peer does; --no-message-pool
+//  copies into a fresh vector and drops delivered messages instead.
+//
+//   sctp_bench [--quick] [--in-memory-only] [--no-message-pool] [--out FILE]
 #include <time.h>
 
 #include <chrono>
@@ -52,6 +56,8 @@ struct InMemoryResult {
   uint64_t messages = 0;
 };
 
+bool g_message_pool = true;
+
 double CpuSeconds() {
   timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -65,6 +71,7 @@ InMemoryResult InMemory(size_t total_bytes, bool zero_checksum, bool interleavin
   o.enable_heartbeat = false;
   sctp::testing::Pair p(o, 3);
   p.keep_messages = false;
+  p.recycle_messages = g_message_pool;
   if (!p.Connect()) return {};
   const size_t kMessage = 64 * 1024;
   std::vector<uint8_t> message(kMessage, 0x5A);
@@ -77,7 +84,9 @@ InMemoryResult InMemory(size_t total_bytes, bool zero_checksum, bool interleavin
   auto start = std::chrono::steady_clock::now();
   while (received < to_send) {
     while (sent < to_send && p.a().total_buffered_amount() < 2 * 1024 * 1024) {
-      if (p.a().Send(p.now(), StreamId(1), kPpidBinary, message) != SendStatus::kOk) break;
+      std::vector<uint8_t> payload = g_message_pool ? p.a().TakeMessageBuffer(kMessage) : std::vector<uint8_t>();
+      payload.assign(message.begin(), message.end());
+      if (p.a().Send(p.now(), StreamId(1), kPpidBinary, std::move(payload)) != SendStatus::kOk) break;
       ++sent;
     }
     p.Exchange();
@@ -170,6 +179,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--quick")) quick = true;
     if (!std::strcmp(argv[i], "--in-memory-only")) in_memory_only = true;
+    if (!std::strcmp(argv[i], "--no-message-pool")) g_message_pool = false;
     if (!std::strcmp(argv[i], "--out") && i + 1 < argc) out_file = argv[++i];
   }
   std::ostringstream json;
@@ -180,7 +190,8 @@ int main(int argc, char** argv) {
   char buf[640];
   const char* malloc_tuning = std::getenv("GLIBC_TUNABLES");
   json << "{\n  \"glibc_tunables\": \"" << (malloc_tuning ? malloc_tuning : "") << "\",\n";
-  json << "  \"dchecks\": " << (kDchecksOn ? "true" : "false") << ",\n  \"in_memory\": [\n";
+  json << "  \"dchecks\": " << (kDchecksOn ? "true" : "false") << ",\n";
+  json << "  \"message_pool\": " << (g_message_pool ? "true" : "false") << ",\n  \"in_memory\": [\n";
   auto row = [&](const char* checksum, const char* chunks, const InMemoryResult& r, bool last) {
     std::snprintf(
         buf, sizeof(buf),

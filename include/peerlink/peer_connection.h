@@ -374,6 +374,9 @@ struct SctpTransportStats {
   double rto = 0;
   uint64_t retransmissions = 0, packetsSent = 0, packetsReceived = 0, bytesSent = 0, bytesReceived = 0;
   uint32_t maxChannels = 0;
+  // peerlink's own: large messages (4 KiB and up) built or reassembled in the block of a
+  // finished message instead of a fresh allocation.
+  uint64_t messageBuffersReused = 0;
 };
 struct DataChannelStats {
   std::string label, protocol, state;

@@ -175,7 +175,10 @@ class Controller {
   // RTCDataChannel.send: binary (ArrayBuffer) or string (UTF-8 bytes, not
   // validated here). An empty message goes out as one zero byte with PPID
   // 56/57 (RFC 8831 section 6.6).
-  SendStatus Send(Instant now, ChannelId id, ByteView data, bool binary);
+  // `storage`, if given, is where the payload copy is built (an empty buffer
+  // with capacity, e.g. sctp::Association::TakeMessageBuffer), so large
+  // messages can reuse the blocks of finished ones.
+  SendStatus Send(Instant now, ChannelId id, ByteView data, bool binary, std::vector<uint8_t> storage = {});
   SendStatus Send(Instant now, ChannelId id, std::string_view text) { return Send(now, id, AsBytes(text), false); }
   // RTCDataChannel.close: `closing`, our outgoing stream is reset after the
   // messages already queued; `closed` once both directions are reset. A

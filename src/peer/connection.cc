@@ -162,13 +162,19 @@ Connection::CreateDataChannel(Instant now, std::string_view label, const datacha
 }
 
 datachannel::SendStatus Connection::Send(Instant now, datachannel::ChannelId channel, ByteView data, bool binary) {
-  const datachannel::SendStatus st = controller_.Send(now, channel, data, binary);
+  std::vector<uint8_t> storage;
+  if (sctp_ && !sctp_closed_) storage = sctp_->TakeMessageBuffer(data.size());
+  const datachannel::SendStatus st = controller_.Send(now, channel, data, binary, std::move(storage));
   if (st == datachannel::SendStatus::kOk) {
     ChannelCounters& c = channel_counters_[channel];
     ++c.messages_sent;
     c.bytes_sent += data.size();
   }
   return st;
+}
+
+void Connection::RecycleMessageBuffer(std::vector<uint8_t> buffer) {
+  if (sctp_ && !sctp_closed_) sctp_->RecycleMessageBuffer(std::move(buffer));
 }
 
 void Connection::CloseChannel(Instant now, datachannel::ChannelId channel) {

@@ -80,6 +80,10 @@ class Connection {
   [[nodiscard]] Result<datachannel::ChannelId, datachannel::CreateError>
   CreateDataChannel(Instant now, std::string_view label, const datachannel::ChannelOptions& options = {});
   datachannel::SendStatus Send(Instant now, datachannel::ChannelId channel, ByteView data, bool binary);
+  // Optional: a delivered datachannel::Message's payload, once the application is done with
+  // it, so the next large message is reassembled in the same block
+  // (sctp::Association::RecycleMessageBuffer).
+  void RecycleMessageBuffer(std::vector<uint8_t> buffer);
   void CloseChannel(Instant now, datachannel::ChannelId channel);
   bool SetBufferedAmountLowThreshold(datachannel::ChannelId channel, size_t bytes);
   const datachannel::Channel* FindChannel(datachannel::ChannelId channel) const;

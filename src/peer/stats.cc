@@ -100,6 +100,7 @@ Stats Connection::GetStats() const {
     s.bytesSent = m.bytes_sent;
     s.bytesReceived = m.bytes_received;
     s.maxChannels = m.negotiated_outbound_streams;
+    s.messageBuffersReused = m.message_buffers_reused;
   }
 
   for (const auto& [id, counters] : channel_counters_) {

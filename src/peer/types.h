@@ -168,6 +168,7 @@ struct SctpStats {    // RTCSctpTransportStats plus what sctp::Metrics offers
   uint64_t packetsSent = 0, packetsReceived = 0;
   uint64_t bytesSent = 0, bytesReceived = 0;  // SCTP packet bytes
   uint32_t maxChannels = 0;                   // negotiated outbound streams
+  uint64_t messageBuffersReused = 0;          // (peerlink) sctp::Metrics::message_buffers_reused
 };
 struct DataChannelStats {  // RTCDataChannelStats
   uint64_t handle = 0;

@@ -1332,9 +1332,9 @@ Stats PeerConnection::Impl::GetStats() {
                                  t.packetsDiscarded};
   const auto& c = s.sctp;
   out.sctp = SctpTransportStats{
-      c.state,         c.congestionWindow, c.receiverWindow, c.localReceiverWindow, c.smoothedRoundTripTime,
-      c.rto,           c.retransmissions,  c.packetsSent,    c.packetsReceived,     c.bytesSent,
-      c.bytesReceived, c.maxChannels};
+      c.state,         c.congestionWindow, c.receiverWindow,      c.localReceiverWindow, c.smoothedRoundTripTime,
+      c.rto,           c.retransmissions,  c.packetsSent,         c.packetsReceived,     c.bytesSent,
+      c.bytesReceived, c.maxChannels,      c.messageBuffersReused};
   for (const auto& d : s.dataChannels) {
     out.dataChannels.push_back(DataChannelStats{d.label, d.protocol, d.state, d.dataChannelIdentifier, d.messagesSent,
                                                 d.bytesSent, d.messagesReceived, d.bytesReceived});
@@ -1743,6 +1743,9 @@ void PeerConnection::Impl::Dispatch(peer::Event& event) {
     if (auto ch = find(e->id)) {
       if (auto f = ch->Get(&DataChannel::Impl::on_message)) f(std::span<const uint8_t>(e->payload), e->binary);
     }
+    // The handler has seen the bytes (the span is not valid past it): the block goes back to
+    // the association for the next large message.
+    if (!shut_down && core) core->RecycleMessageBuffer(std::move(e->payload));
   } else if (auto* e = std::get_if<datachannel::BufferedAmountLow>(&event)) {
     if (auto ch = find(e->id)) {
       if (auto f = ch->Get(&DataChannel::Impl::on_bufferedamountlow)) f();

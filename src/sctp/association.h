@@ -34,6 +34,7 @@
 #include "src/base/fifo.h"
 #include "src/base/rng.h"
 #include "src/base/time.h"
+#include "src/sctp/message_buffer_pool.h"
 #include "src/sctp/types.h"
 
 namespace peerlink::sctp {
@@ -206,6 +207,7 @@ struct Metrics {
   uint64_t messages_sent = 0, messages_received = 0;
   uint64_t messages_abandoned = 0;  // PR-SCTP
   uint64_t checksum_errors = 0;
+  uint64_t message_buffers_reused = 0;  // messages built or reassembled in a finished one's block
   bool interleaving = false, zero_checksum = false, partial_reliability = false, reconfig = false;
   uint16_t negotiated_outbound_streams = 0, negotiated_inbound_streams = 0;
 };
@@ -253,6 +255,18 @@ class Association {
   void RecycleBuffer(std::vector<uint8_t> buffer);
   size_t spare_buffers() const { return spare_buffers_.size(); }
   static constexpr size_t kMaxSpareBuffers = 16;
+  // Optional, for large messages (MessageBufferPool, message_buffer_pool.h):
+  // TakeMessageBuffer gives an empty buffer to build the next Send's payload
+  // in, with capacity for `size` bytes when the block of a finished message is
+  // at hand; RecycleMessageBuffer takes a delivered MessageReceived's payload
+  // back once the application is done with it. The blocks of acknowledged
+  // messages return to the pool by themselves. Callers that use neither see no
+  // difference; those that do stop asking the allocator for a large block per
+  // message.
+  std::vector<uint8_t> TakeMessageBuffer(size_t size);
+  void RecycleMessageBuffer(std::vector<uint8_t> buffer);
+  size_t spare_message_buffers() const { return message_pool_.size(); }
+  size_t spare_message_bytes() const { return message_pool_.bytes(); }
   State state() const { return state_; }
   Metrics metrics() const;
   const Options& options() const { return options_; }
@@ -355,6 +369,7 @@ class Association {
 
   Fifo<std::vector<uint8_t>> control_packets_;
   std::vector<std::vector<uint8_t>> spare_buffers_;  // RecycleBuffer, reused by BuildDataPacket
+  MessageBufferPool message_pool_;                   // blocks of finished messages, for the next ones
   bool HasDataInFlight() const;
   Fifo<Event> events_;
   uint64_t consistency_calls_ = 0;

@@ -76,7 +76,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         o.unordered = flags & 1;
         if (flags & 2) o.max_retransmits = flags >> 4;
         if (flags & 4) o.lifetime = Duration::Millis(flags);
-        (void)p.b().Send(p.now(), StreamId(r.U8() % 20), Ppid(51), std::vector<uint8_t>(len, flags), o);
+        // Flag 8: built in a pooled block (TakeMessageBuffer), as src/peer does.
+        std::vector<uint8_t> payload = (flags & 8) ? p.b().TakeMessageBuffer(len) : std::vector<uint8_t>();
+        payload.assign(len, flags);
+        (void)p.b().Send(p.now(), StreamId(r.U8() % 20), Ppid(51), std::move(payload), o);
         break;
       }
       case 5: p.Advance(Duration::Millis(r.U16())); break;
@@ -97,6 +100,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       p.b().HandleTimeout(p.now());
       p.Drain(p.side_b());
       p.side_b().outbox.clear();
+      for (MessageReceived& m : p.side_b().messages)  // handed back, as src/peer does
+        p.b().RecycleMessageBuffer(std::move(m.payload));
       p.side_b().messages.clear();
     }
     PL_CHECK(p.a().IsConsistent());
@@ -104,6 +109,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Metrics m = p.b().metrics();
     PL_CHECK(p.b().total_buffered_amount() <= FuzzOptions().max_send_buffer);
     PL_CHECK(m.local_rwnd <= FuzzOptions().max_receive_buffer);
+    PL_CHECK(p.b().spare_message_bytes() <= MessageBufferPool::kMaxBytes);
   }
   return 0;
 }

@@ -676,5 +676,90 @@ TEST(Association, SpareBuffersAreKeptOnlyWhileDataIsInFlight) {
   EXPECT_EQ(p.a().spare_buffers(), 0u);
 }
 
+// MessageBufferPool: the block of an acknowledged message and the block of a delivered one
+// that the application handed back are the blocks the next large messages use, on both
+// sides and with both chunk formats.
+void ExpectMessageBlocksReused(const Options& o) {
+  Pair p(o);
+  ASSERT_TRUE(p.Connect());
+  const size_t n = 64 * 1024;
+  std::vector<uint8_t> first = p.a().TakeMessageBuffer(n);
+  EXPECT_EQ(first.capacity(), 0u);  // nothing finished yet
+  first = Bytes(n, 1);
+  const uint8_t* sent_block = first.data();
+  ASSERT_EQ(p.a().Send(p.now(), StreamId(1), kPpidBinary, std::move(first)), SendStatus::kOk);
+  p.RunFor(Duration::Millis(300));
+  ASSERT_EQ(p.side_b().messages.size(), 1u);
+  EXPECT_EQ(p.side_b().messages[0].payload, Bytes(n, 1));
+  // Acknowledged: the sender's block is spare and comes back for the next message.
+  EXPECT_EQ(p.a().spare_message_buffers(), 1u);
+  std::vector<uint8_t> second = p.a().TakeMessageBuffer(n);
+  EXPECT_EQ(second.data(), sent_block);
+  EXPECT_GE(second.capacity(), n);
+  EXPECT_TRUE(second.empty());
+  EXPECT_EQ(p.a().spare_message_buffers(), 0u);
+  // Delivered and handed back: the receiver reassembles the next message in that block.
+  const uint8_t* received_block = p.side_b().messages[0].payload.data();
+  p.b().RecycleMessageBuffer(std::move(p.side_b().messages[0].payload));
+  EXPECT_EQ(p.b().spare_message_buffers(), 1u);
+  const std::vector<uint8_t> expect = Bytes(n, 2);
+  second.assign(expect.begin(), expect.end());
+  ASSERT_EQ(second.data(), sent_block);  // filled in place
+  ASSERT_EQ(p.a().Send(p.now(), StreamId(1), kPpidBinary, std::move(second)), SendStatus::kOk);
+  p.RunFor(Duration::Millis(300));
+  ASSERT_EQ(p.side_b().messages.size(), 2u);
+  EXPECT_EQ(p.side_b().messages[1].payload, expect);
+  EXPECT_EQ(p.side_b().messages[1].payload.data(), received_block);
+  EXPECT_EQ(p.b().spare_message_buffers(), 0u);
+  EXPECT_TRUE(p.a().IsConsistent());
+  EXPECT_TRUE(p.b().IsConsistent());
+}
+
+TEST(Association, MessageBlocksAreReusedWithIData) {
+  ExpectMessageBlocksReused(Options{});
+}
+
+TEST(Association, MessageBlocksAreReusedWithPlainData) {
+  Options o;
+  o.enable_interleaving = false;
+  ExpectMessageBlocksReused(o);
+}
+
+// The pool keeps at most kMaxBuffers blocks and kMaxBytes, only blocks of a useful size, and
+// nothing once it has gone unused for a second or two; a closed association keeps nothing.
+TEST(Association, MessageBufferPoolIsBoundedAndEmptiedWhenIdle) {
+  Pair p;
+  ASSERT_TRUE(p.Connect());
+  auto block = [](size_t capacity) {
+    std::vector<uint8_t> v;
+    v.reserve(capacity);
+    return v;
+  };
+  p.a().RecycleMessageBuffer(block(1024));  // too small to be worth keeping
+  p.a().RecycleMessageBuffer(block(MessageBufferPool::kMaxCapacity + 1));
+  EXPECT_EQ(p.a().spare_message_buffers(), 0u);
+  for (int i = 0; i < 200; ++i)
+    p.a().RecycleMessageBuffer(block(48 * 1024));
+  EXPECT_LE(p.a().spare_message_buffers(), MessageBufferPool::kMaxBuffers);
+  EXPECT_LE(p.a().spare_message_bytes(), MessageBufferPool::kMaxBytes);
+  EXPECT_GT(p.a().spare_message_bytes(), MessageBufferPool::kMaxBytes / 2);
+  EXPECT_TRUE(p.a().IsConsistent());
+  // The smallest block that fits is taken; none fits a larger message.
+  p.a().RecycleMessageBuffer(block(MessageBufferPool::kMaxCapacity));
+  EXPECT_EQ(p.a().TakeMessageBuffer(200 * 1024).capacity(), 0u);  // the pool was full
+  EXPECT_GE(p.a().TakeMessageBuffer(40 * 1024).capacity(), 48u * 1024);
+  p.RunFor(Duration::Millis(500));
+  EXPECT_GT(p.a().spare_message_buffers(), 0u);
+  p.RunFor(Duration::Seconds(2));
+  EXPECT_EQ(p.a().spare_message_buffers(), 0u);
+  EXPECT_EQ(p.a().spare_message_bytes(), 0u);
+  p.a().RecycleMessageBuffer(block(64 * 1024));
+  EXPECT_EQ(p.a().spare_message_buffers(), 1u);
+  p.a().Abort(p.now(), "done");
+  p.RunFor(Duration::Millis(10));
+  p.a().RecycleMessageBuffer(block(64 * 1024));
+  EXPECT_EQ(p.a().spare_message_buffers(), 0u);
+}
+
 }  // namespace
 }  // namespace peerlink::sctp

@@ -42,6 +42,9 @@ class Pair {
   using Filter = std::function<bool(bool from_a, std::vector<uint8_t>& packet)>;
   void set_filter(Filter f) { filter_ = std::move(f); }
   bool keep_messages = true;
+  // With keep_messages off: hand each delivered payload back (Association::RecycleMessageBuffer),
+  // as an application that is done with it would.
+  bool recycle_messages = false;
 
   void Drain(Side& s) {
     for (int i = 0; i < 100000; ++i) {
@@ -52,7 +55,11 @@ class Pair {
         if (std::holds_alternative<Connected>(*e)) s.connected = true;
         if (auto* c = std::get_if<Closed>(e)) s.closed = *c;
         if (auto* m = std::get_if<MessageReceived>(e)) {
-          if (keep_messages) s.messages.push_back(std::move(*m));
+          if (keep_messages) {
+            s.messages.push_back(std::move(*m));
+          } else if (recycle_messages) {
+            s.assoc->RecycleMessageBuffer(std::move(m->payload));
+          }
           bytes_delivered_ += 1;
           continue;
         }

@@ -204,6 +204,7 @@ void Association::HandleTimeout(Instant now) {
       ((tcb_->heartbeat && *tcb_->heartbeat <= now) || (tcb_->heartbeat_timeout && *tcb_->heartbeat_timeout <= now)))
     OnHeartbeatTimer(now);
   if (tcb_ && tcb_->reconfig_timer && *tcb_->reconfig_timer <= now) OnReconfigTimer(now);
+  message_pool_.OnTimer(now);
   CheckConsistency();
 }
 
@@ -223,6 +224,7 @@ Instant Association::NextDeadline() const {
     consider(tcb_->reconfig_timer);
     consider(tcb_->pacing_timer);
   }
+  consider(message_pool_.release_at());
   return at;
 }
 
@@ -253,8 +255,20 @@ Output Association::PollOutput(Instant now) {
     events_.pop_front();
     return e;
   }
-  if (terminated_) return Deadline{Instant::Max()};
+  if (terminated_) {
+    message_pool_.Clear();
+    return Deadline{Instant::Max()};
+  }
+  message_pool_.Arm(now);
   return Deadline{NextDeadline()};
+}
+
+std::vector<uint8_t> Association::TakeMessageBuffer(size_t size) {
+  return message_pool_.Take(size);
+}
+
+void Association::RecycleMessageBuffer(std::vector<uint8_t> buffer) {
+  if (!terminated_) message_pool_.Put(std::move(buffer));
 }
 
 void Association::RecycleBuffer(std::vector<uint8_t> buffer) {
@@ -331,6 +345,7 @@ bool Association::AllDataAcked() const {
 
 Metrics Association::metrics() const {
   Metrics m = counters_;
+  m.message_buffers_reused = message_pool_.reused();
   if (tcb_) {
     const Tcb& t = *tcb_;
     m.cwnd = t.cwnd;
@@ -355,6 +370,7 @@ Metrics Association::metrics() const {
 }
 
 bool Association::IsConsistent() const {
+  if (!message_pool_.IsConsistent()) return false;
   if (!tcb_) return true;
   const Tcb& t = *tcb_;
   if (!t.send_queue.IsConsistent() || !t.tracker.IsConsistent() || !t.reassembly.IsConsistent()) return false;

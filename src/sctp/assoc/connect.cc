@@ -244,6 +244,7 @@ void Association::MakeTcb(Instant now,
   bool interleaving = caps & StateCookie::kCapIData;
   tcb_ = std::make_unique<Tcb>(options_, TsnUnwrapper(local_initial_tsn).initial(),
                                TsnUnwrapper(peer_initial_tsn).initial(), interleaving);
+  tcb_->reassembly.set_pool(&message_pool_);
   Tcb& t = *tcb_;
   t.local_tag = local_tag;
   t.peer_tag = peer_tag;

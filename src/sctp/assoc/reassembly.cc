@@ -9,6 +9,12 @@ bool ReassemblyQueue::SerialLessOrEqual(uint32_t a, uint32_t b) const {
   return interleaving_ ? SerialLess<uint32_t>(a, b) : SerialLess<uint16_t>(uint16_t(a), uint16_t(b));
 }
 
+std::vector<uint8_t> ReassemblyQueue::NewMessageBuffer(size_t hint) {
+  std::vector<uint8_t> b = pool_ ? pool_->Take(hint) : std::vector<uint8_t>();
+  b.reserve(hint);
+  return b;
+}
+
 bool ReassemblyQueue::Add(const Incoming& in) {
   return interleaving_ ? AddIData(in) : AddData(in);
 }
@@ -52,7 +58,7 @@ bool ReassemblyQueue::AddData(const Incoming& in) {
     if (in.beginning && data_fragments_.size() < kMaxPresizedPartials) {
       auto s = streams_.find(in.stream_id.value());
       size_t hint = s == streams_.end() ? 0 : std::min(s->second.last_message_size, max_message_size_);
-      if (hint > in.payload.size()) f.data.reserve(hint);
+      if (hint > in.payload.size()) f.data = NewMessageBuffer(hint);
     }
     f.data.assign(in.payload.begin(), in.payload.end());
     run = data_fragments_.emplace_hint(next, in.tsn, std::move(f));
@@ -119,7 +125,7 @@ bool ReassemblyQueue::AddIData(const Incoming& in) {
   if (fsn == 0 && p.data.capacity() == 0 && partials_.size() <= kMaxPresizedPartials) {
     auto s = streams_.find(in.stream_id.value());
     size_t hint = s == streams_.end() ? 0 : std::min(s->second.last_message_size, max_message_size_);
-    if (hint > in.payload.size()) p.data.reserve(hint);
+    if (hint > in.payload.size()) p.data = NewMessageBuffer(hint);
   }
   if (fsn == p.next_fsn) {
     p.data.insert(p.data.end(), in.payload.begin(), in.payload.end());

@@ -21,6 +21,7 @@
 #include "src/base/fifo.h"
 #include "src/sctp/association.h"
 #include "src/sctp/data_chunks.h"
+#include "src/sctp/message_buffer_pool.h"
 #include "src/sctp/types.h"
 
 namespace peerlink::sctp {
@@ -49,6 +50,10 @@ class ReassemblyQueue {
   void HandleIForwardTsn(std::span<const IForwardTsnChunk::Skipped> skipped);
   // Incoming stream reset (RFC 6525 section 5.2.2): SSN/MID expected restart at 0.
   void ResetStreams(std::span<const StreamId> streams);
+
+  // Fragmented messages take their buffer from `pool` when it has one that fits
+  // (the association's; it outlives the queue).
+  void set_pool(MessageBufferPool* pool) { pool_ = pool; }
 
   // Messages ready for the application, in delivery order.
   Fifo<MessageReceived>& ready() { return ready_; }
@@ -102,8 +107,12 @@ class ReassemblyQueue {
   uint32_t Next(uint32_t v) const { return interleaving_ ? v + 1 : (v + 1) & 0xFFFF; }
   bool SerialLessOrEqual(uint32_t a, uint32_t b) const;
 
+  // An empty buffer for a new fragmented message, reserved at `hint` bytes.
+  std::vector<uint8_t> NewMessageBuffer(size_t hint);
+
   bool interleaving_;
   size_t max_message_size_;
+  MessageBufferPool* pool_ = nullptr;
   std::map<UnwrappedTsn, Fragment> data_fragments_;  // DATA runs, by first TSN
   std::map<Key, Partial> partials_;                  // I-DATA
   std::map<uint16_t, InStream> streams_;

@@ -47,7 +47,12 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
     ch.state = OutstandingChunk::State::kAcked;
   };
   while (!t.outstanding.empty() && t.outstanding.front().tsn <= cum) {
-    ack_chunk(t.outstanding.front());
+    OutstandingChunk& front = t.outstanding.front();
+    ack_chunk(front);
+    // The last reference to a finished message: its block goes to the pool. (SendQueue made
+    // the buffer non-const; only the Payload handle is const.)
+    if (front.fragment.payload.use_count() == 1)
+      message_pool_.Put(std::move(const_cast<std::vector<uint8_t>&>(*front.fragment.payload)));
     t.outstanding.pop_front();
   }
   t.cumulative_ack = cum;

@@ -22,7 +22,9 @@ void SendQueue::Add(StreamId sid,
   size_t n = payload.size();
   Message m;
   m.ppid = ppid;
-  m.payload = std::make_shared<const std::vector<uint8_t>>(std::move(payload));
+  // A non-const vector behind a const handle: once the last fragment is acknowledged the
+  // association moves the block into its MessageBufferPool.
+  m.payload = std::make_shared<std::vector<uint8_t>>(std::move(payload));
   m.unordered = unordered;
   m.message_id = message_id;
   m.max_retransmits = max_retransmits;
