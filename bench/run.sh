@@ -136,9 +136,10 @@ fi
 # has wall-clock and CPU-time figures). Configurations:
 #   dchecks on:  the build above (PEERLINK_DCHECKS=ON, IsConsistent after every call, as tests run)
 #   dchecks off: $NODCHECKS_BUILD (default "$build-nodchecks"), PEERLINK_DCHECKS=OFF (production)
-# each with glibc's default malloc and with GLIBC_TUNABLES raising the trim threshold (glibc
-# otherwise returns the heap top to the kernel after nearly every 64 KiB message and faults it
-# back in; see docs/sctp.md).
+# each with glibc's default malloc and with GLIBC_TUNABLES raising the trim threshold, and once
+# more with the default malloc and --no-message-pool: without sctp::MessageBufferPool glibc
+# returns the heap top to the kernel after nearly every 64 KiB message and faults it back in
+# (docs/sctp.md); the tuned malloc shows what is left of that with the pool.
 prod="${NODCHECKS_BUILD:-$build-nodchecks}"
 if [ ! -f "$prod/build.ninja" ]; then
   cmake -S . -B "$prod" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPEERLINK_DCHECKS=OFF \
@@ -149,12 +150,14 @@ tuned="glibc.malloc.trim_threshold=268435456:glibc.malloc.top_pad=16777216"
 echo "== SCTP / DTLS+SCTP in memory (3 runs per configuration)" >&2
 for cfg in dchecks nodchecks; do
   dir=$build; [ "$cfg" = nodchecks ] && dir=$prod
-  for malloc in default tuned; do
+  for malloc in default tuned nopool; do
     envs=(env -u GLIBC_TUNABLES)
     [ "$malloc" = tuned ] && envs=(env "GLIBC_TUNABLES=$tuned")
+    args=()
+    [ "$malloc" = nopool ] && args=(--no-message-pool)
     for i in 1 2 3; do
-      "${envs[@]}" "$dir/bench/sctp_bench" --in-memory-only --out "$out/sctp_${cfg}_${malloc}_$i.json" >/dev/null
-      "${envs[@]}" "$dir/bench/dtls_sctp_bench" --out "$out/dtls_sctp_${cfg}_${malloc}_$i.json" >/dev/null
+      "${envs[@]}" "$dir/bench/sctp_bench" --in-memory-only "${args[@]}" --out "$out/sctp_${cfg}_${malloc}_$i.json" >/dev/null
+      "${envs[@]}" "$dir/bench/dtls_sctp_bench" "${args[@]}" --out "$out/dtls_sctp_${cfg}_${malloc}_$i.json" >/dev/null
     done
   done
 done
@@ -167,20 +170,23 @@ import json, statistics, sys
 out, speed = sys.argv[1], sys.argv[2]
 rows, data = [], {"runs_per_configuration": 3, "openssl_speed_aes_128_gcm_1024": speed}
 for cfg in ("dchecks", "nodchecks"):
-    for malloc in ("default", "tuned"):
-        runs = [json.load(open(f"{out}/sctp_{cfg}_{malloc}_{i}.json")) for i in (1, 2, 3)]
-        druns = [json.load(open(f"{out}/dtls_sctp_{cfg}_{malloc}_{i}.json")) for i in (1, 2, 3)]
+    for variant in ("default", "tuned", "nopool"):
+        malloc = "tuned" if variant == "tuned" else "default"
+        pool = variant != "nopool"
+        runs = [json.load(open(f"{out}/sctp_{cfg}_{variant}_{i}.json")) for i in (1, 2, 3)]
+        druns = [json.load(open(f"{out}/dtls_sctp_{cfg}_{variant}_{i}.json")) for i in (1, 2, 3)]
         for k, first in enumerate(runs[0]["in_memory"]):
             med = lambda key: statistics.median(r["in_memory"][k][key] for r in runs)
             checksum = first["checksum"] + (", " + first["chunks"] if "chunks" in first else "")
-            row = {"bench": "sctp pair", "dchecks": cfg == "dchecks", "malloc": malloc, "checksum": checksum,
+            row = {"bench": "sctp pair", "dchecks": cfg == "dchecks", "malloc": malloc, "message_pool": pool,
+                   "checksum": checksum,
                    "MB_per_s": med("MB_per_s"), "cpu_MB_per_s": med("cpu_MB_per_s"),
                    "ns_per_packet": med("ns_per_packet"), "allocs_per_packet": med("allocs_per_packet")}
             rows.append(row)
         d = [r["dtls_sctp_in_memory"][0] for r in druns]
         ok = all(x["ok"] for x in d)
         med = lambda key: statistics.median(x[key] for x in d)
-        rows.append({"bench": "dtls+sctp pair", "dchecks": cfg == "dchecks", "malloc": malloc,
+        rows.append({"bench": "dtls+sctp pair", "dchecks": cfg == "dchecks", "malloc": malloc, "message_pool": pool,
                      "checksum": "zero (RFC 9653), " + d[0]["cipher"] + ("" if ok else " FAILED"),
                      "MB_per_s": med("MB_per_s"), "cpu_MB_per_s": med("cpu_MB_per_s"),
                      "ns_per_packet": med("ns_per_datagram"), "allocs_per_packet": med("allocs_per_datagram")})
@@ -188,10 +194,10 @@ data["in_memory_medians"] = rows
 data["sim_100mbit"] = json.load(open(f"{out}/sctp_sim.json")).get("sim_100mbit", [])
 json.dump(data, open(f"{out}/sctp_dtls.json", "w"), indent=1)
 lines = ["", "SCTP data path in memory, 64 KiB messages, 1200-byte MTU, one core (median of 3 runs; CPU = process CPU time):",
-         "", "| bench | DCHECKs | malloc | checksum, chunks / cipher | MB/s wall | MB/s CPU | CPU ns/packet | allocs/packet |",
-         "|---|---|---|---|---|---|---|---|"]
+         "", "| bench | DCHECKs | malloc | message pool | checksum, chunks / cipher | MB/s wall | MB/s CPU | CPU ns/packet | allocs/packet |",
+         "|---|---|---|---|---|---|---|---|---|"]
 for r in rows:
-    lines.append(f"| {r['bench']} | {'on' if r['dchecks'] else 'off'} | {r['malloc']} | {r['checksum']} | "
+    lines.append(f"| {r['bench']} | {'on' if r['dchecks'] else 'off'} | {r['malloc']} | {'on' if r['message_pool'] else 'off'} | {r['checksum']} | "
                  f"{r['MB_per_s']:.0f} | {r['cpu_MB_per_s']:.0f} | {r['ns_per_packet']:.0f} | {r['allocs_per_packet']:.2f} |")
 lines += ["", f"openssl speed -evp aes-128-gcm, 1024-byte blocks (1000s of bytes/s): {speed}", "",
           "| RTT ms | loss | goodput Mbit/s | rtx | fast rtx | T3 |", "|---|---|---|---|---|---|"]
