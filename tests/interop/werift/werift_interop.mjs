@@ -245,14 +245,14 @@ async function run(binary, role) {
       lifetimeMs: 3000,
     });
     // Our peer restarts; werift answers. Restarts from werift's side (restartIce() and its
-    // offer, which our peer answers) lost the echo after them in 3 of 8 runs (werift's ICE
-    // "completed", our peer had selected a new pair); not established whose fault, so they are
-    // not run (docs/interop.md, werift).
+    // offer, which our peer answers) lose the echo after them in ~1 of 9 runs: on the wire werift
+    // answers our checks of the new generation but sends no DTLS record after its restart, so
+    // they are not run unless WERIFT_RESTARTS=both (docs/interop.md, werift).
     await runIceRestarts(weriftRestartDriver(pc, channel), server, {
       hold: flush.hold,
       release: flush,
       other: "werift",
-      initiators: ["our peer"],
+      initiators: process.env.WERIFT_RESTARTS === "both" ? ["our peer", "werift"] : ["our peer"],
     });
     if (server.errors.length) fail("echo_server reported: " + server.errors.join("; "));
   } catch (e) {
