@@ -257,6 +257,49 @@ TEST(UdpSocketTest, QueuedDatagramsLeaveInGsoBatchesAndArriveOneByOne) {
   }
 }
 
+// recvmmsg: datagrams from many senders (a UdpMux's peers; GRO cannot coalesce them) are read
+// several per system call, each handed over whole, in order, with its own source; an oversized
+// one in the middle of a batch is dropped and counted without disturbing its neighbours. With
+// recv_batch = 1 every datagram is one recvmsg.
+TEST(UdpSocketTest, DatagramsFromManySendersAreReadSeveralPerCall) {
+  for (int batch : {16, 1}) {
+    boost::asio::io_context io;
+    UdpSocketOptions ro;
+    ro.gro = false;
+    ro.recv_batch = batch;
+    ro.max_datagram = 1500;
+    UdpSocket b(io, ro);
+    ASSERT_FALSE(b.Bind(SocketAddress(IpAddress::Loopback(IpFamily::kV4), 0)));
+    std::vector<std::unique_ptr<UdpSocket>> senders;
+    std::vector<std::pair<SocketAddress, std::string>> sent, got;
+    for (int i = 0; i < 40; ++i) {
+      senders.push_back(std::make_unique<UdpSocket>(io));
+      ASSERT_FALSE(senders.back()->Bind(SocketAddress(IpAddress::Loopback(IpFamily::kV4), 0)));
+      std::string d(100 + i * 20, static_cast<char>('a' + i % 26));
+      d.replace(0, std::to_string(i).size(), std::to_string(i));
+      if (i == 17) d.assign(3000, 'x');  // larger than max_datagram
+      ASSERT_FALSE(senders.back()->SendTo(b.local_address(), AsBytes(d)));
+      if (i != 17) sent.emplace_back(senders.back()->local_address(), d);
+    }
+    int batch_ends = 0;
+    b.StartReceiving(
+        [&](const SocketAddress&, const SocketAddress& from, ByteView data) { got.emplace_back(from, AsString(data)); },
+        [&] { ++batch_ends; });
+    ASSERT_TRUE(RunUntil(io, [&] { return got.size() == sent.size(); })) << got.size();
+    EXPECT_EQ(got, sent);
+    EXPECT_EQ(b.stats().datagrams_received, 39u);
+    EXPECT_EQ(b.stats().truncated, 1u);
+    EXPECT_EQ(batch_ends, 1);  // all queued before the loop ran: one wake-up
+    if (batch == 16) {
+      EXPECT_EQ(b.stats().receive_calls, 3u);  // 16 + 16 + 8
+      EXPECT_EQ(b.stats().mmsg_reads, 3u);
+    } else {
+      EXPECT_EQ(b.stats().receive_calls, 40u);
+      EXPECT_EQ(b.stats().mmsg_reads, 0u);
+    }
+  }
+}
+
 TEST(UdpSocketTest, Ipv6SocketIsV6OnlyAndReceivesOnLoopback) {
   if (!HasIpv6Loopback()) GTEST_FAIL() << "no IPv6 loopback (::1) in this environment";
   boost::asio::io_context io;

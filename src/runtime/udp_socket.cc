@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/socket_base.hpp>
 #include <cerrno>
@@ -24,6 +25,7 @@ namespace peerlink::runtime {
 namespace {
 constexpr size_t kMaxGsoSegments = 64;  // the kernel's UDP_MAX_SEGMENTS on older kernels
 constexpr size_t kMaxGsoBytes = 64000;  // below the 65,507-byte IPv4 UDP payload limit
+constexpr int kMaxRecvBatch = 64;       // recvmmsg slots per call (UdpSocketOptions::recv_batch)
 
 // The receive buffer, one per io thread rather than one per socket: a server holding many idle
 // connections would otherwise keep 64 KiB of it per socket. Sharing is safe because a read
@@ -112,19 +114,37 @@ void UdpSocket::ReadReady() {
   std::weak_ptr<bool> alive = alive_;
   const int fd = socket_.native_handle();
   bool delivered = false;
-  std::vector<uint8_t>& buffer = ReceiveBuffer(options_.max_datagram + 1);
-  for (int i = 0; i < options_.max_reads_per_wakeup && socket_.is_open(); ++i) {
-    sockaddr_storage from_storage{};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int)) * 2];
-    iovec iov{buffer.data(), options_.max_datagram + 1};
-    msghdr msg{};
-    msg.msg_name = &from_storage;
-    msg.msg_namelen = sizeof from_storage;
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    const ssize_t got = ::recvmsg(fd, &msg, 0);
+  const size_t slot = options_.max_datagram + 1;
+  const size_t batch = static_cast<size_t>(std::clamp(options_.recv_batch, 1, kMaxRecvBatch));
+  std::vector<uint8_t>& buffer = ReceiveBuffer(slot * batch);
+  sockaddr_storage from[kMaxRecvBatch];
+  alignas(cmsghdr) char control[kMaxRecvBatch][CMSG_SPACE(sizeof(int)) * 2];
+  iovec iov[kMaxRecvBatch];
+  mmsghdr msgs[kMaxRecvBatch];
+  int reads = 0;
+  for (int call = 0; call < options_.max_reads_per_wakeup && reads < options_.max_reads_per_wakeup && socket_.is_open();
+       ++call) {
+    const size_t want = std::min(batch, static_cast<size_t>(options_.max_reads_per_wakeup - reads));
+    for (size_t k = 0; k < want; ++k) {
+      iov[k] = iovec{buffer.data() + k * slot, slot};
+      msghdr& m = msgs[k].msg_hdr;
+      m = msghdr{};
+      m.msg_name = &from[k];
+      m.msg_namelen = sizeof from[k];
+      m.msg_iov = &iov[k];
+      m.msg_iovlen = 1;
+      m.msg_control = control[k];
+      m.msg_controllen = sizeof control[k];
+      msgs[k].msg_len = 0;
+    }
+    int got;
+    if (want == 1) {
+      const ssize_t n = ::recvmsg(fd, &msgs[0].msg_hdr, 0);
+      got = n < 0 ? -1 : 1;
+      if (n >= 0) msgs[0].msg_len = static_cast<unsigned>(n);
+    } else {
+      got = ::recvmmsg(fd, msgs, static_cast<unsigned>(want), MSG_DONTWAIT, nullptr);
+    }
     if (got < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       if (errno == EINTR) continue;
@@ -133,45 +153,62 @@ void UdpSocket::ReadReady() {
       if (errno == ECONNREFUSED || errno == ECONNRESET) continue;
       break;
     }
-    const size_t n = static_cast<size_t>(got);
-    size_t segment = 0;  // GRO: the size of each coalesced datagram (the last may be shorter)
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
-        int size = 0;
-        std::memcpy(&size, CMSG_DATA(c), sizeof size);
-        if (size > 0) segment = static_cast<size_t>(size);
+    if (got == 0) break;
+    ++stats_.receive_calls;
+    if (got > 1) ++stats_.mmsg_reads;
+    reads += got;
+    for (int k = 0; k < got; ++k) {
+      if (!Deliver(alive, msgs[k].msg_hdr, msgs[k].msg_len, buffer.data() + k * slot, &delivered)) {
+        if (alive.expired()) return;  // the handler destroyed us
+        break;                        // closed
       }
     }
-    if ((msg.msg_flags & MSG_TRUNC) || (segment == 0 && n > options_.max_datagram)) {
-      ++stats_.truncated;
-      continue;
-    }
-    boost::asio::ip::udp::endpoint from_ep;
-    if (msg.msg_namelen > from_ep.capacity()) continue;
-    std::memcpy(from_ep.data(), &from_storage, msg.msg_namelen);
-    from_ep.resize(msg.msg_namelen);
-    const SocketAddress from = FromEndpoint(from_ep);
-    if (segment == 0 || segment >= n) segment = n;
-    if (segment < n) ++stats_.gro_reads;
-    for (size_t at = 0; at < n; at += segment) {
-      const size_t len = std::min(segment, n - at);
-      if (len > options_.max_datagram) {
-        ++stats_.truncated;
-        continue;
-      }
-      ++stats_.datagrams_received;
-      stats_.bytes_received += len;
-      delivered = true;
-      if (handler_) handler_(local_, from, ByteView(buffer.data() + at, len));
-      if (alive.expired()) return;  // the handler destroyed us
-      if (!socket_.is_open()) break;
-    }
+    if (static_cast<size_t>(got) < want) break;  // the queue is empty
   }
   if (delivered && on_batch_end_) {
     on_batch_end_();
     if (alive.expired()) return;
   }
   ArmWait();
+}
+
+bool UdpSocket::Deliver(const std::weak_ptr<bool>& alive,
+                        const msghdr& msg,
+                        size_t n,
+                        const uint8_t* data,
+                        bool* delivered) {
+  size_t segment = 0;  // GRO: the size of each coalesced datagram (the last may be shorter)
+  for (const cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(const_cast<msghdr*>(&msg), const_cast<cmsghdr*>(c))) {
+    if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int size = 0;
+      std::memcpy(&size, CMSG_DATA(c), sizeof size);
+      if (size > 0) segment = static_cast<size_t>(size);
+    }
+  }
+  if ((msg.msg_flags & MSG_TRUNC) || (segment == 0 && n > options_.max_datagram)) {
+    ++stats_.truncated;
+    return true;
+  }
+  boost::asio::ip::udp::endpoint from_ep;
+  if (msg.msg_namelen > from_ep.capacity()) return true;
+  std::memcpy(from_ep.data(), msg.msg_name, msg.msg_namelen);
+  from_ep.resize(msg.msg_namelen);
+  const SocketAddress from = FromEndpoint(from_ep);
+  if (segment == 0 || segment >= n) segment = n;
+  if (segment < n) ++stats_.gro_reads;
+  for (size_t at = 0; at < n; at += segment) {
+    const size_t len = std::min(segment, n - at);
+    if (len > options_.max_datagram) {
+      ++stats_.truncated;
+      continue;
+    }
+    ++stats_.datagrams_received;
+    stats_.bytes_received += len;
+    *delivered = true;
+    if (handler_) handler_(local_, from, ByteView(data + at, len));
+    if (alive.expired() || !socket_.is_open()) return false;
+  }
+  return true;
 }
 
 std::error_code UdpSocket::SendTo(const SocketAddress& to, ByteView data) {

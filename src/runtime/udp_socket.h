@@ -6,6 +6,8 @@
 // the io_context passed to the constructor. Not thread-safe.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <cstdint>
@@ -28,8 +30,12 @@ struct UdpSocketOptions {
   int send_buffer = 4 * 1024 * 1024;
   // Largest datagram accepted; longer ones are truncated by the kernel and dropped here.
   size_t max_datagram = 65536;
-  // Datagrams read per readiness wake-up before yielding to other handlers.
+  // Reads (recvmmsg message slots) per readiness wake-up before yielding to other handlers.
   int max_reads_per_wakeup = 64;
+  // Reads per recvmmsg call (1: one recvmsg per read). Datagrams from several senders (a
+  // UdpMux's peers) cannot be coalesced by GRO, so without it each costs a system call; see
+  // bench/udp_recv_bench.cc for what it saves. The slots' buffers are shared per io thread.
+  int recv_batch = 16;
   // UDP GRO (Linux >= 5.0): the kernel may hand over several same-size datagrams of one flow
   // in one read; they are split here, so the handler still sees one datagram per call.
   bool gro = true;
@@ -45,6 +51,8 @@ struct UdpSocketStats {
   uint64_t truncated = 0;         // received datagrams larger than max_datagram
   uint64_t gso_sends = 0;         // sendmsg calls that carried several datagrams (UDP_SEGMENT)
   uint64_t gro_reads = 0;         // reads that returned several coalesced datagrams
+  uint64_t receive_calls = 0;     // recvmsg / recvmmsg calls that returned data
+  uint64_t mmsg_reads = 0;        // recvmmsg calls that returned more than one read
 };
 
 class UdpSocket {
@@ -93,6 +101,9 @@ class UdpSocket {
  private:
   void ArmWait();
   void ReadReady();
+  // One read's datagrams (several if GRO coalesced them) to the handler. False: the handler
+  // destroyed or closed the socket.
+  bool Deliver(const std::weak_ptr<bool>& alive, const msghdr& msg, size_t n, const uint8_t* data, bool* delivered);
 
   boost::asio::ip::udp::socket socket_;
   UdpSocketOptions options_;
