@@ -3,7 +3,7 @@
 # ratios against the other stacks measured in the same run.
 #
 #   bench/run.sh [BUILD_DIR]      (default: build; builds the bench targets first)
-# Output: $BUILD_DIR/bench-results/{stun.json,ice_connect_peerlink.json,ice_connect_aioice.json,summary.md}
+# Output: $BUILD_DIR/bench-results/{stun.json,ice_connect_peerlink.json,ice_connect_aioice.json,udp_recv.json,summary.md}
 #         and sctp_*.json, dtls_sctp_*.json, sctp_dtls.json (SCTP / DTLS+SCTP data path, see below).
 # SCTP_ONLY=1 runs only the SCTP and DTLS+SCTP part.
 # SIGNALING_ONLY=1 runs only the signaling fan-out/memory part (signaling_fanout.json; SIGNALING_QUICK=1: --quick).
@@ -20,7 +20,7 @@ mkdir -p "$out"
 if [ ! -f "$build/build.ninja" ]; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-targets="stun_bench ice_connect_bench sctp_bench dtls_sctp_bench"
+targets="stun_bench ice_connect_bench udp_recv_bench sctp_bench dtls_sctp_bench"
 targets="$targets signaling_fanout_bench"
 [ -n "${SCTP_ONLY:-}" ] && targets="sctp_bench dtls_sctp_bench"
 [ -n "${SIGNALING_ONLY:-}" ] && targets="signaling_fanout_bench"
@@ -50,6 +50,7 @@ echo "== ICE connect on loopback ($runs runs each)" >&2
 "$build/bench/ice_connect_bench" --runs "$runs" --out "$out/ice_connect_peerlink.json" >/dev/null
 /usr/bin/python3 bench/ice_connect_aioice.py --runs "$runs" --out "$out/ice_connect_aioice.json" >/dev/null
 
+
 /usr/bin/python3 - "$out" "$machine" <<'PY'
 import json, sys
 out, machine = sys.argv[1], sys.argv[2]
@@ -77,6 +78,23 @@ json.dump({"machine": machine, "stun": stun["benchmarks"], "ice_connect": [ours,
                       "ice_connect_p99_aioice_over_peerlink": ratio_p99}},
           open(f"{out}/all.json", "w"), indent=1)
 print(summary)
+PY
+
+echo "== UDP reads: recvmsg against recvmmsg (udp_recv_bench)" >&2
+"$build/bench/udp_recv_bench" --out "$out/udp_recv.json" >/dev/null
+/usr/bin/python3 - "$out" <<'PY'
+import json, sys
+d = json.load(open(f"{sys.argv[1]}/udp_recv.json"))
+lines = ["", "| UDP reads of a queued burst (1200 B) | senders | reads per call | calls/datagram | receiver CPU ns/datagram |",
+         "|---|---|---|---|---|"]
+for r in d["results"]:
+    lines.append(f"| {'recvmmsg' if r['recv_batch'] > 1 else 'recvmsg'} | {r['senders']} | {r['recv_batch']} | "
+                 f"{r['calls_per_datagram']:.3f} | {r['cpu_ns_per_datagram']:.0f} |")
+for q in d["ratios"]:
+    lines.append(f"\nFrom {q['senders']} sender(s): recvmsg costs {q['cpu_per_datagram_recvmsg_over_recvmmsg']:.2f}x the CPU per datagram of recvmmsg.")
+text = "\n".join(lines)
+open(f"{sys.argv[1]}/summary.md", "a").write(text + "\n")
+print(text)
 PY
 fi
 
