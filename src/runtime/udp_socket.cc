@@ -172,13 +172,9 @@ void UdpSocket::ReadReady() {
   ArmWait();
 }
 
-bool UdpSocket::Deliver(const std::weak_ptr<bool>& alive,
-                        const msghdr& msg,
-                        size_t n,
-                        const uint8_t* data,
-                        bool* delivered) {
+bool UdpSocket::Deliver(const std::weak_ptr<bool>& alive, msghdr& msg, size_t n, const uint8_t* data, bool* delivered) {
   size_t segment = 0;  // GRO: the size of each coalesced datagram (the last may be shorter)
-  for (const cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(const_cast<msghdr*>(&msg), const_cast<cmsghdr*>(c))) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
       int size = 0;
       std::memcpy(&size, CMSG_DATA(c), sizeof size);

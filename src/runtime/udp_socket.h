@@ -103,7 +103,7 @@ class UdpSocket {
   void ReadReady();
   // One read's datagrams (several if GRO coalesced them) to the handler. False: the handler
   // destroyed or closed the socket.
-  bool Deliver(const std::weak_ptr<bool>& alive, const msghdr& msg, size_t n, const uint8_t* data, bool* delivered);
+  bool Deliver(const std::weak_ptr<bool>& alive, msghdr& msg, size_t n, const uint8_t* data, bool* delivered);
 
   boost::asio::ip::udp::socket socket_;
   UdpSocketOptions options_;

@@ -260,9 +260,10 @@ class Association {
   // in, with capacity for `size` bytes when the block of a finished message is
   // at hand; RecycleMessageBuffer takes a delivered MessageReceived's payload
   // back once the application is done with it. The blocks of acknowledged
-  // messages return to the pool by themselves. Callers that use neither see no
-  // difference; those that do stop asking the allocator for a large block per
-  // message.
+  // messages return to the pool by themselves (and serve reassembly too), so a
+  // caller that uses neither still sees up to MessageBufferPool::kMaxBytes kept
+  // for a second or two after a transfer; one that uses both stops asking the
+  // allocator for a large block per message.
   std::vector<uint8_t> TakeMessageBuffer(size_t size);
   void RecycleMessageBuffer(std::vector<uint8_t> buffer);
   size_t spare_message_buffers() const { return message_pool_.size(); }
