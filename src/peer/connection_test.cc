@@ -39,6 +39,16 @@ std::optional<ChannelId> ChannelByLabel(const Pair::Side& s, const std::string& 
   return std::nullopt;
 }
 
+// A creates one in-band channel, the pair connects, and the channel opens on both sides: A's id,
+// or nothing if any step failed.
+std::optional<ChannelId> ConnectWithOneOpenChannel(Pair& p, const std::string& label) {
+  auto id = p.a().CreateDataChannel(p.now(), label);
+  if (!id.ok() || !p.Connect()) return std::nullopt;
+  if (!p.RunUntil([&] { return p.side_a().opened.size() == 1 && p.side_b().opened.size() == 1; }, Duration::Seconds(5)))
+    return std::nullopt;
+  return *id;
+}
+
 TEST(PeerConnection, ConnectsIceDtlsSctpAndReportsStates) {
   Pair p;
   ASSERT_TRUE(p.Connect()) << p.side_a().last_reason << " / " << p.side_b().last_reason;
@@ -175,11 +185,8 @@ TEST(PeerConnection, NegotiatedAndDcepChannelsCarryMessagesBothWays) {
 // the last record); the next messages, either way, make OpenSSL allocate them again.
 TEST(PeerConnection, IdleDtlsBuffersAreReleasedAndMessagesStillFlow) {
   Pair p;
-  auto da = p.a().CreateDataChannel(p.now(), "idle");
-  ASSERT_TRUE(da.ok());
-  ASSERT_TRUE(p.Connect());
-  ASSERT_TRUE(
-      p.RunUntil([&] { return p.side_a().opened.size() == 1 && p.side_b().opened.size() == 1; }, Duration::Seconds(5)));
+  const auto da = ConnectWithOneOpenChannel(p, "idle");
+  ASSERT_TRUE(da.has_value());
   auto db = ChannelByLabel(p.side_b(), "idle");
   ASSERT_TRUE(db.has_value());
   auto releases = [&](bool a) { return (a ? p.a() : p.b()).GetStats().transport.dtlsBufferReleases; };
@@ -216,11 +223,8 @@ TEST(PeerConnection, IdleDtlsBuffersAreReleasedAndMessagesStillFlow) {
 // block of a message the application handed back (RecycleMessageBuffer). Contents intact.
 TEST(PeerConnection, LargeMessagesReuseTheBlocksOfFinishedOnes) {
   Pair p;
-  auto da = p.a().CreateDataChannel(p.now(), "bulk");
-  ASSERT_TRUE(da.ok());
-  ASSERT_TRUE(p.Connect());
-  ASSERT_TRUE(
-      p.RunUntil([&] { return p.side_a().opened.size() == 1 && p.side_b().opened.size() == 1; }, Duration::Seconds(5)));
+  const auto da = ConnectWithOneOpenChannel(p, "bulk");
+  ASSERT_TRUE(da.has_value());
   auto reused = [&](bool a) { return (a ? p.a() : p.b()).GetStats().sctp.messageBuffersReused; };
   EXPECT_EQ(reused(true), 0u);
   EXPECT_EQ(reused(false), 0u);
