@@ -235,8 +235,10 @@ Deadline Agent::Impl::NextDeadline(Instant now) const {
       if (it->second.last_consent) ahead(*it->second.last_consent + config.consent_timeout, "consent-expiry");
     }
   }
-  if (first_valid_at && !selected && role == Role::kControlling)
+  if (first_valid_at && !selected && role == Role::kControlling) {
     ahead(*first_valid_at + config.nomination_wait, "nomination");
+    if (!peer_has_credentials) ahead(*first_valid_at + config.unconfirmed_nomination_wait, "nomination");
+  }
   if (last_pair_failed_at && !selected && state != State::kFailed)
     ahead(*last_pair_failed_at + config.trickle_wait, "trickle-wait");
   if (no_pairs_since && pairs.empty() && !selected && state != State::kFailed)
@@ -328,6 +330,10 @@ bool Agent::AddRemoteCandidate(Instant now, const Candidate& candidate) {
   return true;
 }
 
+void Agent::SetRemoteIceLite(bool lite) {
+  impl_->remote_lite = lite;
+}
+
 void Agent::SetRemoteEndOfCandidates(Instant now) {
   impl_->remote_eoc = true;
   impl_->UpdateState(now);
@@ -354,9 +360,11 @@ void Agent::Restart(Instant now) {
   s.triggered.clear();
   std::erase_if(s.checks, [](const Check& c) { return !c.previous_generation; });
   s.remotes.clear();
+  if (s.remote_creds) s.previous_remote_ufrag = s.remote_creds->ufrag;
   s.remote_creds.reset();
   s.remote_eoc = false;
   s.first_valid_at.reset();
+  s.peer_has_credentials = false;
   s.last_pair_failed_at.reset();
   s.no_pairs_since.reset();
   s.local_creds = Credentials{s.rng.IceChars(8), s.rng.IceChars(24)};

@@ -87,6 +87,11 @@ struct AgentConfig {
   // Controlling side (regular nomination): nominate the best valid pair once
   // no pending pair could beat it, or this long after the first valid pair.
   Duration nomination_wait = Duration::Millis(500);
+  // ... and only once the peer has shown that it holds our current credentials (a check of its
+  // own with our ufrag), or this long after the first valid pair. A peer that answers our checks
+  // before our description reaches it (it can: only its own password is needed) may ignore a
+  // nomination it gets then: Firefox does, after an ICE restart it offered while we control.
+  Duration unconfirmed_nomination_wait = Duration::Seconds(2);
   size_t max_pairs = 100;
   size_t max_remote_candidates = 64;
   std::string software = "peerlink";
@@ -198,6 +203,8 @@ class Agent {
   // component, TCP, a family with no local address, or over the limit.
   bool AddRemoteCandidate(Instant now, const Candidate& candidate);
   void SetRemoteEndOfCandidates(Instant now);
+  // The peer is ice-lite (a=ice-lite): it never checks, so nomination does not wait for it to.
+  void SetRemoteIceLite(bool lite);
 
   // --- Control -------------------------------------------------------------
   // ICE restart (RFC 8445 section 9): new local credentials; the selected

@@ -190,6 +190,12 @@ struct Agent::Impl {
   bool gathering_started = false;
   bool remote_eoc = false;
   bool closed = false;
+  // The peer sent an authenticated check with our current ufrag, so it holds our current
+  // credentials and can act on a nomination (MaybeNominate). False again after Restart.
+  bool peer_has_credentials = false;
+  bool remote_lite = false;  // an ice-lite peer sends no checks: nothing to wait for
+  // The peer's ufrag before the last Restart (HandleRequest).
+  std::string previous_remote_ufrag;
 
   std::vector<HostSocket> hosts;
   std::vector<LocalCandidate> locals;

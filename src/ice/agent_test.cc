@@ -486,6 +486,146 @@ TEST(IceAgent, DropsUnauthenticatedChecksAndDataFromStrangers) {
   EXPECT_EQ(a.GetStats().pairs.size(), 1u);
 }
 
+// A peer that restarts ICE may check with its new ufrag and our old one before our answer
+// reaches it (Chromium does: it pairs its new candidates with our old ones). Such a check belongs
+// to no generation we use, so it gets a 401 and no pair, before and after we restart ourselves;
+// only the previous generation's own credentials keep the old path's consent alive.
+TEST(IceAgent, ChecksMixingGenerationsGetUnauthorized) {
+  Harness h;
+  h.AddPeer(Controlling(), {"192.0.2.1:1000"});
+  h.AddPeer(Controlled(), {"192.0.2.2:2000"});
+  h.Start();
+  ASSERT_TRUE(h.RunUntil([&] { return h.BothConnected(); }, Duration::Seconds(5)));
+  Agent& a = *h.peer(0).agent;
+  const auto local = *SocketAddress::Parse("192.0.2.1:1000");
+  const auto early = *SocketAddress::Parse("192.0.2.2:2002");  // the peer's new candidate
+  const Credentials a_old = a.local_credentials();
+  const Credentials b_old = h.peer(1).agent->local_credentials();
+  const std::string b_new_ufrag = "newUfragOfB";
+  SeededRng rng(9);
+  auto check = [&](const std::string& username, const std::string& pwd) {
+    stun::StunMessageBuilder m(stun::Method::kBinding, stun::StunClass::kRequest, stun::RandomTransactionId(rng));
+    m.AddString(stun::attr::kUsername, username);
+    m.AddU64(stun::attr::kIceControlling, ~uint64_t{0});
+    m.AddU32(stun::attr::kPriority, 1000);
+    m.AddFlag(stun::attr::kUseCandidate);
+    m.AddMessageIntegrity(stun::ShortTermKey(pwd));
+    m.AddFingerprint();
+    return std::move(m).Finish();
+  };
+  // The error code of our answer to `req` from `from` (0: a success, -1: no answer).
+  auto answer = [&](const std::vector<uint8_t>& req, const SocketAddress& from) {
+    EXPECT_EQ(a.HandleDatagram(h.now(), local, from, req), Received::kConsumed);
+    int code = -1;
+    for (int i = 0; i < 20; ++i) {
+      Output out = a.PollOutput(h.now());
+      if (auto* t = std::get_if<Transmit>(&out)) {
+        auto m = stun::StunMessage::Parse(t->data);
+        if (!m.ok() || t->destination != from || m->cls() == stun::StunClass::kRequest) continue;
+        code = m->GetErrorCode() ? m->GetErrorCode()->code : 0;
+      } else if (std::holds_alternative<Deadline>(out)) {
+        break;
+      }
+    }
+    return code;
+  };
+  const size_t pairs_before = a.GetStats().pairs.size();
+  // Before the peer's restart offer reaches us: our current ufrag, the peer's unknown new one.
+  EXPECT_EQ(answer(check(a_old.ufrag + ":" + b_new_ufrag, a_old.pwd), early), 401);
+  EXPECT_EQ(a.GetStats().pairs.size(), pairs_before);
+  EXPECT_EQ(a.role(), Role::kControlling);  // no role conflict was acted on either
+  // After we restarted (the offer arrived): our previous ufrag with the peer's new one is no
+  // generation either; the previous generation's own pair of ufrags still is.
+  a.Restart(h.now());
+  a.SetRemoteCredentials(h.now(), Credentials{b_new_ufrag, "a-password-of-22-chars-"});
+  EXPECT_EQ(answer(check(a_old.ufrag + ":" + b_new_ufrag, a_old.pwd), early), 401);
+  EXPECT_EQ(answer(check(a_old.ufrag + ":" + b_old.ufrag, a_old.pwd), *SocketAddress::Parse("192.0.2.2:2000")), 0);
+  EXPECT_TRUE(a.GetStats().pairs.empty());
+  // The new generation's credentials are accepted (and pair the new candidate), also with the
+  // peer's previous ufrag (werift sends that after a check of our previous generation reached it).
+  EXPECT_EQ(answer(check(a.local_credentials().ufrag + ":" + b_new_ufrag, a.local_credentials().pwd), early), 0);
+  EXPECT_EQ(a.GetStats().pairs.size(), 1u);
+  EXPECT_EQ(answer(check(a.local_credentials().ufrag + ":" + b_old.ufrag, a.local_credentials().pwd), early), 0);
+  EXPECT_EQ(answer(check(a.local_credentials().ufrag + ":someoneElse", a.local_credentials().pwd), early), 401);
+}
+
+// A controlled peer may answer our checks before it holds our description (only its own password
+// is needed), and then ignore the nomination (Firefox does, after an ICE restart it offered). So
+// the controlling agent nominates only once the peer has checked us with our current ufrag, or
+// after unconfirmed_nomination_wait; an ice-lite peer, which never checks, is not waited for.
+TEST(IceAgent, NominationWaitsForThePeerToHoldOurCredentials) {
+  for (const bool lite : {false, true}) {
+    SCOPED_TRACE(lite ? "ice-lite peer" : "full peer");
+    Harness h;
+    h.AddPeer(Controlling(), {"192.0.2.1:1000"});
+    h.AddPeer(Controlled(), {"192.0.2.2:2000"});
+    const auto a_addr = *SocketAddress::Parse("192.0.2.1:1000");
+    std::optional<Instant> nominated_at;
+    // The peer's own checks never arrive; our checks and its answers do.
+    h.set_drop([&](const SocketAddress& from, const SocketAddress& to, const std::vector<uint8_t>& d) {
+      auto m = stun::StunMessage::Parse(d);
+      if (!m.ok() || m->cls() != stun::StunClass::kRequest) return false;
+      if (from == a_addr && m->Has(stun::attr::kUseCandidate) && !nominated_at) nominated_at = h.now();
+      return to == a_addr;
+    });
+    if (lite) h.peer(0).agent->SetRemoteIceLite(true);
+    const Instant start = h.now();
+    h.Start();
+    ASSERT_TRUE(h.RunUntil([&] { return h.peer(0).selected.has_value(); }, Duration::Seconds(5)));
+    ASSERT_TRUE(nominated_at);
+    if (lite) {
+      EXPECT_LT(*nominated_at - start, Duration::Millis(20));
+    } else {
+      EXPECT_GE(*nominated_at - start, AgentConfig{}.unconfirmed_nomination_wait);
+      EXPECT_LT(*nominated_at - start, AgentConfig{}.unconfirmed_nomination_wait + Duration::Millis(20));
+    }
+    EXPECT_TRUE(h.Connected(0));
+  }
+}
+
+// After an ICE restart offered by the controlled peer, our answer reaches it only after our first
+// checks did: the nomination waits for its first check with our new ufrag, and then follows it
+// at once.
+TEST(IceAgent, RestartNominationFollowsThePeersFirstCheckWithOurNewUfrag) {
+  Harness h;
+  h.AddPeer(Controlling(), {"192.0.2.1:1000"});
+  h.AddPeer(Controlled(), {"192.0.2.2:2000"});
+  h.Start();
+  ASSERT_TRUE(h.RunUntil([&] { return h.BothConnected(); }, Duration::Seconds(5)));
+  h.set_auto_signal(false);
+  // The peer restarts and offers: we learn its credentials and candidates, then restart and
+  // check; the peer learns ours 300 ms later.
+  h.peer(1).agent->Restart(h.now());
+  h.peer(0).agent->Restart(h.now());
+  h.peer(0).agent->SetRemoteCredentials(h.now(), h.peer(1).agent->local_credentials());
+  for (auto& c : h.peer(1).local_candidates)
+    h.peer(0).agent->AddRemoteCandidate(h.now(), c);
+  h.peer(0).selected.reset();
+  h.peer(1).selected.reset();
+  std::optional<Instant> nominated_at;
+  const auto a_addr = *SocketAddress::Parse("192.0.2.1:1000");
+  const std::string new_ufrag = h.peer(0).agent->local_credentials().ufrag;
+  h.set_drop([&](const SocketAddress& from, const SocketAddress&, const std::vector<uint8_t>& d) {
+    auto m = stun::StunMessage::Parse(d);
+    if (m.ok() && from == a_addr && m->cls() == stun::StunClass::kRequest && m->Has(stun::attr::kUseCandidate) &&
+        !nominated_at)
+      nominated_at = h.now();
+    return false;
+  });
+  h.Drain(0);
+  h.RunFor(Duration::Millis(300));
+  EXPECT_FALSE(nominated_at) << "nominated before the peer could know our new credentials";
+  const Instant answered = h.now();
+  h.peer(1).agent->SetRemoteCredentials(h.now(), h.peer(0).agent->local_credentials());
+  for (auto& c : h.peer(0).local_candidates)
+    h.peer(1).agent->AddRemoteCandidate(h.now(), c);
+  h.Drain(1);
+  ASSERT_TRUE(h.RunUntil([&] { return h.peer(0).selected && h.peer(1).selected; }, Duration::Seconds(5)));
+  ASSERT_TRUE(nominated_at);
+  EXPECT_LT(*nominated_at - answered, Duration::Millis(20));
+  EXPECT_EQ(new_ufrag, h.peer(0).agent->local_credentials().ufrag);
+}
+
 // A loopback socket never pairs with a non-loopback source (nor the reverse), so a check across
 // them gets no answer: a success would tell the peer the pair works, and a peer that nominates
 // it (aiortc does) would then send its DTLS where we drop it.

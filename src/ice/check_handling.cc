@@ -41,20 +41,35 @@ void Agent::Impl::HandleRequest(Instant now,
   }
   const auto colon = username->find(':');
   const std::string_view ours = username->substr(0, colon);
+  const std::string_view theirs = colon == std::string_view::npos ? std::string_view{} : username->substr(colon + 1);
+  // The peer's half is checked too once its ufrag is known. A peer that restarted ICE checks with
+  // its new ufrag and our old one until our answer reaches it (Chromium pairs its new candidates
+  // with our old ones at once): answering those, as our current generation before we restart or
+  // as the previous one after, makes the peer select a path that neither generation uses. A
+  // check with our current ufrag and the peer's previous one is taken as current: only our latest
+  // description carries that ufrag (werift labels its new-generation checks so when a check of
+  // our previous generation reached it after its restart).
   bool previous_gen = false;
-  if (ours != local_creds.ufrag) {
-    if (previous && ours == previous->local_credentials.ufrag)
-      previous_gen = true;
-    else {
+  if (ours == local_creds.ufrag) {
+    const bool theirs_known = !remote_creds || theirs == remote_creds->ufrag ||
+                              (!previous_remote_ufrag.empty() && theirs == previous_remote_ufrag);
+    if (!theirs_known) {
       reply(ErrorResponse(msg, stun::error::kUnauthorized));
       return;
     }
+  } else if (previous && ours == previous->local_credentials.ufrag && theirs == previous->remote_credentials.ufrag) {
+    previous_gen = true;
+  } else {
+    reply(ErrorResponse(msg, stun::error::kUnauthorized));
+    return;
   }
   const std::string& pwd = previous_gen ? previous->local_credentials.pwd : local_creds.pwd;
   if (!msg.VerifyMessageIntegrity(stun::ShortTermKey(pwd))) {
     reply(ErrorResponse(msg, stun::error::kUnauthorized));
     return;
   }
+  const bool first_proof = !previous_gen && !peer_has_credentials;
+  if (!previous_gen) peer_has_credentials = true;
   // A check on a pair AddPair would never form gets no answer: a success would make the pair
   // valid for the peer while we never use it, and a peer that nominates it would send its data
   // where we drop it.
@@ -134,6 +149,7 @@ void Agent::Impl::HandleRequest(Instant now,
   p->last_received = now;
   const bool use_candidate = msg.Has(stun::attr::kUseCandidate);
   if (use_candidate && role == Role::kControlled) p->remote_nominated = true;
+  if (first_proof) MaybeNominate(now);  // a valid pair may have been waiting for this check
   if (p->state == PairState::kSucceeded) {
     // Section 7.3.1.5: a nomination on a pair that already succeeded selects it.
     if (p->remote_nominated && role == Role::kControlled) Select(now, *p);
@@ -265,6 +281,9 @@ void Agent::Impl::MaybeNominate(Instant now) {
     if (p.priority > best->priority && p.state != PairState::kFailed && p.state != PairState::kSucceeded)
       better_pending = true;
   if (better_pending && first_valid_at && now - *first_valid_at < config.nomination_wait) return;
+  if (!peer_has_credentials && !remote_lite && first_valid_at &&
+      now - *first_valid_at < config.unconfirmed_nomination_wait)
+    return;
   SendCheck(now, *best, /*use_candidate=*/true, /*consent=*/false);
   best->state = PairState::kSucceeded;  // stays valid while the nomination is in flight
 }

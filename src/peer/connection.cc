@@ -108,6 +108,7 @@ RemoteParamsStatus Connection::SetRemoteParameters(Instant now, const RemotePara
     return RemoteParamsStatus::kOk;
   }
   remote_ = remote;
+  ice_->SetRemoteIceLite(remote.ice_lite);
   ice_->SetRemoteCredentials(now, remote.ice);
 
   dtls::Options d;
