@@ -5,6 +5,7 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -1693,7 +1694,10 @@ void PeerConnection::Impl::Dispatch(peer::Event& event) {
     auto line = SignaledCandidate(e->candidate);
     if (!line) return;
     IceCandidate c{std::move(*line), mid, 0};
-    local_candidates.push_back(c.candidate);
+    // An ICE restart announces the same candidates again (for the new credentials): the
+    // handler hears them again, the description keeps one copy.
+    if (std::find(local_candidates.begin(), local_candidates.end(), c.candidate) == local_candidates.end())
+      local_candidates.push_back(c.candidate);
     if (auto f = Handler(&Impl::on_ice_candidate)) f(c);
   } else if (auto* e = std::get_if<peer::IceGatheringStateChange>(&event)) {
     gathering_state = Map(e->state);

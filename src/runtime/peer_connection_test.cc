@@ -13,6 +13,7 @@
 #include <deque>
 #include <mutex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "src/base/rng.h"
@@ -468,6 +469,17 @@ TEST(PeerConnectionTest, IceRestartFromEitherSideKeepsTheConnection) {
     auto back = offerer->SetRemoteDescription(*answer);
     ASSERT_TRUE(back.ok()) << back.error().message;
     p.trickle.Flush();
+    // Each side's description lists each candidate once: the restart re-announces the
+    // candidates, it does not add a second copy of them.
+    for (PeerConnection* pc : {offerer, answerer}) {
+      std::vector<std::string> lines;
+      std::istringstream in(pc->local_description()->sdp);
+      for (std::string l; std::getline(in, l);)
+        if (l.rfind("a=candidate:", 0) == 0) lines.push_back(l);
+      EXPECT_FALSE(lines.empty());
+      std::set<std::string> unique(lines.begin(), lines.end());
+      EXPECT_EQ(unique.size(), lines.size()) << pc->local_description()->sdp;
+    }
     const size_t before = got.messages;
     ASSERT_TRUE((*ch)->Send("after restart").ok());
     EXPECT_TRUE(WaitFor([&] {
