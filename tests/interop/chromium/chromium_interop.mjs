@@ -44,6 +44,7 @@ import {
   requireRoot,
   runBrowserEcho,
   runTest,
+  WireTrace,
 } from "../common/echo_harness.mjs";
 import { CHROMIUM, HEADLESS_FLAGS, NO_MDNS_FLAG, chromiumInNetns } from "./launch.mjs";
 
@@ -65,8 +66,11 @@ async function run(binary, role, mode) {
   const tmp = mkdtempSync(join(tmpdir(), "peerlink-chromium-"));
   let server = null;
   let context = null;
+  let trace = null;
   try {
     topo.up();
+    trace = new WireTrace(topo.echoNs, topo.echoIface);
+    await trace.ready;
     server = new EchoServer(binary, {
       bind: OUR_IP,
       offer: role === "offerer",
@@ -97,8 +101,10 @@ async function run(binary, role, mode) {
     });
   } catch (e) {
     if (server) server.dumpLog();
+    if (trace) trace.dump();
     throw e;
   } finally {
+    if (trace) trace.stop();
     if (context) await context.close().catch(() => {});
     if (server && server.proc.exitCode === null) server.proc.kill("SIGKILL");
     topo.down();

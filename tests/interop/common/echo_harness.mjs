@@ -224,6 +224,7 @@ export class Topology {
     this.prefix = `${tag}${process.pid}`;
     this.browserNs = `${this.prefix}b`;
     this.echoNs = `${this.prefix}e`;
+    this.echoIface = `${this.prefix}v1`;  // echo_server's end of the veth pair
   }
   // Namespaces of earlier runs that were killed (e.g. by a ctest timeout) before cleaning up.
   static removeStale(tag) {
@@ -253,6 +254,61 @@ export class Topology {
   down() {
     deleteNamespace(this.browserNs);
     deleteNamespace(this.echoNs);
+  }
+}
+
+// The STUN messages on one interface of a namespace (tests/interop/loopback_trace.py --stun-only,
+// root), kept in memory: dump() prints the tail when a test fails, so that an ICE failure in CI
+// shows who checked whom, with which ufrag, role and nomination. A trace that cannot start
+// (no python3) says so in the dump and does not fail the test.
+// A WireTrace.dump filter: the lines to or from `ip` on a port of the a=candidate lines of `sdps`
+// (our peer's descriptions).
+export function portsFilter(sdps, ip) {
+  const ports = sdps.flatMap((sdp) =>
+    sdp
+      .split(/\r?\n/)
+      .filter((l) => l.startsWith("a=candidate:"))
+      .map((l) => l.split(" ")[5]),
+  );
+  return (line) => ports.some((p) => line.includes(`${ip}:${p}-`) || line.includes(`${ip}:${p} `));
+}
+
+// netns null: the current namespace (on `lo`, where parallel tests also talk: dump's filter picks
+// one test's lines, e.g. by echo_server's ports).
+export class WireTrace {
+  constructor(netns, iface) {
+    const script = join(dirname(fileURLToPath(import.meta.url)), "..", "loopback_trace.py");
+    this.lines = [];
+    const cmd = ["python3", script, "--iface", iface, "--stun-only"];
+    this.proc = netns
+      ? spawn("ip", ["netns", "exec", netns, ...cmd], { stdio: ["ignore", "pipe", "pipe"] })
+      : spawn(cmd[0], cmd.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+    let started;
+    const ready = new Promise((resolve) => (started = resolve));
+    this.proc.on("error", (e) => {
+      this.lines.push(`(wire trace did not start: ${e.message})`);
+      started();
+    });
+    this.proc.on("exit", started);
+    const keep = (line) => {
+      this.lines.push(line);
+      if (this.lines.length > 4000) this.lines.splice(0, 1000);
+    };
+    createInterface({ input: this.proc.stdout }).on("line", keep);
+    createInterface({ input: this.proc.stderr }).on("line", (l) => {
+      keep("trace: " + l);
+      started();
+    });
+    // Resolves once the sniffer captures (its first stderr line), it failed, or after 5 s.
+    this.ready = withTimeout(ready, 5000, "the wire trace to start").catch(() => {});
+  }
+  dump(n = 120, filter = () => true) {
+    const lines = this.lines.filter((l) => l.startsWith("(") || l.startsWith("trace: ") || filter(l));
+    console.error(`wire trace, STUN only (last ${Math.min(n, lines.length)} of ${lines.length} lines):\n  ` +
+      lines.slice(-n).join("\n  "));
+  }
+  stop() {
+    if (this.proc.exitCode === null) this.proc.kill("SIGKILL");
   }
 }
 
@@ -373,6 +429,7 @@ export async function runBrowserEcho({ page, server, role, mdns, forwardEndOfCan
     hold: () => (remoteSet = false),
     release: flush,
     other: "browser",
+    initiators: ["our peer", "browser", "browser, candidates in its offer"],
   });
 
   // Closing in the browser must close our peer: echo_server exits 0 once its connection closed.
@@ -388,7 +445,7 @@ export function pageRestartDriver(page) {
   return {
     ufrags: () => page.evaluate(() => window.peer.ufrags()),
     answerRestart: (sdp) => page.evaluate((s) => window.peer.answerRestart(s), sdp),
-    offerRestart: () => page.evaluate(() => window.peer.offerRestart()),
+    offerRestart: (withCandidates) => page.evaluate((w) => window.peer.offerRestart(w), withCandidates),
     acceptAnswer: (sdp) => page.evaluate((s) => window.peer.acceptAnswer(s), sdp),
     waitIceConnected: (ms) => page.evaluate((t) => window.peer.waitIceConnected(t), ms),
     echoOne: (text, ms) => page.evaluate(([t, m]) => window.peer.echoOne(t, m), [text, ms]),
@@ -401,7 +458,11 @@ export function pageRestartDriver(page) {
 // used before), the other peer's ICE must be connected and a message on its first channel must
 // come back. hold()/release() gate the other peer's trickled candidates so that they reach our
 // peer after the description they belong to; `other` names it in the output; `initiators`
-// (default both) says whose restarts run.
+// (default both) says whose restarts run. An initiator "<other>, candidates in its offer" is a
+// restart by the other peer whose offer waits for its first new candidate
+// (driver.offerRestart(true)): our peer then checks that candidate while the other peer, without
+// our answer yet, checks our old candidates with its new ufrag (Chromium does), the race that
+// once left our peer with no new pair.
 export async function runIceRestarts(driver, server, { hold, release, other, initiators = ["our peer", other] }) {
   const ufrag = (sdp) => /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1];
   const ours = new Set([(await driver.ufrags()).remote]);  // every ufrag of ours so far
@@ -420,7 +481,9 @@ export async function runIceRestarts(driver, server, { hold, release, other, ini
       const answer = await driver.answerRestart(offer.sdp);
       server.send({ type: "answer", sdp: answer });
     } else {
-      const offer = await driver.offerRestart();
+      const withCandidates = by.endsWith("candidates in its offer");
+      const offer = await driver.offerRestart(withCandidates);
+      if (withCandidates && !/^a=candidate:/m.test(offer)) fail(`${other}'s restart offer carries no candidate`);
       server.send({ type: "offer", sdp: offer });
       const answer = await withTimeout(server.next("answer"), TIMEOUT_MS, "echo_server's answer to the restart");
       if (ours.has(ufrag(answer.sdp))) fail("our peer answered the browser's ICE restart with an old ufrag: " + ufrag(answer.sdp));

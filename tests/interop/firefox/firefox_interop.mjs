@@ -29,6 +29,7 @@ import {
   requireRoot,
   runBrowserEcho,
   runTest,
+  WireTrace,
 } from "../common/echo_harness.mjs";
 import { BASE_PREFS, FIREFOX } from "./launch.mjs";
 
@@ -47,7 +48,10 @@ async function run(binary, role, mode, echoNs) {
   const tmp = mkdtempSync(join(tmpdir(), "peerlink-firefox-"));
   let server = null;
   let browser = null;
+  let trace = null;
   try {
+    trace = new WireTrace(echoNs, echoNs.replace(/e$/, "v1"));  // Topology's echoNs and echoIface
+    await trace.ready;
     server = new EchoServer(binary, { bind: OUR_IP, offer: role === "offerer", netns: echoNs, captureStderr: true });
     browser = await puppeteer.launch({
       browser: "firefox",
@@ -69,8 +73,10 @@ async function run(binary, role, mode, echoNs) {
     });
   } catch (e) {
     if (server) server.dumpLog();
+    if (trace) trace.dump();
     throw e;
   } finally {
+    if (trace) trace.stop();
     if (browser) await browser.close().catch(() => {});
     if (server && server.proc.exitCode === null) server.proc.kill("SIGKILL");
     rmSync(tmp, { recursive: true, force: true });

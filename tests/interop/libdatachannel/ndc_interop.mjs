@@ -32,7 +32,9 @@ import {
   runChannelMatrix,
   runTest,
   toPageForm,
+  portsFilter,
   withTimeout,
+  WireTrace,
 } from "../common/echo_harness.mjs";
 
 // node-datachannel is resolved from this directory's node_modules (npm ci, pinned by
@@ -123,6 +125,10 @@ function ndcDriver(pc) {
 }
 
 async function run(binary, role) {
+  // The STUN traffic on lo, printed (echo_server's ports only) if the test fails.
+  const trace = new WireTrace(null, "lo");
+  await trace.ready;
+  const ourSdps = [];
   // An error event from echo_server fails the step waiting for it.
   const server = new EchoServer(binary, { bind: LOOPBACK, offer: role === "offerer", rejectOnError: true });
   const pc = new RTCPeerConnection({ iceServers: [], bindAddress: LOOPBACK });
@@ -136,6 +142,7 @@ async function run(binary, role) {
       server.send({ type: "offer", sdp: pc.localDescription.sdp });
       flush();
       const answer = await withTimeout(server.next("answer"), TIMEOUT_MS, "echo_server's answer");
+      ourSdps.push(answer.sdp);
       await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
     } else {
       opened = new Promise((resolve) => {
@@ -146,6 +153,7 @@ async function run(binary, role) {
         };
       });
       const offer = await withTimeout(server.next("offer"), TIMEOUT_MS, "echo_server's offer");
+      ourSdps.push(offer.sdp);
       await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
       const flush = trickle(pc, server);
       await pc.setLocalDescription(await pc.createAnswer());
@@ -162,7 +170,11 @@ async function run(binary, role) {
     checkEchoes(sent, await echoes);
     await runChannelMatrix(ndcDriver(pc), server);
     if (server.errors.length) fail("echo_server reported: " + server.errors.join("; "));
+  } catch (e) {
+    trace.dump(150, portsFilter(ourSdps, LOOPBACK));
+    throw e;
   } finally {
+    trace.stop();
     pc.close();
     server.proc.stdin.end();
     const exited = await withTimeout(server.exited, 5000, "echo_server to exit").catch(() => null);

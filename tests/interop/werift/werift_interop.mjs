@@ -33,7 +33,9 @@ import {
   runIceRestarts,
   runTest,
   toPageForm,
+  portsFilter,
   withTimeout,
+  WireTrace,
 } from "../common/echo_harness.mjs";
 
 // werift is resolved from this directory's node_modules (npm ci, pinned by package-lock.json).
@@ -186,6 +188,10 @@ function weriftDriver(pc) {
 }
 
 async function run(binary, role) {
+  // The STUN traffic on lo, printed (echo_server's ports only) if the test fails.
+  const trace = new WireTrace(null, "lo");
+  await trace.ready;
+  const ourSdps = [];
   // An error event from echo_server fails the step waiting for it.
   // captureStderr: runIceRestarts reads our peer's "selected pair" log lines.
   const server = new EchoServer(binary, {
@@ -214,6 +220,7 @@ async function run(binary, role) {
       server.send({ type: "offer", sdp: loopbackOnly(pc.localDescription.sdp) });
       flush();
       const answer = await withTimeout(server.next("answer"), TIMEOUT_MS, "echo_server's answer");
+      ourSdps.push(answer.sdp);
       await pc.setRemoteDescription({ type: "answer", sdp: answer.sdp });
     } else {
       opened = new Promise((resolve) =>
@@ -223,6 +230,7 @@ async function run(binary, role) {
         }),
       );
       const offer = await withTimeout(server.next("offer"), TIMEOUT_MS, "echo_server's offer");
+      ourSdps.push(offer.sdp);
       await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
       flush = trickle(pc, server);
       await pc.setLocalDescription(await pc.createAnswer());
@@ -244,21 +252,20 @@ async function run(binary, role) {
       maxSize: false,
       lifetimeMs: 3000,
     });
-    // Our peer restarts; werift answers. Restarts from werift's side (restartIce() and its
-    // offer, which our peer answers) lose the echo after them in ~1 of 9 runs: on the wire werift
-    // answers our checks of the new generation but sends no DTLS record after its restart, so
-    // they are not run unless WERIFT_RESTARTS=both (docs/interop.md, werift).
+    // Our peer restarts and werift answers, then werift restarts (restartIce() and its offer)
+    // and our peer answers (docs/interop.md, werift).
     await runIceRestarts(weriftRestartDriver(pc, channel), server, {
       hold: flush.hold,
       release: flush,
       other: "werift",
-      initiators: process.env.WERIFT_RESTARTS === "both" ? ["our peer", "werift"] : ["our peer"],
     });
     if (server.errors.length) fail("echo_server reported: " + server.errors.join("; "));
   } catch (e) {
     server.dumpLog();
+    trace.dump(150, portsFilter(ourSdps, LOOPBACK));
     throw e;
   } finally {
+    trace.stop();
     await pc.close().catch(() => {});
     server.proc.stdin.end();
     const exited = await withTimeout(server.exited, 5000, "echo_server to exit").catch(() => null);
