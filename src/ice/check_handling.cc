@@ -68,7 +68,6 @@ void Agent::Impl::HandleRequest(Instant now,
     reply(ErrorResponse(msg, stun::error::kUnauthorized));
     return;
   }
-  const bool first_proof = !previous_gen && !peer_has_credentials;
   if (!previous_gen) peer_has_credentials = true;
   // A check on a pair AddPair would never form gets no answer: a success would make the pair
   // valid for the peer while we never use it, and a peer that nominates it would send its data
@@ -105,6 +104,9 @@ void Agent::Impl::HandleRequest(Instant now,
   b.AddMessageIntegrity(stun::ShortTermKey(pwd));
   b.AddFingerprint();
   reply(std::move(b).Finish());
+  // A valid pair may have been waiting for the peer to hold our credentials (MaybeNominate);
+  // here, before the paths below that return without pairing.
+  if (!previous_gen) MaybeNominate(now);
 
   if (previous_gen) {
     previous->pair.last_received = now;
@@ -149,7 +151,6 @@ void Agent::Impl::HandleRequest(Instant now,
   p->last_received = now;
   const bool use_candidate = msg.Has(stun::attr::kUseCandidate);
   if (use_candidate && role == Role::kControlled) p->remote_nominated = true;
-  if (first_proof) MaybeNominate(now);  // a valid pair may have been waiting for this check
   if (p->state == PairState::kSucceeded) {
     // Section 7.3.1.5: a nomination on a pair that already succeeded selects it.
     if (p->remote_nominated && role == Role::kControlled) Select(now, *p);
