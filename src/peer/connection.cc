@@ -99,6 +99,10 @@ RemoteParamsStatus Connection::SetRemoteParameters(Instant now, const RemotePara
       // credentials (RFC 8839 section 4.4.1.1.1; RFC 8829 section 5.3.1).
       if (ice_->has_remote_credentials()) ice_->Restart(now);
       ice_->SetRemoteCredentials(now, remote.ice);
+    } else if (!ice_->has_remote_credentials()) {
+      // The answer to our RestartIce kept the peer's credentials (RFC 8839 section 4.4.1.1.1
+      // asks for new ones): check the new generation with them rather than wait for ever.
+      ice_->SetRemoteCredentials(now, remote.ice);
     }
     remote_->ice = remote.ice;
     if (remote.max_message_size != remote_->max_message_size) {

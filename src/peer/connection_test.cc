@@ -7,6 +7,7 @@
 
 #include "src/base/crypto.h"
 #include "src/peer/test_pair.h"
+#include "src/stun/message.h"
 
 namespace peerlink::peer {
 namespace {
@@ -382,6 +383,31 @@ TEST(PeerConnection, ARemoteIceRestartRestartsOursAndAnAnsweredOneDoesNot) {
   // The same credentials again change nothing.
   ASSERT_EQ(p.a().SetRemoteParameters(p.now(), r), RemoteParamsStatus::kOk);
   EXPECT_EQ(p.a().local_ice_credentials().ufrag, ours.ufrag);
+}
+
+// A peer that answers our RestartIce with its old credentials (RFC 8839 asks for new ones):
+// our new generation checks with them instead of waiting for credentials that never come.
+TEST(PeerConnection, AnAnswerKeepingThePeersIceCredentialsStillStartsOurChecks) {
+  Pair p;
+  ASSERT_TRUE(p.Connect());
+  const RemoteParams r = p.ParamsFor(true);
+  p.a().RestartIce(p.now());
+  const std::string expected = r.ice.ufrag + ":" + p.a().local_ice_credentials().ufrag;
+  bool checked = false;
+  p.set_filter([&](bool from_a, std::vector<uint8_t>& d) {
+    auto m = stun::StunMessage::Parse(d);
+    if (from_a && m.ok() && m->cls() == stun::StunClass::kRequest && m->GetString(stun::attr::kUsername) == expected)
+      checked = true;
+    return false;
+  });
+  ASSERT_EQ(p.a().SetRemoteParameters(p.now(), r), RemoteParamsStatus::kOk);
+  ice::Candidate c;  // the peer's candidate, as its answer would carry it again
+  c.foundation = "1";
+  c.priority = 2'000'000'000;
+  c.address = p.side_b().address;
+  ASSERT_TRUE(p.a().AddRemoteCandidate(p.now(), c));
+  p.DrainAll();
+  EXPECT_TRUE(p.RunUntil([&] { return checked; }, Duration::Seconds(1)));
 }
 
 TEST(PeerConnection, NonStunNonDtlsDatagramsAreDroppedAndCounted) {
