@@ -453,12 +453,35 @@ TEST(IceAgent, RestartKeepsOldPathUntilNewPairSelected) {
   EXPECT_EQ(h.peer(0).app_data.back(), "after restart");
 }
 
-TEST(IceAgent, DropsUnauthenticatedChecksAndDataFromStrangers) {
-  Harness h;
+// Hands `request` from `from` to `agent` on `local` and returns the error code of the answer
+// (0: a success response, -1: no answer).
+int AnswerCode(Agent& agent, Instant now, const SocketAddress& local, const SocketAddress& from, ByteView request) {
+  EXPECT_EQ(agent.HandleDatagram(now, local, from, request), Received::kConsumed);
+  int code = -1;
+  for (int i = 0; i < 20; ++i) {
+    Output out = agent.PollOutput(now);
+    if (auto* t = std::get_if<Transmit>(&out)) {
+      auto m = stun::StunMessage::Parse(t->data);
+      if (!m.ok() || t->destination != from || m->cls() == stun::StunClass::kRequest) continue;
+      code = m->GetErrorCode() ? m->GetErrorCode()->code : 0;
+    } else if (std::holds_alternative<Deadline>(out)) {
+      break;
+    }
+  }
+  return code;
+}
+
+// Agent 0 (controlling, 192.0.2.1:1000) connected to agent 1 (controlled, 192.0.2.2:2000).
+void ConnectTwo(Harness& h) {
   h.AddPeer(Controlling(), {"192.0.2.1:1000"});
   h.AddPeer(Controlled(), {"192.0.2.2:2000"});
   h.Start();
   ASSERT_TRUE(h.RunUntil([&] { return h.BothConnected(); }, Duration::Seconds(5)));
+}
+
+TEST(IceAgent, DropsUnauthenticatedChecksAndDataFromStrangers) {
+  Harness h;
+  ASSERT_NO_FATAL_FAILURE(ConnectTwo(h));
   Agent& a = *h.peer(0).agent;
   const auto local = *SocketAddress::Parse("192.0.2.1:1000");
   const auto stranger = *SocketAddress::Parse("198.51.100.66:4444");
@@ -471,18 +494,7 @@ TEST(IceAgent, DropsUnauthenticatedChecksAndDataFromStrangers) {
   b.AddMessageIntegrity(stun::ShortTermKey("wrong password"));
   b.AddFingerprint();
   auto req = std::move(b).Finish();
-  EXPECT_EQ(a.HandleDatagram(h.now(), local, stranger, req), Received::kConsumed);
-  bool saw_401 = false;
-  for (int i = 0; i < 10; ++i) {
-    Output out = a.PollOutput(h.now());
-    if (auto* t = std::get_if<Transmit>(&out)) {
-      auto m = stun::StunMessage::Parse(t->data);
-      if (m.ok() && t->destination == stranger && m->GetErrorCode() && m->GetErrorCode()->code == 401) saw_401 = true;
-    } else if (std::holds_alternative<Deadline>(out)) {
-      break;
-    }
-  }
-  EXPECT_TRUE(saw_401);
+  EXPECT_EQ(AnswerCode(a, h.now(), local, stranger, req), 401);
   EXPECT_EQ(a.GetStats().pairs.size(), 1u);
 }
 
@@ -492,10 +504,7 @@ TEST(IceAgent, DropsUnauthenticatedChecksAndDataFromStrangers) {
 // only the previous generation's own credentials keep the old path's consent alive.
 TEST(IceAgent, ChecksMixingGenerationsGetUnauthorized) {
   Harness h;
-  h.AddPeer(Controlling(), {"192.0.2.1:1000"});
-  h.AddPeer(Controlled(), {"192.0.2.2:2000"});
-  h.Start();
-  ASSERT_TRUE(h.RunUntil([&] { return h.BothConnected(); }, Duration::Seconds(5)));
+  ASSERT_NO_FATAL_FAILURE(ConnectTwo(h));
   Agent& a = *h.peer(0).agent;
   const auto local = *SocketAddress::Parse("192.0.2.1:1000");
   const auto early = *SocketAddress::Parse("192.0.2.2:2002");  // the peer's new candidate
@@ -513,21 +522,8 @@ TEST(IceAgent, ChecksMixingGenerationsGetUnauthorized) {
     m.AddFingerprint();
     return std::move(m).Finish();
   };
-  // The error code of our answer to `req` from `from` (0: a success, -1: no answer).
   auto answer = [&](const std::vector<uint8_t>& req, const SocketAddress& from) {
-    EXPECT_EQ(a.HandleDatagram(h.now(), local, from, req), Received::kConsumed);
-    int code = -1;
-    for (int i = 0; i < 20; ++i) {
-      Output out = a.PollOutput(h.now());
-      if (auto* t = std::get_if<Transmit>(&out)) {
-        auto m = stun::StunMessage::Parse(t->data);
-        if (!m.ok() || t->destination != from || m->cls() == stun::StunClass::kRequest) continue;
-        code = m->GetErrorCode() ? m->GetErrorCode()->code : 0;
-      } else if (std::holds_alternative<Deadline>(out)) {
-        break;
-      }
-    }
-    return code;
+    return AnswerCode(a, h.now(), local, from, req);
   };
   const size_t pairs_before = a.GetStats().pairs.size();
   // Before the peer's restart offer reaches us: our current ufrag, the peer's unknown new one.
@@ -588,10 +584,7 @@ TEST(IceAgent, NominationWaitsForThePeerToHoldOurCredentials) {
 // at once.
 TEST(IceAgent, RestartNominationFollowsThePeersFirstCheckWithOurNewUfrag) {
   Harness h;
-  h.AddPeer(Controlling(), {"192.0.2.1:1000"});
-  h.AddPeer(Controlled(), {"192.0.2.2:2000"});
-  h.Start();
-  ASSERT_TRUE(h.RunUntil([&] { return h.BothConnected(); }, Duration::Seconds(5)));
+  ASSERT_NO_FATAL_FAILURE(ConnectTwo(h));
   h.set_auto_signal(false);
   // The peer restarts and offers: we learn its credentials and candidates, then restart and
   // check; the peer learns ours 300 ms later.
