@@ -9,11 +9,13 @@ killed.
     python3 tests/interop/loopback_trace.py [--iface IFACE] [--stun-only] [OUT]
 
 IFACE defaults to `lo` (where each packet shows twice; the outgoing copy is skipped). OUT
-defaults to stdout, line-buffered. Once capturing, it says so on stderr. The browser harnesses (tests/interop/common/echo_harness.mjs,
+defaults to stdout, line-buffered. Once capturing, it says so on stderr; it exits when the
+process that started it is gone. The browser harnesses (tests/interop/common/echo_harness.mjs,
 WireTrace) run it inside echo_server's network namespace with --stun-only and print its tail when
 a test fails; it also established what werift puts on the wire after its own restartIce()
 (docs/interop.md).
 """
+import os
 import socket
 import struct
 import sys
@@ -76,8 +78,15 @@ def main(argv):
     out = open(path, "w", buffering=1) if path else sys.stdout
     print("listening on %s" % iface, file=sys.stderr, flush=True)
     t0 = time.time()
+    parent = os.getppid()
+    sock.settimeout(1.0)
     while True:
-        pkt, addr = sock.recvfrom(65535)
+        try:
+            pkt, addr = sock.recvfrom(65535)
+        except socket.timeout:
+            if os.getppid() != parent:  # the harness that started us is gone
+                return
+            continue
         if iface == "lo" and addr[2] == socket.PACKET_OUTGOING:  # loopback shows each packet twice
             continue
         if len(pkt) < 14 + 20 + 8 or pkt[12:14] != b"\x08\x00":  # IPv4 only

@@ -257,10 +257,6 @@ export class Topology {
   }
 }
 
-// The STUN messages on one interface of a namespace (tests/interop/loopback_trace.py --stun-only,
-// root), kept in memory: dump() prints the tail when a test fails, so that an ICE failure in CI
-// shows who checked whom, with which ufrag, role and nomination. A trace that cannot start
-// (no python3) says so in the dump and does not fail the test.
 // A WireTrace.dump filter: the lines to or from `ip` on a port of the a=candidate lines of `sdps`
 // (our peer's descriptions).
 export function portsFilter(sdps, ip) {
@@ -273,8 +269,12 @@ export function portsFilter(sdps, ip) {
   return (line) => ports.some((p) => line.includes(`${ip}:${p}-`) || line.includes(`${ip}:${p} `));
 }
 
-// netns null: the current namespace (on `lo`, where parallel tests also talk: dump's filter picks
-// one test's lines, e.g. by echo_server's ports).
+// The STUN messages on one interface of a namespace (tests/interop/loopback_trace.py --stun-only,
+// root), kept in memory: dump() prints the tail when a test fails, so that an ICE failure in CI
+// shows who checked whom, with which ufrag, role and nomination. A trace that cannot start
+// (no python3) says so in the dump and does not fail the test. netns null: the current
+// namespace (on `lo`, where parallel tests also talk: dump's filter picks one test's lines, e.g.
+// by echo_server's ports).
 export class WireTrace {
   constructor(netns, iface) {
     const script = join(dirname(fileURLToPath(import.meta.url)), "..", "loopback_trace.py");
