@@ -180,7 +180,7 @@ bool Controller::OpenChannel(Channel& ch) {
   return true;
 }
 
-SendStatus Controller::Send(Instant /*now*/, ChannelId id, ByteView data, bool binary, std::vector<uint8_t> storage) {
+SendStatus Controller::Send(Instant /*now*/, ChannelId id, ByteView data, bool binary, std::vector<uint8_t>* storage) {
   Channel* ch = FindMutable(id);
   if (!ch) return SendStatus::kUnknownChannel;
   switch (ch->state_) {
@@ -193,7 +193,7 @@ SendStatus Controller::Send(Instant /*now*/, ChannelId id, ByteView data, bool b
   // RFC 8831 section 6.6: an empty message is one zero byte with PPID 56/57.
   const size_t wire_size = data.empty() ? 1 : data.size();
   if (ch->buffered_amount() + wire_size > config_.max_buffered_amount) return SendStatus::kBufferFull;
-  std::vector<uint8_t> payload = std::move(storage);
+  std::vector<uint8_t> payload = storage ? std::move(*storage) : std::vector<uint8_t>{};
   Ppid ppid;
   if (data.empty()) {
     payload.assign(1, 0);

@@ -177,8 +177,9 @@ class Controller {
   // 56/57 (RFC 8831 section 6.6).
   // `storage`, if given, is where the payload copy is built (an empty buffer
   // with capacity, e.g. sctp::Association::TakeMessageBuffer), so large
-  // messages can reuse the blocks of finished ones.
-  SendStatus Send(Instant now, ChannelId id, ByteView data, bool binary, std::vector<uint8_t> storage = {});
+  // messages can reuse the blocks of finished ones. It is taken only when the
+  // send is accepted: a refused send leaves it to the caller to give back.
+  SendStatus Send(Instant now, ChannelId id, ByteView data, bool binary, std::vector<uint8_t>* storage = nullptr);
   SendStatus Send(Instant now, ChannelId id, std::string_view text) { return Send(now, id, AsBytes(text), false); }
   // RTCDataChannel.close: `closing`, our outgoing stream is reset after the
   // messages already queued; `closed` once both directions are reset. A

@@ -169,11 +169,15 @@ Connection::CreateDataChannel(Instant now, std::string_view label, const datacha
 datachannel::SendStatus Connection::Send(Instant now, datachannel::ChannelId channel, ByteView data, bool binary) {
   std::vector<uint8_t> storage;
   if (sctp_ && !sctp_closed_) storage = sctp_->TakeMessageBuffer(data.size());
-  const datachannel::SendStatus st = controller_.Send(now, channel, data, binary, std::move(storage));
+  const datachannel::SendStatus st = controller_.Send(now, channel, data, binary, &storage);
   if (st == datachannel::SendStatus::kOk) {
     ChannelCounters& c = channel_counters_[channel];
     ++c.messages_sent;
     c.bytes_sent += data.size();
+  } else if (sctp_ && !sctp_closed_) {
+    // Refused (a full buffer, a closing channel, ...): the block goes back to the pool, so a
+    // sender that retries until its send is taken does not drain the pool one block per try.
+    sctp_->ReturnUnusedMessageBuffer(std::move(storage));
   }
   return st;
 }

@@ -243,6 +243,22 @@ TEST(PeerConnection, LargeMessagesReuseTheBlocksOfFinishedOnes) {
   EXPECT_EQ(reused(false), 3u);  // messages 2-4
 }
 
+// A refused send gives its pooled block back: the next accepted send still reuses it.
+TEST(PeerConnection, ARefusedSendLeavesItsBlockInThePool) {
+  Pair p;
+  const auto da = ConnectWithOneOpenChannel(p, "bulk");
+  ASSERT_TRUE(da.has_value());
+  ASSERT_EQ(p.a().Send(p.now(), *da, Pattern(64 * 1024, 1), true), datachannel::SendStatus::kOk);
+  ASSERT_TRUE(p.RunUntil([&] { return p.side_b().messages.size() == 1u; }, Duration::Seconds(5)));
+  const uint64_t before = p.a().GetStats().sctp.packetsReceived;  // the SACK: the block is spare
+  ASSERT_TRUE(p.RunUntil([&] { return p.a().GetStats().sctp.packetsReceived > before; }, Duration::Seconds(1)));
+  const datachannel::ChannelId unknown(999);
+  ASSERT_EQ(p.a().Send(p.now(), unknown, Pattern(64 * 1024, 2), true), datachannel::SendStatus::kUnknownChannel);
+  EXPECT_EQ(p.a().GetStats().sctp.messageBuffersReused, 0u);  // the refused send built nothing
+  ASSERT_EQ(p.a().Send(p.now(), *da, Pattern(64 * 1024, 3), true), datachannel::SendStatus::kOk);
+  EXPECT_EQ(p.a().GetStats().sctp.messageBuffersReused, 1u);  // the accepted one reused the block
+}
+
 TEST(PeerConnection, OversizedMessageRefusedByRemoteLimit) {
   Pair p;  // B advertises 256 KiB
   auto ch = p.a().CreateDataChannel(p.now(), "big");

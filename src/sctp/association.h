@@ -265,6 +265,8 @@ class Association {
   // for a second or two after a transfer; one that uses both stops asking the
   // allocator for a large block per message.
   std::vector<uint8_t> TakeMessageBuffer(size_t size);
+  // A TakeMessageBuffer block that built no message (its Send was refused).
+  void ReturnUnusedMessageBuffer(std::vector<uint8_t> buffer);
   void RecycleMessageBuffer(std::vector<uint8_t> buffer);
   size_t spare_message_buffers() const { return message_pool_.size(); }
   size_t spare_message_bytes() const { return message_pool_.bytes(); }

@@ -748,6 +748,17 @@ TEST(Association, MessageBufferPoolIsBoundedAndEmptiedWhenIdle) {
   p.a().RecycleMessageBuffer(block(MessageBufferPool::kMaxCapacity));
   EXPECT_EQ(p.a().TakeMessageBuffer(200 * 1024).capacity(), 0u);  // the pool was full
   EXPECT_GE(p.a().TakeMessageBuffer(40 * 1024).capacity(), 48u * 1024);
+  // A block given back unused (its send was refused) is spare again and not counted as reused.
+  const size_t spare = p.a().spare_message_buffers();
+  const uint64_t reused = p.a().metrics().message_buffers_reused;
+  auto unused = p.a().TakeMessageBuffer(40 * 1024);
+  ASSERT_GE(unused.capacity(), 40u * 1024);
+  EXPECT_EQ(p.a().metrics().message_buffers_reused, reused + 1);
+  p.a().ReturnUnusedMessageBuffer(std::move(unused));
+  EXPECT_EQ(p.a().spare_message_buffers(), spare);
+  EXPECT_EQ(p.a().metrics().message_buffers_reused, reused);
+  p.a().ReturnUnusedMessageBuffer({});  // Take found nothing: nothing to give back
+  EXPECT_EQ(p.a().metrics().message_buffers_reused, reused);
   p.RunFor(Duration::Millis(500));
   EXPECT_GT(p.a().spare_message_buffers(), 0u);
   p.RunFor(Duration::Seconds(2));

@@ -66,6 +66,14 @@ class MessageBufferPool {
     used_ = true;
   }
 
+  // Gives back a block Take returned that built no message (the send was refused): kept as by
+  // Put, and no longer counted as reused.
+  void Untake(std::vector<uint8_t> buffer) {
+    if (buffer.capacity() == 0) return;  // Take found no spare block
+    if (reused_ > 0) --reused_;
+    Put(std::move(buffer));
+  }
+
   void Clear() {
     spares_ = {};
     bytes_ = 0;

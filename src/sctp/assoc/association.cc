@@ -267,6 +267,10 @@ std::vector<uint8_t> Association::TakeMessageBuffer(size_t size) {
   return message_pool_.Take(size);
 }
 
+void Association::ReturnUnusedMessageBuffer(std::vector<uint8_t> buffer) {
+  if (!terminated_) message_pool_.Untake(std::move(buffer));
+}
+
 void Association::RecycleMessageBuffer(std::vector<uint8_t> buffer) {
   if (!terminated_) message_pool_.Put(std::move(buffer));
 }
