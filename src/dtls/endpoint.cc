@@ -435,6 +435,69 @@ struct Endpoint::Impl {
     (void)SealDirect(ContentType::kAlert, ByteView(kCloseNotify, 2));
   }
 
+  // --- screening ------------------------------------------------------------------------------
+  // Records that no key could have sealed are dropped before OpenSSL reads them, as RFC 6347
+  // section 4.1.2.7 asks for invalid records. OpenSSL 3.0 itself fails the whole connection on
+  // some of them: an unknown content type, and a record of epoch 1 too short to hold the AEAD
+  // tag (an "internal error"; found by the dtls_records fuzzer). Anyone able to spoof one
+  // datagram could end the connection with either. Renegotiation is off, so no epoch above 1
+  // is ever used; OpenSSL would buffer up to 100 such records (about 1.8 MB) as "next epoch".
+  size_t MinProtectedLength() const {
+    // RFC 5288 / 7905: the 16-byte tag, plus GCM's 8-byte explicit nonce. Before the suite is
+    // chosen no epoch-1 record can be authentic, so the larger minimum is safe then.
+    const SSL_CIPHER* c = SSL_get_current_cipher(ssl);
+    return c != nullptr && SSL_CIPHER_get_cipher_nid(c) == NID_chacha20_poly1305 ? 16 : 24;
+  }
+  static bool KnownType(uint8_t type) {
+    return type >= static_cast<uint8_t>(ContentType::kChangeCipherSpec) &&
+           type <= static_cast<uint8_t>(ContentType::kApplicationData);
+  }
+  bool Admissible(const RecordHeader& h, size_t min_protected) const {
+    if (!KnownType(h.type) || h.epoch > 1 || h.length > kMaxRecordRead) return false;
+    return h.epoch == 0 || h.length >= min_protected;
+  }
+
+  // `datagram` without the records Admissible refuses (counted in records_screened): the
+  // datagram itself when it has none, else a copy in `scratch`. A truncated tail is kept
+  // (OpenSSL drops it, as it would anyway).
+  ByteView Screen(ByteView datagram, std::vector<uint8_t>& scratch) {
+    const size_t min_protected = MinProtectedLength();
+    auto all_admissible = [&] {
+      ByteView in = datagram;
+      while (auto h = ParseRecordHeader(in)) {
+        if (kRecordHeaderSize + h->length > in.size()) return true;
+        if (!Admissible(*h, min_protected)) return false;
+        in = in.subspan(kRecordHeaderSize + h->length);
+      }
+      return true;
+    };
+    if (all_admissible()) return datagram;
+    scratch.clear();
+    ByteView in = datagram;
+    while (auto h = ParseRecordHeader(in)) {
+      const size_t total = kRecordHeaderSize + h->length;
+      if (total > in.size()) break;
+      if (Admissible(*h, min_protected)) {
+        scratch.insert(scratch.end(), in.begin(), in.begin() + static_cast<std::ptrdiff_t>(total));
+      } else {
+        ++stats.records_screened;
+      }
+      in = in.subspan(total);
+    }
+    scratch.insert(scratch.end(), in.begin(), in.end());
+    return ByteView(scratch);
+  }
+
+  // True if `fragment` opens with our epoch-1 read keys (direct_read). Used on the records of
+  // epoch 1 that go to OpenSSL (alerts, a retransmitted Finished), so nothing forged does.
+  bool Authentic(const RecordHeader& h, ByteView fragment) {
+    std::vector<uint8_t> plain = TakeBuffer();
+    const bool ok = h.version == kDtls12Version && direct->Open(h, fragment, plain);
+    ERR_clear_error();
+    RecycleBuffer(std::move(plain));
+    return ok;
+  }
+
   // A datagram once direct_read: application records of epoch 1 are opened here; every other
   // record (alerts, a retransmitted handshake flight) goes to OpenSSL. Order is kept: records
   // for OpenSSL that precede an application record are handed over before it is opened, so a
@@ -451,6 +514,7 @@ struct Endpoint::Impl {
       pending_in = {};
       for_openssl.clear();
     };
+    const size_t min_protected = direct->overhead() - kRecordHeaderSize;
     ByteView in = datagram;
     while (auto h = ParseRecordHeader(in)) {
       const size_t total = kRecordHeaderSize + h->length;
@@ -462,12 +526,9 @@ struct Endpoint::Impl {
         if (state != State::kConnected) return;
         OpenDirect(*h, record.subspan(kRecordHeaderSize));
         if (state != State::kConnected) return;
-      } else if (h->type < static_cast<uint8_t>(ContentType::kChangeCipherSpec) ||
-                 h->type > static_cast<uint8_t>(ContentType::kApplicationData)) {
-        // An unknown content type cannot be authentic (the peer negotiated no extension that
-        // adds one). OpenSSL 3.0 fails the whole connection on it, without an alert or an
-        // error; RFC 6347 section 4.1.2.7 says to drop invalid records silently.
-        ++stats.direct_records_refused;
+      } else if (!Admissible(*h, min_protected) ||
+                 (h->epoch == 1 && !Authentic(*h, record.subspan(kRecordHeaderSize)))) {
+        ++stats.records_screened;
       } else {
         for_openssl.insert(for_openssl.end(), record.begin(), record.end());
       }
@@ -687,12 +748,13 @@ void Endpoint::HandleDatagram(Instant now, ByteView datagram) {
     PL_DCHECK(IsConsistent());
     return;
   }
-  if (d.state == State::kNew) {
-    if (d.options.role == Role::kClient) return;  // nothing to answer before our ClientHello
-    d.Begin(now);
-  }
+  if (d.state == State::kNew && d.options.role == Role::kClient) return;  // nothing to answer before our ClientHello
+  std::vector<uint8_t> screened;
+  const ByteView admitted = d.Screen(datagram, screened);
+  if (admitted.empty()) return;  // OpenSSL would read an empty datagram as the end of its input
+  if (d.state == State::kNew) d.Begin(now);
   d.BeginInput();
-  d.pending_in = datagram;
+  d.pending_in = admitted;
   d.has_pending_in = true;
   d.Drive(now);
   d.has_pending_in = false;

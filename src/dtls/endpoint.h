@@ -148,6 +148,10 @@ struct Stats {
   uint64_t direct_records_opened = 0;
   uint64_t direct_records_refused = 0;
   uint64_t openssl_writes_suppressed = 0;
+  // Records dropped before OpenSSL read them because no key could have sealed them: an unknown
+  // content type, an epoch above 1, a length no AEAD record has, or (direct_records) an
+  // epoch-1 alert, handshake or change_cipher_spec record that fails authentication.
+  uint64_t records_screened = 0;
 };
 
 class Endpoint {
