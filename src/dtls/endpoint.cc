@@ -439,44 +439,60 @@ struct Endpoint::Impl {
   // Records that no key could have sealed are dropped before OpenSSL reads them, as RFC 6347
   // section 4.1.2.7 asks for invalid records. OpenSSL 3.0 itself fails the whole connection on
   // some of them: an unknown content type, and a record of epoch 1 too short to hold the AEAD
-  // tag (an "internal error"; found by the dtls_records fuzzer). Anyone able to spoof one
-  // datagram could end the connection with either. Renegotiation is off, so no epoch above 1
-  // is ever used; OpenSSL would buffer up to 100 such records (about 1.8 MB) as "next epoch".
+  // tag (an "internal error"). Worse, for a record whose length runs past its read buffer
+  // (about 16.7 KB) it skips only the 13-byte header and reads what follows as further
+  // records, so a forged body can carry either of those. (All found by the dtls_records fuzzer.) Anyone
+  // able to spoof one datagram could end the connection. So OpenSSL is given only whole
+  // records of a known type, a DTLS 1.2 version (OpenSSL drops others too) and a plausible
+  // length, and nothing after the first record the datagram cuts short. Renegotiation is off,
+  // so no epoch above 1 is ever used; OpenSSL would buffer up to 100 such records (about
+  // 1.7 MB) as "next epoch".
   size_t MinProtectedLength() const {
     // RFC 5288 / 7905: the 16-byte tag, plus GCM's 8-byte explicit nonce. Before the suite is
     // chosen no epoch-1 record can be authentic, so the larger minimum is safe then.
     const SSL_CIPHER* c = SSL_get_current_cipher(ssl);
     return c != nullptr && SSL_CIPHER_get_cipher_nid(c) == NID_chacha20_poly1305 ? 16 : 24;
   }
-  static bool KnownType(uint8_t type) {
-    return type >= static_cast<uint8_t>(ContentType::kChangeCipherSpec) &&
-           type <= static_cast<uint8_t>(ContentType::kApplicationData);
-  }
+  // 2^14 plus the 256 bytes of expansion TLS allows an AEAD suite (ours add 24 at most);
+  // below OpenSSL's read buffer, so OpenSSL never sees a record it finds "too long".
+  static constexpr size_t kMaxAdmissibleLength = 16384 + 256;
+  static constexpr uint16_t kDtls10Version = 0xFEFF;  // a ClientHello's record may carry it
   bool Admissible(const RecordHeader& h, size_t min_protected) const {
-    if (!KnownType(h.type) || h.epoch > 1 || h.length > kMaxRecordRead) return false;
+    if (h.type < static_cast<uint8_t>(ContentType::kChangeCipherSpec) ||
+        h.type > static_cast<uint8_t>(ContentType::kApplicationData)) {
+      return false;
+    }
+    if (h.epoch > 1 || h.length > kMaxAdmissibleLength) return false;
+    // Only DTLS 1.2 is negotiated; 1.0 is tolerated in epoch 0 until connected.
+    const bool strict = h.epoch == 1 || state == State::kConnected;
+    if (h.version != kDtls12Version && (strict || h.version != kDtls10Version)) return false;
     return h.epoch == 0 || h.length >= min_protected;
   }
 
-  // `datagram` without the records Admissible refuses (counted in records_screened): the
-  // datagram itself when it has none, else a copy in `scratch`. A truncated tail is kept
-  // (OpenSSL drops it, as it would anyway).
+  // `datagram` without the records Admissible refuses (counted in records_screened) and
+  // without any record the datagram cuts short, or anything after it: the datagram itself when
+  // there is nothing to remove, else a copy in `scratch`.
   ByteView Screen(ByteView datagram, std::vector<uint8_t>& scratch) {
     const size_t min_protected = MinProtectedLength();
-    auto all_admissible = [&] {
+    auto untouched = [&] {
       ByteView in = datagram;
-      while (auto h = ParseRecordHeader(in)) {
-        if (kRecordHeaderSize + h->length > in.size()) return true;
-        if (!Admissible(*h, min_protected)) return false;
+      while (!in.empty()) {
+        auto h = ParseRecordHeader(in);
+        if (!h || kRecordHeaderSize + h->length > in.size() || !Admissible(*h, min_protected)) return false;
         in = in.subspan(kRecordHeaderSize + h->length);
       }
       return true;
     };
-    if (all_admissible()) return datagram;
+    if (untouched()) return datagram;
     scratch.clear();
     ByteView in = datagram;
-    while (auto h = ParseRecordHeader(in)) {
+    while (!in.empty()) {
+      auto h = ParseRecordHeader(in);
+      if (!h || kRecordHeaderSize + h->length > in.size()) {
+        ++stats.records_screened;  // cut short: never authentic, and OpenSSL may misframe it
+        break;
+      }
       const size_t total = kRecordHeaderSize + h->length;
-      if (total > in.size()) break;
       if (Admissible(*h, min_protected)) {
         scratch.insert(scratch.end(), in.begin(), in.begin() + static_cast<std::ptrdiff_t>(total));
       } else {
@@ -484,7 +500,6 @@ struct Endpoint::Impl {
       }
       in = in.subspan(total);
     }
-    scratch.insert(scratch.end(), in.begin(), in.end());
     return ByteView(scratch);
   }
 
@@ -518,7 +533,10 @@ struct Endpoint::Impl {
     ByteView in = datagram;
     while (auto h = ParseRecordHeader(in)) {
       const size_t total = kRecordHeaderSize + h->length;
-      if (total > in.size()) break;  // truncated: dropped, as OpenSSL would
+      if (total > in.size()) {  // cut short: dropped with whatever follows (see Screen)
+        ++stats.records_screened;
+        break;
+      }
       const ByteView record = in.first(total);
       in = in.subspan(total);
       if (h->type == static_cast<uint8_t>(ContentType::kApplicationData) && h->epoch == 1) {

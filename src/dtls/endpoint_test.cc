@@ -909,6 +909,34 @@ TEST(DtlsEndpoint, ForgedRecordsOfTheCurrentEpochAreDroppedNotFatal) {
             }
           }
         }
+        // OpenSSL skips only the header of a record whose length runs past its read buffer,
+        // and reads what follows as more records: a forged record of an unknown type hidden
+        // there fails the connection (found by the dtls_records fuzzer; the two "longer" cases
+        // fail without screening, cut short by the datagram or not). Records cut short and
+        // versions other than DTLS 1.2 are screened out too.
+        const std::vector<uint8_t> hidden = record(0xe8, 1, 70, 1);
+        auto around = [&](uint16_t version, size_t length, size_t pad) {
+          std::vector<uint8_t> d = record(23, 1, 71, 0);
+          d[1] = static_cast<uint8_t>(version >> 8);
+          d[2] = static_cast<uint8_t>(version);
+          d[11] = static_cast<uint8_t>(length >> 8);
+          d[12] = static_cast<uint8_t>(length);
+          d.insert(d.end(), hidden.begin(), hidden.end());
+          d.resize(d.size() + pad, 0x2b);
+          return d;
+        };
+        const std::vector<std::pair<const char*, std::vector<uint8_t>>> misframed = {
+            {"longer than OpenSSL's buffer, cut short", around(0xfefd, 0xf600, 13)},
+            {"longer than OpenSSL's buffer, whole", around(0xfefd, 18000, 18000 - hidden.size())},
+            {"cut short", around(0xfefd, 2000, 13)},
+            {"version 1.1", around(0xfefd ^ 0x0101, hidden.size(), 0)},
+            {"version 1.0", around(0xfeff, hidden.size(), 0)},
+        };
+        for (const auto& [what, d] : misframed) {
+          to->ep->HandleDatagram(Now(), d);
+          (void)p.Drain(*to);
+          ASSERT_EQ(to->ep->state(), State::kConnected) << what;
+        }
         // Two forged records packed in front of a real exchange's datagram change nothing.
         auto two = record(21, 1, 7, 2);
         auto more = record(23, 1, 8, 20);

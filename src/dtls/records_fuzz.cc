@@ -1,5 +1,6 @@
-// Fuzz target for the connected data path (Options::direct_records): a client and a server
-// are handshaken once per process, then each input is a list of datagrams for the server.
+// Fuzz target for the connected data path: two client/server pairs are handshaken once per
+// process, one with Options::direct_records (our record layer) and one without (OpenSSL's),
+// then each input is a list of datagrams for the server, played on both pairs.
 //
 //   0x00..0x7f  a raw datagram follows: u16 big-endian length, then that many bytes
 //   0x80..0xbf  the client sends a record of (op & 0x3f) * 18 + 1 bytes; the next two bytes give
@@ -27,6 +28,8 @@ using namespace peerlink::dtls;
 namespace {
 
 struct Pair {
+  explicit Pair(bool direct_records) : direct(direct_records) {}
+  bool direct;
   SeededRng rng{5};
   std::shared_ptr<const Certificate> client_cert = TestCertificate(1);
   std::shared_ptr<const Certificate> server_cert = TestCertificate(2);
@@ -63,6 +66,7 @@ struct Pair {
     s.expected_remote = {client_cert->GetFingerprint()};
     s.idle_buffer_release = Duration::Infinite();
     c.idle_buffer_release = Duration::Infinite();
+    c.direct_records = s.direct_records = direct;
     client = std::make_unique<Endpoint>(c, client_cert, rng);
     server = std::make_unique<Endpoint>(s, server_cert, rng);
     client->Start(now);
@@ -81,19 +85,17 @@ struct Pair {
   }
 };
 
-Pair& ConnectedPair() {
-  static Pair* pair = [] {
-    auto* p = new Pair();
-    p->Connect();
-    return p;
-  }();
+Pair& ConnectedPair(bool direct) {
+  static Pair* pairs[2] = {nullptr, nullptr};
+  Pair*& pair = pairs[direct ? 1 : 0];
+  if (pair == nullptr) {
+    pair = new Pair(direct);
+    pair->Connect();
+  }
   return *pair;
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  Pair& p = ConnectedPair();
+void Run(Pair& p, const uint8_t* data, size_t size) {
   std::set<std::vector<uint8_t>> sent;
   std::vector<std::vector<uint8_t>> delivered;
   size_t pos = 0;
@@ -134,5 +136,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   for (const auto& d : delivered)
     PL_CHECK(sent.count(d) == 1);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  Run(ConnectedPair(true), data, size);
+  Run(ConnectedPair(false), data, size);
   return 0;
 }
