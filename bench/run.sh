@@ -3,7 +3,8 @@
 # ratios against the other stacks measured in the same run.
 #
 #   bench/run.sh [BUILD_DIR]      (default: build; builds the bench targets first)
-# Output: $BUILD_DIR/bench-results/{stun.json,ice_connect_peerlink.json,ice_connect_aioice.json,udp_recv.json,summary.md}
+# Output: $BUILD_DIR/bench-results/{stun.json,ice_connect_peerlink.json,ice_connect_aioice.json,udp_recv.json,
+#         udp_send.json,summary.md}
 #         and sctp_*.json, dtls_sctp_*.json, sctp_dtls.json (SCTP / DTLS+SCTP data path, see below).
 # SCTP_ONLY=1 runs only the SCTP and DTLS+SCTP part.
 # SIGNALING_ONLY=1 runs only the signaling fan-out/memory part (signaling_fanout.json; SIGNALING_QUICK=1: --quick).
@@ -20,7 +21,7 @@ mkdir -p "$out"
 if [ ! -f "$build/build.ninja" ]; then
   cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
-targets="stun_bench ice_connect_bench udp_recv_bench sctp_bench dtls_sctp_bench"
+targets="stun_bench ice_connect_bench udp_recv_bench udp_send_bench sctp_bench dtls_sctp_bench"
 targets="$targets signaling_fanout_bench"
 [ -n "${SCTP_ONLY:-}" ] && targets="sctp_bench dtls_sctp_bench"
 [ -n "${SIGNALING_ONLY:-}" ] && targets="signaling_fanout_bench"
@@ -92,6 +93,24 @@ for r in d["results"]:
                  f"{r['calls_per_datagram']:.3f} | {r['cpu_ns_per_datagram']:.0f} |")
 for q in d["ratios"]:
     lines.append(f"\nFrom {q['senders']} sender(s): recvmsg costs {q['cpu_per_datagram_recvmsg_over_recvmmsg']:.2f}x the CPU per datagram of recvmmsg.")
+text = "\n".join(lines)
+open(f"{sys.argv[1]}/summary.md", "a").write(text + "\n")
+print(text)
+PY
+
+echo "== UDP sends: sendmsg per destination against sendmmsg (udp_send_bench)" >&2
+"$build/bench/udp_send_bench" --out "$out/udp_send.json" >/dev/null
+/usr/bin/python3 - "$out" <<'PY'
+import json, sys
+d = json.load(open(f"{sys.argv[1]}/udp_send.json"))
+lines = ["", "| UDP sends of a burst (1200 B) | destinations | datagrams each | calls/datagram | sender CPU ns/datagram | lost |",
+         "|---|---|---|---|---|---|"]
+for r in d["results"]:
+    lines.append(f"| {'sendmmsg' if r['send_batch'] > 1 else 'sendmsg'} | {r['destinations']} | {r['per_destination']} | "
+                 f"{r['calls_per_datagram']:.3f} | {r['cpu_ns_per_datagram']:.0f} | {r['sent'] - r['received']} |")
+for q in d["ratios"]:
+    lines.append(f"\nTo {q['destinations']} destination(s), {q['per_destination']} datagram(s) each: one sendmsg per destination costs "
+                 f"{q['cpu_per_datagram_sendmsg_over_sendmmsg']:.2f}x the CPU per datagram of sendmmsg.")
 text = "\n".join(lines)
 open(f"{sys.argv[1]}/summary.md", "a").write(text + "\n")
 print(text)

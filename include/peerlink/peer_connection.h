@@ -218,6 +218,10 @@ struct UdpMuxStats {
   uint64_t datagramsUnroutable = 0;  // received from an unknown source and not a check for us
   uint64_t datagramsSent = 0;
   uint64_t sendDrops = 0;
+  // Send system calls, and those that carried datagrams for several peers at once: the sends
+  // of the connections drained after one receive batch leave together (sendmmsg).
+  uint64_t sendCalls = 0;
+  uint64_t multiDestinationSends = 0;
   uint64_t routesLearned = 0;  // remote addresses bound to a connection, ever
   size_t connections = 0;      // registered now
   size_t routes = 0;           // remote addresses bound now

@@ -587,6 +587,11 @@ struct UdpMux::Impl : std::enable_shared_from_this<UdpMux::Impl> {
   std::map<SocketAddress, std::weak_ptr<PeerConnection::Impl>> by_remote;
   std::map<std::string, std::weak_ptr<PeerConnection::Impl>> by_ufrag;
   std::vector<std::shared_ptr<PeerConnection::Impl>> touched;  // received during this batch
+  // Set from a receive batch's first datagram until its end (BatchEnd, which the socket runs
+  // after every batch it handed over): the sends of the connections drained meanwhile (inline
+  // after 64 datagrams, or at the end) stay queued on the mux's socket and leave together
+  // (sendmmsg, one message per destination) when BatchEnd flushes.
+  bool defer_flush = false;
   // Any thread.
   std::atomic<uint64_t> routed{0}, unroutable{0}, learned{0};
   std::atomic<size_t> connections{0}, routes{0};
@@ -681,6 +686,7 @@ struct UdpMux::Impl : std::enable_shared_from_this<UdpMux::Impl> {
   }
 
   void Receive(const SocketAddress& at, const SocketAddress& from, ByteView data) {
+    defer_flush = true;
     auto c = Route(from, data);
     if (!c) {
       ++unroutable;
@@ -1459,7 +1465,7 @@ void PeerConnection::Impl::SendTransmit(peer::Transmit& tx) {
 void PeerConnection::Impl::FlushSends() {
   for (auto& [addr, s] : sockets)
     if (s->has_queued_sends()) s->FlushSends();
-  if (config.udp_mux) {
+  if (config.udp_mux && !config.udp_mux->impl().defer_flush) {
     auto& socket = config.udp_mux->impl().socket;
     if (socket && socket->has_queued_sends()) socket->FlushSends();
   }
@@ -1486,6 +1492,8 @@ void UdpMux::Impl::BatchEnd() {
     c->mux_touched = false;
     if (!c->shut_down && c->core && c->undrained_datagrams > 0) c->Drain();
   }
+  defer_flush = false;
+  if (socket && socket->has_queued_sends()) socket->FlushSends();
 }
 
 Expected<std::shared_ptr<UdpMux>> UdpMux::Create(std::shared_ptr<Runtime> runtime,
@@ -1583,6 +1591,8 @@ UdpMuxStats UdpMux::stats() const {
     if (!impl->socket) return;
     s.datagramsSent = impl->socket->stats().datagrams_sent;
     s.sendDrops = impl->socket->stats().send_would_block + impl->socket->stats().send_errors;
+    s.sendCalls = impl->socket->stats().send_calls;
+    s.multiDestinationSends = impl->socket->stats().multi_destination_sends;
   };
   if (impl_->loop->OnThread()) {
     read();

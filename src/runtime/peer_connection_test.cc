@@ -77,9 +77,13 @@ struct Peers {
   std::atomic<int> end_of_candidates{0};
   std::unique_ptr<PeerConnection> a, b;
 
-  explicit Peers(std::shared_ptr<Runtime> rt = nullptr, Configuration ca = Loopback(), Configuration cb = Loopback()) {
+  // `rt_b`, if given, runs b (else both run on `rt`).
+  explicit Peers(std::shared_ptr<Runtime> rt = nullptr,
+                 Configuration ca = Loopback(),
+                 Configuration cb = Loopback(),
+                 std::shared_ptr<Runtime> rt_b = nullptr) {
     a = std::make_unique<PeerConnection>(std::move(ca), rt);
-    b = std::make_unique<PeerConnection>(std::move(cb), rt);
+    b = std::make_unique<PeerConnection>(std::move(cb), rt_b ? rt_b : rt);
     a->OnIceCandidate([this](const IceCandidate& c) {
       if (c.candidate.empty()) ++end_of_candidates;
       trickle.Push(b.get(), c);
@@ -728,6 +732,8 @@ TEST(PeerConnectionTest, UdpMuxServesManyConnectionsOnOnePort) {
   EXPECT_GE(ms.routes, static_cast<size_t>(kPairs));
   EXPECT_GT(ms.datagramsRouted, static_cast<uint64_t>(kPairs) * kBytes / 1200);  // the data to the servers
   EXPECT_EQ(ms.datagramsUnroutable, 0u);
+  // GSO and shared calls: fewer send calls than datagrams.
+  EXPECT_LT(ms.sendCalls, ms.datagramsSent);
 
   // Strangers: garbage, and a check naming a ufrag nobody registered.
   SendRaw((*mux)->local_address(), {1, 2, 3});
@@ -773,6 +779,104 @@ TEST(PeerConnectionTest, UdpMuxServesManyConnectionsOnOnePort) {
   client_channels.clear();
   pairs.clear();
   EXPECT_TRUE(WaitFor([&] { return (*mux)->stats().connections == 0; }));
+}
+
+// The connections a mux drains after one receive batch send together: while the mux's thread is
+// held, four clients (on their own runtime) each send a message, so one wake-up reads all four;
+// each server echoes from its message callback, and the four echoes (to four addresses) leave in
+// one sendmmsg. Without the mux deferring its connections' flushes, each leaves alone.
+TEST(PeerConnectionTest, UdpMuxAnswersThePeersOfOneReceiveBatchInOneSendCall) {
+  auto rt_mux = Runtime::Create(1), rt_clients = Runtime::Create(1);
+  auto mux = UdpMux::Create(rt_mux, "127.0.0.1", 0);
+  ASSERT_TRUE(mux.ok()) << mux.error().message;
+  constexpr int kPairs = 4;
+  std::vector<std::unique_ptr<Peers>> pairs;
+  std::vector<std::unique_ptr<Received>> echoed(kPairs);
+  std::vector<std::shared_ptr<DataChannel>> client_channels;
+  std::mutex server_channels_mu;
+  std::vector<std::shared_ptr<DataChannel>> server_channels(kPairs);
+  for (int i = 0; i < kPairs; ++i) {
+    echoed[i] = std::make_unique<Received>();
+    Configuration server = Loopback();
+    server.udp_mux = *mux;
+    pairs.push_back(std::make_unique<Peers>(rt_clients, Loopback(), server, rt_mux));
+    auto ch = pairs[i]->a->CreateDataChannel("echo");
+    ASSERT_TRUE(ch.ok());
+    echoed[i]->Attach(**ch);
+    client_channels.push_back(*ch);
+    pairs[i]->b->OnDataChannel([&, i](std::shared_ptr<DataChannel> in) {
+      DataChannel* raw = in.get();
+      in->OnMessage([raw](std::span<const uint8_t> data, bool) { (void)raw->Send(data); });  // on the mux's thread
+      std::lock_guard lock(server_channels_mu);
+      server_channels[i] = in;
+    });
+    pairs[i]->Negotiate();
+  }
+  for (int i = 0; i < kPairs; ++i)
+    ASSERT_TRUE(pairs[i]->WaitConnected()) << i;
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard lock(server_channels_mu);
+    for (auto& c : server_channels)
+      if (!c || c->ready_state() != DataChannelState::kOpen) return false;
+    for (auto& c : client_channels)
+      if (c->ready_state() != DataChannelState::kOpen) return false;
+    return true;
+  }));
+  // Quiet: let the handshake's last acknowledgements go out before measuring.
+  std::this_thread::sleep_for(300ms);
+  const UdpMuxStats before = (*mux)->stats();
+  std::vector<uint64_t> client_sent(kPairs);
+  for (int i = 0; i < kPairs; ++i)
+    client_sent[i] = pairs[i]->a->GetStats().sockets.at(0).datagramsSent;
+
+  // Hold the mux's thread (bounded), let every client's message reach the mux's socket, release.
+  std::mutex hold_mu;
+  std::condition_variable hold_cv;
+  bool held = false, release = false;
+  pairs[0]->b->Post([&] {
+    std::unique_lock lock(hold_mu);
+    held = true;
+    hold_cv.notify_all();
+    hold_cv.wait_for(lock, 5s, [&] { return release; });
+  });
+  {
+    std::unique_lock lock(hold_mu);
+    ASSERT_TRUE(hold_cv.wait_for(lock, 5s, [&] { return held; }));
+  }
+  for (int i = 0; i < kPairs; ++i)
+    ASSERT_TRUE(client_channels[i]->Send("ping " + std::to_string(i)).ok());
+  const bool all_sent = WaitFor(
+      [&] {
+        for (int i = 0; i < kPairs; ++i)
+          if (pairs[i]->a->GetStats().sockets.at(0).datagramsSent == client_sent[i]) return false;
+        return true;
+      },
+      5s);
+  {
+    std::lock_guard lock(hold_mu);
+    release = true;
+    hold_cv.notify_all();
+  }
+  ASSERT_TRUE(all_sent);
+  ASSERT_TRUE(WaitFor([&] {
+    for (int i = 0; i < kPairs; ++i)
+      if (echoed[i]->messages == 0) return false;
+    return true;
+  }));
+  for (int i = 0; i < kPairs; ++i) {
+    std::lock_guard lock(echoed[i]->mu);
+    const std::string want = "ping " + std::to_string(i);
+    EXPECT_EQ(echoed[i]->bytes, std::vector<uint8_t>(want.begin(), want.end())) << i;
+  }
+  const UdpMuxStats after = (*mux)->stats();
+  EXPECT_GE(after.datagramsSent - before.datagramsSent, static_cast<uint64_t>(kPairs));
+  EXPECT_GE(after.multiDestinationSends - before.multiDestinationSends, 1u);
+  {
+    std::lock_guard lock(server_channels_mu);
+    server_channels.clear();
+  }
+  client_channels.clear();
+  pairs.clear();
 }
 
 TEST(PeerConnectionTest, UdpMuxConfigurationErrorsAreClear) {

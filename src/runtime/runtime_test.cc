@@ -243,8 +243,12 @@ TEST(UdpSocketTest, QueuedDatagramsLeaveInGsoBatchesAndArriveOneByOne) {
     EXPECT_EQ(got, sent);
     EXPECT_EQ(got_c[0], "elsewhere");
     EXPECT_EQ(a.stats().datagrams_sent, 25u);
-    // Two batches of several datagrams (20 + the short one; the three 800-byte ones).
+    // Two batches of several datagrams (20 + the short one; the three 800-byte ones), and the
+    // one for c, all in one sendmmsg.
     EXPECT_EQ(a.stats().gso_sends, 2u);
+    EXPECT_EQ(a.stats().send_calls, 1u);
+    EXPECT_EQ(a.stats().mmsg_sends, 1u);
+    EXPECT_EQ(a.stats().multi_destination_sends, 1u);
     EXPECT_EQ(b.stats().datagrams_received, 24u);
     // Everything was queued before the loop ran: one wake-up read it all, then one batch end.
     EXPECT_EQ(batch_ends, 1);
@@ -253,6 +257,74 @@ TEST(UdpSocketTest, QueuedDatagramsLeaveInGsoBatchesAndArriveOneByOne) {
       EXPECT_GE(b.stats().gro_reads, 1u);
     } else {
       EXPECT_EQ(b.stats().gro_reads, 0u);
+    }
+  }
+}
+
+// sendmmsg: datagrams queued for many destinations (a UdpMux answering its peers) leave up to
+// send_batch destinations per system call; each destination gets its own, whole and in order,
+// and a destination the kernel refuses (port 0) in the middle of a call costs only its own
+// datagram. With send_batch = 1 each destination's batch is its own call.
+TEST(UdpSocketTest, DatagramsToManyDestinationsLeaveSeveralPerCall) {
+  for (int send_batch : {32, 1}) {
+    SCOPED_TRACE("send_batch " + std::to_string(send_batch));
+    boost::asio::io_context io;
+    UdpSocketOptions so;
+    so.send_batch = send_batch;
+    UdpSocket a(io, so);
+    ASSERT_FALSE(a.Bind(SocketAddress(IpAddress::Loopback(IpFamily::kV4), 0)));
+    constexpr int kDestinations = 40;
+    std::vector<std::unique_ptr<UdpSocket>> rx;
+    std::vector<std::vector<std::string>> got(kDestinations), sent(kDestinations);
+    for (int d = 0; d < kDestinations; ++d) {
+      rx.push_back(std::make_unique<UdpSocket>(io));
+      ASSERT_FALSE(rx.back()->Bind(SocketAddress(IpAddress::Loopback(IpFamily::kV4), 0)));
+      rx.back()->StartReceiving([&got, d](const SocketAddress&, const SocketAddress&, ByteView data) {
+        got[static_cast<size_t>(d)].emplace_back(AsString(data));
+      });
+    }
+    // Two rounds over every destination: 2 x 40 batches of 1, then three same-size datagrams
+    // to destination 7 (one GSO batch), with a datagram to port 0 queued after the 10th.
+    const SocketAddress refused(IpAddress::Loopback(IpFamily::kV4), 0);
+    size_t queued = 0;
+    for (int round = 0; round < 2; ++round) {
+      for (int d = 0; d < kDestinations; ++d) {
+        const auto i = static_cast<size_t>(d);
+        sent[i].push_back("round " + std::to_string(round) + " to " + std::to_string(d));
+        a.QueueSend(rx[i]->local_address(), AsBytes(sent[i].back()));
+        ++queued;
+        if (round == 0 && d == 9) a.QueueSend(refused, AsBytes(std::string("nobody")));
+      }
+    }
+    for (int k = 0; k < 3; ++k) {
+      sent[7].push_back(std::string(300, static_cast<char>('x' + k)));
+      a.QueueSend(rx[7]->local_address(), AsBytes(sent[7].back()));
+      ++queued;
+    }
+    a.FlushSends();
+    EXPECT_FALSE(a.has_queued_sends());
+    auto all_arrived = [&] {
+      for (int d = 0; d < kDestinations; ++d)
+        if (got[static_cast<size_t>(d)].size() != sent[static_cast<size_t>(d)].size()) return false;
+      return true;
+    };
+    ASSERT_TRUE(RunUntil(io, all_arrived));
+    EXPECT_EQ(got, sent);
+    EXPECT_EQ(a.stats().datagrams_sent, queued);
+    EXPECT_EQ(a.stats().send_errors, 1u);
+    EXPECT_EQ(a.stats().gso_sends, 1u);
+    // 82 messages (80 single datagrams, the refused one, one GSO batch of 3).
+    if (send_batch == 32) {
+      // Flushes of 32, 32 and 18 messages. The first stops at the refused datagram (11th):
+      // sendmmsg sends the 10 before it, a second call fails on it alone (it reports an error
+      // only for its first message), and a third sends the other 21.
+      EXPECT_EQ(a.stats().send_calls, 5u);
+      EXPECT_EQ(a.stats().mmsg_sends, 4u);
+      EXPECT_EQ(a.stats().multi_destination_sends, 4u);
+    } else {
+      EXPECT_EQ(a.stats().send_calls, 82u);
+      EXPECT_EQ(a.stats().mmsg_sends, 0u);
+      EXPECT_EQ(a.stats().multi_destination_sends, 0u);
     }
   }
 }

@@ -23,9 +23,11 @@ namespace peerlink::runtime {
 #endif
 
 namespace {
-constexpr size_t kMaxGsoSegments = 64;  // the kernel's UDP_MAX_SEGMENTS on older kernels
-constexpr size_t kMaxGsoBytes = 64000;  // below the 65,507-byte IPv4 UDP payload limit
-constexpr int kMaxRecvBatch = 64;       // recvmmsg slots per call (UdpSocketOptions::recv_batch)
+constexpr size_t kMaxGsoSegments = 64;      // the kernel's UDP_MAX_SEGMENTS on older kernels
+constexpr size_t kMaxGsoBytes = 64000;      // below the 65,507-byte IPv4 UDP payload limit
+constexpr int kMaxRecvBatch = 64;           // recvmmsg slots per call (UdpSocketOptions::recv_batch)
+constexpr int kMaxSendBatch = 64;           // sendmmsg messages per call (UdpSocketOptions::send_batch)
+constexpr size_t kMaxQueuedBytes = 256000;  // queued by QueueSend before it flushes
 
 // The receive buffer, one per io thread rather than one per socket: a server holding many idle
 // connections would otherwise keep 64 KiB of it per socket. Sharing is safe because a read
@@ -216,6 +218,7 @@ bool UdpSocket::Deliver(const std::weak_ptr<bool>& alive, msghdr& msg, size_t n,
 std::error_code UdpSocket::SendTo(const SocketAddress& to, ByteView data) {
   if (!socket_.is_open()) return std::make_error_code(std::errc::bad_file_descriptor);
   boost::system::error_code ec;
+  ++stats_.send_calls;
   socket_.send_to(boost::asio::buffer(data.data(), data.size()), ToUdpEndpoint(to), 0, ec);
   if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) {
     ++stats_.send_would_block;
@@ -231,68 +234,125 @@ std::error_code UdpSocket::SendTo(const SocketAddress& to, ByteView data) {
 }
 
 void UdpSocket::QueueSend(const SocketAddress& to, ByteView data) {
-  if (!gso_ok_ || data.empty() || data.size() > kMaxGsoBytes) {
+  if (data.empty() || data.size() > kMaxGsoBytes) {
     FlushSends();
     (void)SendTo(to, data);
     return;
   }
-  if (gso_count_ > 0 && (gso_closed_ || !(to == gso_to_) || data.size() > gso_segment_ ||
-                         gso_count_ >= kMaxGsoSegments || gso_buf_.size() + data.size() > kMaxGsoBytes)) {
-    FlushSends();
+  if (!batches_.empty()) {
+    SendBatch& last = batches_.back();
+    if (gso_ok_ && !last.closed && last.to == to && data.size() <= last.segment && last.count < kMaxGsoSegments &&
+        last.bytes + data.size() <= kMaxGsoBytes) {
+      send_buf_.insert(send_buf_.end(), data.begin(), data.end());
+      last.bytes += data.size();
+      ++last.count;
+      if (data.size() < last.segment) last.closed = true;
+      return;
+    }
   }
-  if (gso_count_ == 0) {
-    gso_to_ = to;
-    gso_segment_ = data.size();
+  const size_t max_batches = static_cast<size_t>(std::clamp(options_.send_batch, 1, kMaxSendBatch));
+  if (batches_.size() >= max_batches || send_buf_.size() + data.size() > kMaxQueuedBytes) FlushSends();
+  SendBatch b;
+  b.to = to;
+  b.offset = send_buf_.size();
+  b.bytes = data.size();
+  b.segment = data.size();
+  b.count = 1;
+  batches_.push_back(b);
+  send_buf_.insert(send_buf_.end(), data.begin(), data.end());
+}
+
+void UdpSocket::SendOneByOne(const SendBatch& b) {
+  for (size_t at = 0; at < b.bytes; at += b.segment) {
+    const size_t len = std::min(b.segment, b.bytes - at);
+    (void)SendTo(b.to, ByteView(send_buf_.data() + b.offset + at, len));
   }
-  gso_buf_.insert(gso_buf_.end(), data.begin(), data.end());
-  ++gso_count_;
-  if (data.size() < gso_segment_) gso_closed_ = true;
 }
 
 void UdpSocket::FlushSends() {
-  if (gso_count_ == 0) return;
-  const size_t count = gso_count_;
-  gso_count_ = 0;
-  gso_closed_ = false;
-  if (count == 1 || !socket_.is_open()) {
-    (void)SendTo(gso_to_, gso_buf_);
-    gso_buf_.clear();
+  if (batches_.empty()) return;
+  const size_t n = batches_.size();
+  if (!socket_.is_open() || (n == 1 && batches_[0].count == 1)) {
+    for (const SendBatch& b : batches_)
+      SendOneByOne(b);  // SendTo refuses on a closed socket
+    batches_.clear();
+    send_buf_.clear();
     return;
   }
-  const auto ep = ToUdpEndpoint(gso_to_);
-  iovec iov{gso_buf_.data(), gso_buf_.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(uint16_t))] = {};
-  msghdr msg{};
-  msg.msg_name = const_cast<void*>(static_cast<const void*>(ep.data()));
-  msg.msg_namelen = static_cast<socklen_t>(ep.size());
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_UDP;
-  c->cmsg_type = UDP_SEGMENT;
-  c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-  const uint16_t segment = static_cast<uint16_t>(gso_segment_);
-  std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
-  const ssize_t sent = ::sendmsg(socket_.native_handle(), &msg, 0);
-  if (sent >= 0) {
-    stats_.datagrams_sent += count;
-    stats_.bytes_sent += gso_buf_.size();
-    ++stats_.gso_sends;
-  } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-    stats_.send_would_block += count;
-  } else {
-    // No GSO here (EIO: no checksum offload on the route's device; EINVAL/EOPNOTSUPP: an old
-    // kernel), or a segment the route cannot carry: send this batch one by one, and stop
-    // batching on this socket when the kernel lacks the feature.
-    if (errno == EIO || errno == EINVAL || errno == EOPNOTSUPP || errno == ENOPROTOOPT) gso_ok_ = false;
-    for (size_t at = 0; at < gso_buf_.size(); at += gso_segment_) {
-      const size_t len = std::min(gso_segment_, gso_buf_.size() - at);
-      (void)SendTo(gso_to_, ByteView(gso_buf_.data() + at, len));
+  boost::asio::ip::udp::endpoint eps[kMaxSendBatch];
+  iovec iov[kMaxSendBatch];
+  alignas(cmsghdr) char control[kMaxSendBatch][CMSG_SPACE(sizeof(uint16_t))];
+  mmsghdr msgs[kMaxSendBatch];
+  for (size_t k = 0; k < n; ++k) {
+    const SendBatch& b = batches_[k];
+    eps[k] = ToUdpEndpoint(b.to);
+    iov[k] = iovec{send_buf_.data() + b.offset, b.bytes};
+    msghdr& m = msgs[k].msg_hdr;
+    m = msghdr{};
+    m.msg_name = eps[k].data();
+    m.msg_namelen = static_cast<socklen_t>(eps[k].size());
+    m.msg_iov = &iov[k];
+    m.msg_iovlen = 1;
+    msgs[k].msg_len = 0;
+    if (b.count > 1) {
+      std::memset(control[k], 0, sizeof control[k]);
+      m.msg_control = control[k];
+      m.msg_controllen = sizeof control[k];
+      cmsghdr* c = CMSG_FIRSTHDR(&m);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      const uint16_t segment = static_cast<uint16_t>(b.segment);
+      std::memcpy(CMSG_DATA(c), &segment, sizeof segment);
     }
   }
-  gso_buf_.clear();
+  const int fd = socket_.native_handle();
+  // Each call sends messages [at, n) until one fails; sendmmsg reports that failure only when
+  // it is the first, so after a partial send the next call starts at the failed message.
+  size_t at = 0;
+  for (int guard = 0; at < n && guard < 2 * kMaxSendBatch; ++guard) {
+    int sent;
+    if (n - at == 1) {
+      sent = ::sendmsg(fd, &msgs[at].msg_hdr, 0) < 0 ? -1 : 1;
+    } else {
+      sent = ::sendmmsg(fd, msgs + at, static_cast<unsigned>(n - at), 0);
+    }
+    ++stats_.send_calls;
+    if (sent > 0) {
+      if (sent > 1) ++stats_.mmsg_sends;
+      bool several = false;
+      for (size_t k = at; k < at + static_cast<size_t>(sent); ++k) {
+        stats_.datagrams_sent += batches_[k].count;
+        stats_.bytes_sent += batches_[k].bytes;
+        if (batches_[k].count > 1) ++stats_.gso_sends;
+        several = several || !(batches_[k].to == batches_[at].to);
+      }
+      if (several) ++stats_.multi_destination_sends;
+      at += static_cast<size_t>(sent);
+      continue;
+    }
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (err == EAGAIN || err == EWOULDBLOCK) {
+      // The send buffer is full: what is left is dropped, as SendTo would drop it.
+      for (size_t k = at; k < n; ++k)
+        stats_.send_would_block += batches_[k].count;
+      break;
+    }
+    const SendBatch& b = batches_[at];
+    if (b.count > 1) {
+      // No GSO here (EIO: no checksum offload on the route's device; EINVAL/EOPNOTSUPP: an old
+      // kernel), or a segment the route cannot carry: this batch goes one by one, and the
+      // socket stops batching by size when the kernel lacks the feature.
+      if (err == EIO || err == EINVAL || err == EOPNOTSUPP || err == ENOPROTOOPT) gso_ok_ = false;
+      SendOneByOne(b);
+    } else {
+      ++stats_.send_errors;  // unreachable, no route, ...: this destination only
+    }
+    ++at;
+  }
+  batches_.clear();
+  send_buf_.clear();
 }
 
 void UdpSocket::Close() {

@@ -39,6 +39,10 @@ struct UdpSocketOptions {
   // UDP GRO (Linux >= 5.0): the kernel may hand over several same-size datagrams of one flow
   // in one read; they are split here, so the handler still sees one datagram per call.
   bool gro = true;
+  // Destinations per send system call (QueueSend / FlushSends): up to this many GSO batches,
+  // each to its own destination, leave in one sendmmsg (1: one sendmsg per batch). Pays where
+  // one socket talks to many peers (a UdpMux); see bench/udp_send_bench.cc.
+  int send_batch = 32;
 };
 
 struct UdpSocketStats {
@@ -46,13 +50,16 @@ struct UdpSocketStats {
   uint64_t bytes_received = 0;
   uint64_t datagrams_sent = 0;
   uint64_t bytes_sent = 0;
-  uint64_t send_would_block = 0;  // dropped: the send buffer was full
-  uint64_t send_errors = 0;       // dropped: other errors (unreachable, no route, ...)
-  uint64_t truncated = 0;         // received datagrams larger than max_datagram
-  uint64_t gso_sends = 0;         // sendmsg calls that carried several datagrams (UDP_SEGMENT)
-  uint64_t gro_reads = 0;         // reads that returned several coalesced datagrams
-  uint64_t receive_calls = 0;     // recvmsg / recvmmsg calls that returned data
-  uint64_t mmsg_reads = 0;        // recvmmsg calls that returned more than one read
+  uint64_t send_would_block = 0;         // dropped: the send buffer was full
+  uint64_t send_errors = 0;              // dropped: other errors (unreachable, no route, ...)
+  uint64_t truncated = 0;                // received datagrams larger than max_datagram
+  uint64_t gso_sends = 0;                // messages sent that carried several datagrams (UDP_SEGMENT)
+  uint64_t send_calls = 0;               // send system calls (sendto, sendmsg, sendmmsg)
+  uint64_t mmsg_sends = 0;               // sendmmsg calls that sent more than one message
+  uint64_t multi_destination_sends = 0;  // ... of which to more than one destination
+  uint64_t gro_reads = 0;                // reads that returned several coalesced datagrams
+  uint64_t receive_calls = 0;            // recvmsg / recvmmsg calls that returned data
+  uint64_t mmsg_reads = 0;               // recvmmsg calls that returned more than one read
 };
 
 class UdpSocket {
@@ -80,15 +87,18 @@ class UdpSocket {
   // Sends one datagram without blocking. Drops it (and counts) if the kernel
   // buffer is full or the send fails; UDP callers already expect loss.
   std::error_code SendTo(const SocketAddress& to, ByteView data);
-  // Batched sending: queued datagrams to one destination leave together in one sendmsg with
-  // UDP_SEGMENT (GSO) when they have the same size (the last may be shorter). A datagram for
-  // another destination, of a larger size, or beyond 64 datagrams / 64,000 bytes flushes the
-  // batch first; call FlushSends() when done queueing (the PeerConnection runner does at the
-  // end of each drain). If the kernel refuses GSO, this socket sends one by one from then on.
-  // Loss semantics are SendTo's: a full send buffer drops (and counts) the whole batch.
+  // Batched sending: consecutive queued datagrams to one destination form a batch that leaves
+  // as one message with UDP_SEGMENT (GSO) when they have the same size (the last may be
+  // shorter); a datagram for another destination, of a larger size, or beyond 64 datagrams /
+  // 64,000 bytes starts the next batch. Up to `send_batch` batches (256,000 bytes in all) leave
+  // together in one sendmmsg; more flushes first. Call FlushSends() when done queueing (the
+  // PeerConnection runner does at the end of each drain, a UdpMux once per receive batch).
+  // Order is kept per destination. If the kernel refuses GSO, this socket sends each datagram
+  // as its own message from then on. Loss semantics are SendTo's: a full send buffer drops
+  // (and counts) what could not be sent.
   void QueueSend(const SocketAddress& to, ByteView data);
   void FlushSends();
-  bool has_queued_sends() const { return gso_count_ > 0; }
+  bool has_queued_sends() const { return !batches_.empty(); }
   void Close();
 
   bool is_open() const;
@@ -112,13 +122,20 @@ class UdpSocket {
   int granted_sndbuf_ = 0;
   ReceiveHandler handler_;
   std::function<void()> on_batch_end_;
-  // The GSO batch being built.
-  std::vector<uint8_t> gso_buf_;
-  SocketAddress gso_to_;
-  size_t gso_segment_ = 0;
-  size_t gso_count_ = 0;
-  bool gso_closed_ = false;  // a shorter datagram ended the batch
-  bool gso_ok_ = true;       // false once the kernel refused UDP_SEGMENT
+  // Queued sends: batches_ index into send_buf_, in queueing order.
+  struct SendBatch {
+    SocketAddress to;
+    size_t offset = 0;    // into send_buf_
+    size_t bytes = 0;     // all of the batch's datagrams
+    size_t segment = 0;   // each datagram's size (the last may be shorter)
+    size_t count = 0;     // datagrams
+    bool closed = false;  // a shorter datagram ended it
+  };
+  // One batch as datagrams, one by one (SendTo's accounting).
+  void SendOneByOne(const SendBatch& b);
+  std::vector<uint8_t> send_buf_;
+  std::vector<SendBatch> batches_;
+  bool gso_ok_ = true;  // false once the kernel refused UDP_SEGMENT
   UdpSocketStats stats_;
   // Handlers hold a weak reference: a completion queued before the socket
   // was destroyed must not touch it.
