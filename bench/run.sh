@@ -83,36 +83,31 @@ PY
 
 echo "== UDP reads: recvmsg against recvmmsg (udp_recv_bench)" >&2
 "$build/bench/udp_recv_bench" --out "$out/udp_recv.json" >/dev/null
-/usr/bin/python3 - "$out" <<'PY'
-import json, sys
-d = json.load(open(f"{sys.argv[1]}/udp_recv.json"))
-lines = ["", "| UDP reads of a queued burst (1200 B) | senders | reads per call | calls/datagram | receiver CPU ns/datagram |",
-         "|---|---|---|---|---|"]
-for r in d["results"]:
-    lines.append(f"| {'recvmmsg' if r['recv_batch'] > 1 else 'recvmsg'} | {r['senders']} | {r['recv_batch']} | "
-                 f"{r['calls_per_datagram']:.3f} | {r['cpu_ns_per_datagram']:.0f} |")
-for q in d["ratios"]:
-    lines.append(f"\nFrom {q['senders']} sender(s): recvmsg costs {q['cpu_per_datagram_recvmsg_over_recvmmsg']:.2f}x the CPU per datagram of recvmmsg.")
-text = "\n".join(lines)
-open(f"{sys.argv[1]}/summary.md", "a").write(text + "\n")
-print(text)
-PY
-
 echo "== UDP sends: sendmsg per destination against sendmmsg (udp_send_bench)" >&2
 "$build/bench/udp_send_bench" --out "$out/udp_send.json" >/dev/null
 /usr/bin/python3 - "$out" <<'PY'
 import json, sys
-d = json.load(open(f"{sys.argv[1]}/udp_send.json"))
-lines = ["", "| UDP sends of a burst (1200 B) | destinations | datagrams each | calls/datagram | sender CPU ns/datagram | lost |",
-         "|---|---|---|---|---|---|"]
-for r in d["results"]:
-    lines.append(f"| {'sendmmsg' if r['send_batch'] > 1 else 'sendmsg'} | {r['destinations']} | {r['per_destination']} | "
-                 f"{r['calls_per_datagram']:.3f} | {r['cpu_ns_per_datagram']:.0f} | {r['sent'] - r['received']} |")
+out = sys.argv[1]
+lines = []
+def table(header, rows):
+    lines.extend(["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)])
+    lines.extend("| " + " | ".join(str(c) for c in row) + " |" for row in rows)
+d = json.load(open(f"{out}/udp_recv.json"))
+table(["UDP reads of a queued burst (1200 B)", "senders", "reads per call", "calls/datagram", "receiver CPU ns/datagram"],
+      [["recvmmsg" if r["recv_batch"] > 1 else "recvmsg", r["senders"], r["recv_batch"],
+        f"{r['calls_per_datagram']:.3f}", f"{r['cpu_ns_per_datagram']:.0f}"] for r in d["results"]])
 for q in d["ratios"]:
-    lines.append(f"\nTo {q['destinations']} destination(s), {q['per_destination']} datagram(s) each: one sendmsg per destination costs "
-                 f"{q['cpu_per_datagram_sendmsg_over_sendmmsg']:.2f}x the CPU per datagram of sendmmsg.")
+    lines.append(f"\nFrom {q['senders']} sender(s): recvmsg costs {q['cpu_per_datagram_recvmsg_over_recvmmsg']:.2f}x "
+                 "the CPU per datagram of recvmmsg.")
+d = json.load(open(f"{out}/udp_send.json"))
+table(["UDP sends of a burst (1200 B)", "destinations", "datagrams each", "calls/datagram", "sender CPU ns/datagram", "lost"],
+      [["sendmmsg" if r["send_batch"] > 1 else "sendmsg", r["destinations"], r["per_destination"],
+        f"{r['calls_per_datagram']:.3f}", f"{r['cpu_ns_per_datagram']:.0f}", r["sent"] - r["received"]] for r in d["results"]])
+for q in d["ratios"]:
+    lines.append(f"\nTo {q['destinations']} destination(s), {q['per_destination']} datagram(s) each: one sendmsg per "
+                 f"destination costs {q['cpu_per_datagram_sendmsg_over_sendmmsg']:.2f}x the CPU per datagram of sendmmsg.")
 text = "\n".join(lines)
-open(f"{sys.argv[1]}/summary.md", "a").write(text + "\n")
+open(f"{out}/summary.md", "a").write(text + "\n")
 print(text)
 PY
 fi

@@ -23,20 +23,16 @@
 #include <string>
 #include <vector>
 
+#include "bench/udp_bench_util.h"
 #include "src/base/socket_address.h"
 #include "src/runtime/udp_socket.h"
 
 using namespace peerlink;
+using peerlink::bench::ThreadCpuSeconds;
 using peerlink::runtime::UdpSocket;
 using peerlink::runtime::UdpSocketOptions;
 
 namespace {
-
-double ThreadCpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 struct Result {
   int senders = 0, recv_batch = 0;
@@ -78,42 +74,19 @@ Result Run(int senders, int recv_batch, uint64_t datagrams) {
   r.sent = sent;
   r.received = received;
   r.calls = rx.stats().receive_calls;
-  if (received > 0) {
-    r.cpu_ns_per_datagram = cpu * 1e9 / static_cast<double>(received);
-    r.calls_per_datagram = static_cast<double>(r.calls) / static_cast<double>(received);
-  }
+  bench::SetPerDatagram(r, cpu, received);
   return r;
-}
-
-Result Median(int senders, int recv_batch, uint64_t datagrams, int runs) {
-  std::vector<Result> rs;
-  for (int i = 0; i < runs; ++i)
-    rs.push_back(Run(senders, recv_batch, datagrams));
-  std::sort(rs.begin(), rs.end(),
-            [](const Result& a, const Result& b) { return a.cpu_ns_per_datagram < b.cpu_ns_per_datagram; });
-  return rs[rs.size() / 2];
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
-  std::string out_file;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--quick")) quick = true;
-    if (!std::strcmp(argv[i], "--out") && i + 1 < argc) out_file = argv[++i];
-  }
-  const uint64_t datagrams = quick ? 20000 : 400000;
-  const int runs = quick ? 1 : 3;
-  std::ostringstream json;
-  json << "{\n  \"datagram_bytes\": 1200, \"datagrams_per_run\": " << datagrams << ", \"runs\": " << runs
-       << ",\n  \"median_of_runs_by\": \"cpu_ns_per_datagram\",\n  \"results\": [\n";
-  std::ostringstream ratios;
-  bool ok = true;
-  bool first = true;
+  const auto args = bench::ParseUdpBenchArgs(argc, argv, 20000, 400000);
+  std::ostringstream json, ratios;  // the results, one per line; the ratios
+  bool ok = true, first = true;
   for (int senders : {1, 32}) {
-    Result base = Median(senders, 1, datagrams, runs);
-    Result batched = Median(senders, 16, datagrams, runs);
+    Result base = bench::MedianByCpu(args.runs, [&] { return Run(senders, 1, args.datagrams); });
+    Result batched = bench::MedianByCpu(args.runs, [&] { return Run(senders, 16, args.datagrams); });
     for (const Result* r : {&base, &batched}) {
       ok &= r->received > 0;
       char buf[512];
@@ -132,8 +105,6 @@ int main(int argc, char** argv) {
                   batched.cpu_ns_per_datagram > 0 ? base.cpu_ns_per_datagram / batched.cpu_ns_per_datagram : 0.0);
     ratios << buf;
   }
-  json << "\n  ],\n  \"ratios\": [\n" << ratios.str() << "\n  ]\n}\n";
-  std::fputs(json.str().c_str(), stdout);
-  if (!out_file.empty()) std::ofstream(out_file) << json.str();
+  bench::EmitJson(args.datagrams, args.runs, json.str(), ratios.str(), args.out_file);
   return ok ? 0 : 1;
 }
