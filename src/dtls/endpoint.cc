@@ -471,36 +471,32 @@ struct Endpoint::Impl {
 
   // `datagram` without the records Admissible refuses (counted in records_screened) and
   // without any record the datagram cuts short, or anything after it: the datagram itself when
-  // there is nothing to remove, else a copy in `scratch`.
+  // there is nothing to remove, else a copy in `scratch` (started at the first removal).
   ByteView Screen(ByteView datagram, std::vector<uint8_t>& scratch) {
     const size_t min_protected = MinProtectedLength();
-    auto untouched = [&] {
-      ByteView in = datagram;
-      while (!in.empty()) {
-        auto h = ParseRecordHeader(in);
-        if (!h || kRecordHeaderSize + h->length > in.size() || !Admissible(*h, min_protected)) return false;
-        in = in.subspan(kRecordHeaderSize + h->length);
-      }
-      return true;
-    };
-    if (untouched()) return datagram;
-    scratch.clear();
+    bool copying = false;
     ByteView in = datagram;
     while (!in.empty()) {
       auto h = ParseRecordHeader(in);
-      if (!h || kRecordHeaderSize + h->length > in.size()) {
+      const bool whole = h && kRecordHeaderSize + h->length <= in.size();
+      const bool keep = whole && Admissible(*h, min_protected);
+      if (!keep && !copying) {
+        scratch.assign(datagram.begin(), datagram.begin() + static_cast<std::ptrdiff_t>(datagram.size() - in.size()));
+        copying = true;
+      }
+      if (!whole) {
         ++stats.records_screened;  // cut short: never authentic, and OpenSSL may misframe it
         break;
       }
       const size_t total = kRecordHeaderSize + h->length;
-      if (Admissible(*h, min_protected)) {
-        scratch.insert(scratch.end(), in.begin(), in.begin() + static_cast<std::ptrdiff_t>(total));
-      } else {
+      if (!keep) {
         ++stats.records_screened;
+      } else if (copying) {
+        scratch.insert(scratch.end(), in.begin(), in.begin() + static_cast<std::ptrdiff_t>(total));
       }
       in = in.subspan(total);
     }
-    return ByteView(scratch);
+    return copying ? ByteView(scratch) : datagram;
   }
 
   // True if `fragment` opens with our epoch-1 read keys (direct_read). Used on the records of
@@ -529,7 +525,7 @@ struct Endpoint::Impl {
       pending_in = {};
       for_openssl.clear();
     };
-    const size_t min_protected = direct->overhead() - kRecordHeaderSize;
+    const size_t min_protected = MinProtectedLength();
     ByteView in = datagram;
     while (auto h = ParseRecordHeader(in)) {
       const size_t total = kRecordHeaderSize + h->length;

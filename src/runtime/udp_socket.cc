@@ -311,12 +311,7 @@ void UdpSocket::FlushSends() {
   // it is the first, so after a partial send the next call starts at the failed message.
   size_t at = 0;
   for (int guard = 0; at < n && guard < 2 * kMaxSendBatch; ++guard) {
-    int sent;
-    if (n - at == 1) {
-      sent = ::sendmsg(fd, &msgs[at].msg_hdr, 0) < 0 ? -1 : 1;
-    } else {
-      sent = ::sendmmsg(fd, msgs + at, static_cast<unsigned>(n - at), 0);
-    }
+    const int sent = ::sendmmsg(fd, msgs + at, static_cast<unsigned>(n - at), 0);
     ++stats_.send_calls;
     if (sent > 0) {
       if (sent > 1) ++stats_.mmsg_sends;
