@@ -44,6 +44,18 @@ struct OutstandingChunk;
 struct Fragment;
 class PacketBuilder;
 
+// Congestion control of the association's sending side (docs/sctp.md).
+enum class CongestionControl : uint8_t {
+  // Loss-based (RFC 9260 section 7.2) with the tuning below: IW10, full byte counting, HyStart,
+  // a 0.7 decrease. A random loss is read as congestion.
+  kReno,
+  // Model-based (src/sctp/assoc/bbr.h, after BBR): paces at the measured bottleneck bandwidth and
+  // keeps about two bandwidth-delay products in flight; random loss below 2% per round trip does
+  // not shrink the window, more than that caps it.
+  kBbr,
+};
+std::string_view ToString(CongestionControl c);
+
 struct Options {
   uint16_t local_port = 5000;
   uint16_t remote_port = 5000;
@@ -74,6 +86,8 @@ struct Options {
   // Congestion control, see docs/sctp.md: initial cwnd (RFC 9260 allows
   // min(4 MTU, max(2 MTU, 4380)); we default to 10 MTUs as RFC 6928 does for TCP).
   size_t initial_cwnd_mtus = 10;
+  // The options below up to `hystart` apply to kReno only; pacing to both.
+  CongestionControl congestion_control = CongestionControl::kReno;
   // Slow start grows cwnd by all newly acked bytes (no L=1 MTU cap per SACK),
   // so a delayed-ack receiver still doubles cwnd each round trip.
   bool slow_start_full_byte_counting = true;
@@ -204,6 +218,13 @@ struct Metrics {
   uint64_t t3_expiries = 0;
   uint64_t hystart_exits = 0;  // slow start left on an RTT increase (Options::hystart)
   uint64_t hystart_undos = 0;  // ... and resumed: the RTT was back at its minimum within 3 rounds
+  // CongestionControl::kBbr only: the bottleneck bandwidth estimate and the pacing rate (bytes
+  // per second), the minimum RTT, and the loss cap on bytes in flight (0: none).
+  double bbr_bandwidth = 0, bbr_pacing_rate = 0;
+  std::optional<Duration> bbr_min_rtt;
+  size_t bbr_inflight_cap = 0;
+  uint64_t bbr_loss_cuts = 0;    // the cap set or lowered: a round trip lost more than 2%
+  uint64_t bbr_delay_exits = 0;  // Startup left because the RTT rose (the queue was filling)
   uint64_t messages_sent = 0, messages_received = 0;
   uint64_t messages_abandoned = 0;  // PR-SCTP
   uint64_t checksum_errors = 0;
@@ -318,7 +339,7 @@ class Association {
   size_t DataHeaderSize() const;
   // congestion.cc
   void OnBytesAcked(size_t bytes_acked, bool cumulative_advanced);
-  void EnterFastRecovery();
+  void EnterFastRecovery(size_t newly_acked);
   void OnT3CongestionEvent();
   void OnRttSample(Instant now, Duration rtt);
   void OnRoundEnd(Instant now);

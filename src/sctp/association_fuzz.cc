@@ -19,10 +19,12 @@ namespace {
 
 // Inputs of odd length run with plain DATA (no I-DATA), even ones with
 // I-DATA, so both reassembly paths are fuzzed without changing how the
-// committed corpus is read.
+// committed corpus is read; likewise lengths 2 and 3 modulo 4 run with the
+// BBR congestion control, so forged SACKs reach its model too.
 Options FuzzOptions(size_t input_size = 0) {
   Options o;
   o.enable_interleaving = input_size % 2 == 0;
+  if ((input_size / 2) % 2 == 1) o.congestion_control = CongestionControl::kBbr;
   o.max_receive_buffer = 64 * 1024;
   o.max_message_size = 32 * 1024;
   o.max_send_buffer = 256 * 1024;

@@ -23,6 +23,14 @@ std::string_view ToString(SendStatus s) {
   return "?";
 }
 
+std::string_view ToString(CongestionControl c) {
+  switch (c) {
+    case CongestionControl::kReno: return "reno";
+    case CongestionControl::kBbr: return "bbr";
+  }
+  return "?";
+}
+
 std::string_view ToString(State s) {
   switch (s) {
     case State::kClosed: return "closed";
@@ -367,6 +375,14 @@ Metrics Association::metrics() const {
     m.negotiated_outbound_streams = t.outbound_streams;
     m.negotiated_inbound_streams = t.inbound_streams;
     m.messages_abandoned += t.send_queue.expired_unsent();
+    if (t.bbr) {
+      m.bbr_bandwidth = t.bbr->bandwidth();
+      m.bbr_pacing_rate = t.bbr->pacing_rate();
+      m.bbr_min_rtt = t.bbr->min_rtt();
+      m.bbr_inflight_cap = t.bbr->inflight_cap().value_or(0);
+      m.bbr_loss_cuts = t.bbr->loss_cuts();
+      m.bbr_delay_exits = t.bbr->delay_exits();
+    }
   } else {
     m.rto = t1_rto_;
   }

@@ -43,7 +43,7 @@ void Association::OnBytesAcked(size_t bytes_acked, bool cumulative_advanced) {
 void Association::OnRttSample(Instant now, Duration rtt) {
   Tcb& t = *tcb_;
   if (!t.min_rtt || rtt < *t.min_rtt) t.min_rtt = rtt;
-  if (!options_.hystart || t.fast_recovery_exit) return;
+  if (!options_.hystart || t.bbr || t.fast_recovery_exit) return;
   const Duration threshold = std::clamp(*t.min_rtt / 8, Duration::Millis(4), Duration::Millis(16));
   // Samples are taken in runs of 8; the minimum of a completed run is the delay signal, robust
   // to a single late ack.
@@ -112,10 +112,15 @@ void Association::OnPacketPaced(Instant now, size_t bytes) {
   Tcb& t = *tcb_;
   auto srtt = t.rto.srtt();
   if (!options_.enable_pacing || !srtt) return;
-  // interval = bytes / (gain * cwnd / srtt); gain 2 in slow start, 1.25 after.
-  int64_t gain_x4 = t.cwnd <= t.ssthresh ? 8 : 5;
-  double interval_ns = static_cast<double>(srtt->nanos()) * static_cast<double>(bytes) * 4 /
-                       (static_cast<double>(gain_x4) * static_cast<double>(t.cwnd));
+  double interval_ns = 0;
+  if (t.bbr && t.bbr->pacing_rate() > 0) {
+    interval_ns = static_cast<double>(bytes) * 1e9 / t.bbr->pacing_rate();
+  } else {
+    // interval = bytes / (gain * cwnd / srtt); gain 2 in slow start, 1.25 after.
+    int64_t gain_x4 = t.cwnd <= t.ssthresh ? 8 : 5;
+    interval_ns = static_cast<double>(srtt->nanos()) * static_cast<double>(bytes) * 4 /
+                  (static_cast<double>(gain_x4) * static_cast<double>(t.cwnd));
+  }
   // A wake-up of the pacing timer that came late keeps the time it lost, up to pacing_max_lag:
   // an event loop wakes tens of microseconds after the deadline, and restarting the schedule at
   // `now` would cap the rate at one packet per wake-up whatever cwnd allows.
@@ -123,8 +128,13 @@ void Association::OnPacketPaced(Instant now, size_t bytes) {
   t.pacing_next = std::max(t.pacing_next, earliest) + Duration::Nanos(static_cast<int64_t>(interval_ns));
 }
 
-void Association::EnterFastRecovery() {
+void Association::EnterFastRecovery(size_t newly_acked) {
   Tcb& t = *tcb_;
+  if (t.bbr) {
+    t.bbr->OnEnterRecovery(t.flight_bytes, newly_acked, &t.cwnd);
+    t.fast_recovery_exit = t.next_tsn - 1;
+    return;
+  }
   // Section 7.2.3: ssthresh = max(cwnd/2, 4*MTU), cwnd = ssthresh.
   size_t reduced = static_cast<size_t>(static_cast<double>(t.cwnd) * options_.loss_decrease_factor);
   t.ssthresh = std::max(reduced, 4 * options_.mtu);
@@ -136,6 +146,13 @@ void Association::EnterFastRecovery() {
 
 void Association::OnT3CongestionEvent() {
   Tcb& t = *tcb_;
+  if (t.bbr) {
+    // The model is kept; the window restarts from one MTU and is restored once what was in
+    // flight at the timeout is acknowledged (the recovery point).
+    t.bbr->OnRetransmissionTimeout(&t.cwnd);
+    t.fast_recovery_exit = t.next_tsn - 1;
+    return;
+  }
   // Section 7.2.3: on T3-rtx expiry ssthresh = max(cwnd/2, 4*MTU), cwnd = 1 MTU.
   t.ssthresh = std::max(t.cwnd / 2, 4 * options_.mtu);
   t.cwnd = options_.mtu;

@@ -159,6 +159,10 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
   bool want_retransmit = can_send_data && t.to_retransmit > 0 && (t.flight_bytes < t.cwnd || t.fast_retransmit_now);
   bool want_new = new_data_allowed && t.send_queue.HasDataToSend() && t.flight_bytes < t.cwnd &&
                   (t.peer_rwnd > 0 || t.outstanding_bytes == 0);  // zero window probe: one chunk when idle
+  // Nothing to send and room in cwnd: rate samples until what is in flight is acked measure the
+  // application, not the path.
+  if (t.bbr && new_data_allowed && !t.send_queue.HasDataToSend() && t.flight_bytes < t.cwnd && t.to_retransmit == 0)
+    t.rate.MarkAppLimited(t.flight_bytes);
   // Pacing holds new data (not retransmissions) until pacing_next; the timer
   // wakes us then.
   auto srtt = t.rto.srtt();
@@ -208,6 +212,7 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
         continue;
       }
       WriteDataChunk(w, c.tsn, c.fragment, false);
+      if (t.bbr) c.rate = t.rate.OnSend(now, t.flight_bytes);
       c.state = OutstandingChunk::State::kInFlight;
       c.transmissions++;
       c.nacks = 0;
@@ -258,6 +263,7 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
       c.size = PadTo4(header + f->length);
       c.fragment = std::move(*f);
       c.sent_at = now;
+      if (t.bbr) c.rate = t.rate.OnSend(now, t.flight_bytes);
       t.flight_bytes += c.size;
       t.outstanding_bytes += c.size;
       t.peer_rwnd = t.peer_rwnd > c.size ? t.peer_rwnd - c.size : 0;

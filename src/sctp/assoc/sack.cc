@@ -36,10 +36,12 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
         // The smallest sample of this SACK: a chunk acked late because the
         // SACK had no room for its gap block would inflate SRTT.
         if (ch.transmissions == 1 && (!rtt || now - ch.sent_at < *rtt)) rtt = now - ch.sent_at;
+        if (t.bbr) t.rate.OnDelivered(now, ch.rate, ch.sent_at, ch.size);
         break;
       case OutstandingChunk::State::kToRetransmit:
         t.to_retransmit--;
         newly_acked += ch.size;
+        if (t.bbr) t.rate.OnDelivered(now, ch.rate, ch.sent_at, ch.size);
         break;
       case OutstandingChunk::State::kAbandoned: break;
     }
@@ -101,15 +103,24 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
       t.flight_bytes -= ch.size;
       t.to_retransmit++;
       counters_.fast_retransmits++;
+      if (t.bbr) t.bbr->OnLoss(ch.size);
       any_fast = true;
     }
   }
-  if (t.fast_recovery_exit && cum >= *t.fast_recovery_exit) t.fast_recovery_exit.reset();
+  if (t.fast_recovery_exit && cum >= *t.fast_recovery_exit) {
+    t.fast_recovery_exit.reset();
+    if (t.bbr) t.bbr->OnExitRecovery(&t.cwnd);
+  }
   if (any_fast) {
-    if (!t.fast_recovery_exit) EnterFastRecovery();
+    if (!t.fast_recovery_exit) EnterFastRecovery(newly_acked);
     t.fast_retransmit_now = true;
   }
-  OnBytesAcked(newly_acked, cum_advanced);
+  if (t.bbr) {
+    const RateSample rs = t.rate.TakeSample(t.bbr->min_rtt());
+    t.bbr->OnAck(now, rs, rtt, newly_acked, t.flight_bytes, t.rate.delivered(), &t.cwnd);
+  } else {
+    OnBytesAcked(newly_acked, cum_advanced);
+  }
 
   // Section 6.2.1: rwnd = a_rwnd - bytes still outstanding.
   t.peer_rwnd = sack->a_rwnd > t.outstanding_bytes ? sack->a_rwnd - t.outstanding_bytes : 0;
@@ -257,6 +268,7 @@ void Association::OnT3Expired(Instant now) {
     ch.nacks = 0;
     t.flight_bytes -= ch.size;
     t.to_retransmit++;
+    if (t.bbr) t.bbr->OnLoss(ch.size);
   }
   t.fast_retransmit_now = false;
   if (t.caps.forward_tsn && AdvancedPeerAckPoint() > t.cumulative_ack) t.forward_tsn_needed = true;

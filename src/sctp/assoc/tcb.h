@@ -9,6 +9,7 @@
 #include <set>
 #include <vector>
 
+#include "src/sctp/assoc/bbr.h"
 #include "src/sctp/assoc/data_tracker.h"
 #include "src/sctp/assoc/reassembly.h"
 #include "src/sctp/assoc/send_queue.h"
@@ -58,7 +59,8 @@ struct OutstandingChunk {
   // retransmission counts only once a TSN sent after it is acked (it may
   // then itself be fast-retransmitted again instead of waiting for T3).
   UnwrappedTsn retransmit_fence = 0;
-  size_t size = 0;  // chunk bytes counted against cwnd/rwnd
+  size_t size = 0;    // chunk bytes counted against cwnd/rwnd
+  RateSnapshot rate;  // the delivery state when last sent (CongestionControl::kBbr only)
 };
 
 struct Association::Negotiated {
@@ -110,6 +112,9 @@ struct Association::Tcb {
   bool fast_retransmit_now = false;  // the next packet may ignore cwnd (RFC 9260 section 7.2.4 step 3)
   bool forward_tsn_needed = false;
   RtoEstimator rto;
+  // CongestionControl::kBbr: the delivery-rate estimator and the model (bbr.h).
+  DeliveryRateEstimator rate;
+  std::optional<Bbr> bbr;
   uint64_t next_message_id = 1;
 
   // --- Receive side.
