@@ -114,6 +114,7 @@ struct IceServer {
 };
 
 enum class IceTransportPolicy : uint8_t { kAll, kRelay };
+enum class SctpCongestionControl : uint8_t { kReno, kBbr };
 
 class UdpMux;
 
@@ -141,6 +142,12 @@ struct Configuration {
   // skipping it as RFC 9260 3.2.1 says, so no association comes up. CRC32c costs ~10% of the
   // SCTP core's CPU time (docs/sctp.md), far less than DTLS.
   bool sctp_zero_checksum = false;
+  // Congestion control of what we send. kReno (the default): loss-based, as RFC 9260 (with IW10,
+  // HyStart and a 0.7 decrease); every loss halves the rate's growth, so 1% random loss holds a
+  // 20 ms path to a few MB/s. kBbr: model-based (after BBR), pacing at the measured bottleneck
+  // bandwidth; random loss under 2% per round trip leaves the rate alone, heavier loss caps what
+  // is in flight. docs/sctp.md compares them.
+  SctpCongestionControl sctp_congestion_control = SctpCongestionControl::kReno;
   // Remote host candidates hidden behind mDNS names ("<uuid>.local", as browsers send them) are
   // resolved with a one-shot mDNS query (RFC 6762) from the interface of our first IPv4 host
   // socket, then added; an end-of-candidates waits for them. Off: AddIceCandidate refuses them
@@ -381,6 +388,10 @@ struct SctpTransportStats {
   // peerlink's own: large messages (4 KiB and up) built or reassembled in the block of a
   // finished message instead of a fresh allocation.
   uint64_t messageBuffersReused = 0;
+  // peerlink's own: Configuration::sctp_congestion_control ("reno" or "bbr"), and with BBR its
+  // estimate of the path's bottleneck bandwidth (bytes per second) once it has one.
+  std::string congestionControl;
+  std::optional<double> bottleneckBandwidth;
 };
 struct DataChannelStats {
   std::string label, protocol, state;

@@ -138,6 +138,7 @@ RemoteParamsStatus Connection::SetRemoteParameters(Instant now, const RemotePara
   // ICE consent freshness already proves the path is alive (RFC 8831 section 6.2).
   s.enable_heartbeat = false;
   s.enable_zero_checksum = options_.sctp_zero_checksum;
+  s.congestion_control = options_.sctp_congestion_control;
   sctp_ = std::make_unique<sctp::Association>(s, rng_, now);
 
   controller_.SetDtlsRole(remote.dtls_role == dtls::Role::kClient);

@@ -243,6 +243,30 @@ TEST(PeerConnection, LargeMessagesReuseTheBlocksOfFinishedOnes) {
   EXPECT_EQ(reused(false), 3u);  // messages 2-4
 }
 
+// Options::sctp_congestion_control reaches the association: with kBbr a transfer gives the model
+// a bandwidth estimate, which the stats report; the default is Reno, which has none.
+TEST(PeerConnection, BbrCongestionControlIsUsedWhenConfigured) {
+  for (bool bbr : {false, true}) {
+    Options oa = Pair::DefaultOptions(0), ob = Pair::DefaultOptions(1);
+    if (bbr) oa.sctp_congestion_control = sctp::CongestionControl::kBbr;
+    Pair p(oa, ob);
+    const auto da = ConnectWithOneOpenChannel(p, "bulk");
+    ASSERT_TRUE(da.has_value());
+    for (uint8_t i = 0; i < 16; ++i)
+      ASSERT_EQ(p.a().Send(p.now(), *da, Pattern(64 * 1024, i), true), datachannel::SendStatus::kOk);
+    ASSERT_TRUE(p.RunUntil([&] { return p.side_b().messages.size() == 16u; }, Duration::Seconds(10)));
+    for (uint8_t i = 0; i < 16; ++i)
+      EXPECT_EQ(p.side_b().messages[i].payload, Pattern(64 * 1024, i));
+    const auto s = p.a().GetStats().sctp;
+    EXPECT_EQ(s.congestionControl, bbr ? "bbr" : "reno");
+    EXPECT_EQ(s.bottleneckBandwidth.has_value(), bbr);
+    if (bbr) {
+      EXPECT_GT(*s.bottleneckBandwidth, 0);
+    }
+    EXPECT_EQ(p.b().GetStats().sctp.congestionControl, "reno");
+  }
+}
+
 // A refused send gives its pooled block back: the next accepted send still reuses it.
 TEST(PeerConnection, ARefusedSendLeavesItsBlockInThePool) {
   Pair p;

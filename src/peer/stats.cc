@@ -101,6 +101,8 @@ Stats Connection::GetStats() const {
     s.bytesReceived = m.bytes_received;
     s.maxChannels = m.negotiated_outbound_streams;
     s.messageBuffersReused = m.message_buffers_reused;
+    s.congestionControl = std::string(sctp::ToString(sctp_->options().congestion_control));
+    if (m.bbr_bandwidth > 0) s.bottleneckBandwidth = m.bbr_bandwidth;
   }
 
   for (const auto& [id, counters] : channel_counters_) {

@@ -18,6 +18,7 @@
 #include "src/dtls/endpoint.h"
 #include "src/dtls/fingerprint.h"
 #include "src/ice/agent.h"
+#include "src/sctp/association.h"
 
 namespace peerlink::peer {
 
@@ -40,6 +41,7 @@ struct Options {
   // Offer RFC 9653 zero checksum in INIT/INIT ACK (see include/peerlink/peer_connection.h for
   // why the public default is off).
   bool sctp_zero_checksum = true;
+  sctp::CongestionControl sctp_congestion_control = sctp::CongestionControl::kReno;
   // Data channels: open channels at most, and the per-channel bufferedAmount cap.
   size_t max_channels = 1024;
   size_t max_buffered_amount = 16 * 1024 * 1024;
@@ -169,6 +171,8 @@ struct SctpStats {    // RTCSctpTransportStats plus what sctp::Metrics offers
   uint64_t bytesSent = 0, bytesReceived = 0;  // SCTP packet bytes
   uint32_t maxChannels = 0;                   // negotiated outbound streams
   uint64_t messageBuffersReused = 0;          // (peerlink) sctp::Metrics::message_buffers_reused
+  std::string congestionControl;              // (peerlink) "reno" or "bbr"
+  std::optional<double> bottleneckBandwidth;  // (peerlink) bytes/s, BBR's estimate once it has one
 };
 struct DataChannelStats {  // RTCDataChannelStats
   uint64_t handle = 0;

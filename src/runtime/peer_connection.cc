@@ -833,6 +833,9 @@ Expected<void> PeerConnection::Impl::EnsureCore(ice::Role role) {
   options.sctp_receive_buffer = config.sctp_receive_buffer;
   options.sctp_send_buffer = config.sctp_send_buffer;
   options.sctp_zero_checksum = config.sctp_zero_checksum;
+  options.sctp_congestion_control = config.sctp_congestion_control == SctpCongestionControl::kBbr
+                                        ? sctp::CongestionControl::kBbr
+                                        : sctp::CongestionControl::kReno;
   options.sctp_per_stream_send_buffer = config.sctp_send_buffer;
   const Instant now = runtime::Now();
   core = std::make_unique<peer::Connection>(options, *rng, now);
@@ -1339,9 +1342,9 @@ Stats PeerConnection::Impl::GetStats() {
                                  t.packetsDiscarded};
   const auto& c = s.sctp;
   out.sctp = SctpTransportStats{
-      c.state,         c.congestionWindow, c.receiverWindow,      c.localReceiverWindow, c.smoothedRoundTripTime,
-      c.rto,           c.retransmissions,  c.packetsSent,         c.packetsReceived,     c.bytesSent,
-      c.bytesReceived, c.maxChannels,      c.messageBuffersReused};
+      c.state,         c.congestionWindow, c.receiverWindow,       c.localReceiverWindow, c.smoothedRoundTripTime,
+      c.rto,           c.retransmissions,  c.packetsSent,          c.packetsReceived,     c.bytesSent,
+      c.bytesReceived, c.maxChannels,      c.messageBuffersReused, c.congestionControl,   c.bottleneckBandwidth};
   for (const auto& d : s.dataChannels) {
     out.dataChannels.push_back(DataChannelStats{d.label, d.protocol, d.state, d.dataChannelIdentifier, d.messagesSent,
                                                 d.bytesSent, d.messagesReceived, d.bytesReceived});

@@ -293,6 +293,46 @@ TEST(PeerConnectionTest, NegotiatedChannelsOnSharedRuntimeWithDirectTrickle) {
   b.reset();
 }
 
+// Configuration::sctp_congestion_control: the connection configured with kBbr sends with it
+// (its stats name it and report a bandwidth estimate after a transfer), the other keeps Reno.
+TEST(PeerConnectionTest, BbrCongestionControlFromTheConfiguration) {
+  Configuration ca = Loopback();
+  ca.sctp_congestion_control = SctpCongestionControl::kBbr;
+  Peers p(nullptr, std::move(ca), Loopback());
+  DataChannelInit init;
+  init.negotiated = true;
+  init.id = 3;
+  auto ca_ch = p.a->CreateDataChannel("bulk", init);
+  auto cb_ch = p.b->CreateDataChannel("bulk", init);
+  ASSERT_TRUE(ca_ch.ok() && cb_ch.ok());
+  std::atomic<size_t> received{0};
+  std::atomic<bool> intact{true};
+  (*cb_ch)->OnMessage([&](std::span<const uint8_t> d, bool) {
+    const size_t k = received / (64 * 1024);
+    if (d.size() != 64 * 1024 || d[0] != static_cast<uint8_t>(k)) intact = false;
+    received += d.size();
+  });
+  std::atomic<bool> open{false};
+  (*ca_ch)->OnOpen([&] { open = true; });
+  p.Negotiate();
+  ASSERT_TRUE(p.WaitConnected());
+  ASSERT_TRUE(WaitFor([&] { return open.load(); }));
+  for (uint8_t k = 0; k < 64; ++k) {
+    std::vector<uint8_t> m(64 * 1024, 0);
+    m[0] = k;
+    ASSERT_TRUE((*ca_ch)->Send(std::span<const uint8_t>(m)).ok());
+  }
+  ASSERT_TRUE(WaitFor([&] { return received == 64u * 64 * 1024; }, 20s)) << received;
+  EXPECT_TRUE(intact);
+  const Stats sa = p.a->GetStats();
+  EXPECT_EQ(sa.sctp.congestionControl, "bbr");
+  ASSERT_TRUE(sa.sctp.bottleneckBandwidth.has_value());
+  EXPECT_GT(*sa.sctp.bottleneckBandwidth, 0);
+  const Stats sb = p.b->GetStats();
+  EXPECT_EQ(sb.sctp.congestionControl, "reno");
+  EXPECT_FALSE(sb.sctp.bottleneckBandwidth.has_value());
+}
+
 TEST(PeerConnectionTest, OpenBeforeAnyOnOpenHandlerReachesTheFirstHandlerSetLaterOnce) {
   Peers p;
   auto dcep = p.a->CreateDataChannel("first");
