@@ -53,6 +53,7 @@ struct DcPeerOptions {
   std::vector<std::string> bind;  // empty: 127.0.0.1
   std::string signal;             // ws:// URL: meet in --room there instead of stdin/stdout
   std::string room = "peerlink-demo";
+  std::string congestion_control = "reno";  // or "bbr" (Configuration::sctp_congestion_control)
 };
 int RunDcPeer(const DcPeerOptions& options);
 
@@ -77,6 +78,7 @@ struct PipeOptions {
   double timeout_s = 30;          // to find a peer and open the channel
   bool quiet = false;
   bool verbose = false;
+  std::string congestion_control = "reno";  // or "bbr"
 };
 int RunPipe(const PipeOptions& options);
 

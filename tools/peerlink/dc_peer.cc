@@ -75,6 +75,7 @@ class DcPeer {
     Configuration config;
     config.bind_addresses = o_.bind;
     if (config.bind_addresses.empty()) config.bind_addresses = {"127.0.0.1"};
+    if (o_.congestion_control == "bbr") config.sctp_congestion_control = SctpCongestionControl::kBbr;
     config.log = [this](std::string_view line) { LogLine(tag(), line); };
     if (!o_.signal.empty()) return RunInRoom(std::move(config));
     try {
@@ -398,6 +399,7 @@ class DcPeer {
     }
     r["dtls_cipher"] = s.transport.dtlsCipher;
     r["sctp_retransmissions"] = s.sctp.retransmissions;
+    r["congestion_control"] = s.sctp.congestionControl;
     return r;
   }
 

@@ -21,11 +21,11 @@ import sys
 import time
 
 
-def run_pair(binary, offerer_bytes, answerer_bytes, timeout_s):
+def run_pair(binary, offerer_bytes, answerer_bytes, timeout_s, extra=()):
     procs = {}
     for role, nbytes in (("offerer", offerer_bytes), ("answerer", answerer_bytes)):
         procs[role] = subprocess.Popen(
-            [binary, "dc-peer", "--role", role, "--bytes", str(nbytes), "--timeout", str(timeout_s)],
+            [binary, "dc-peer", "--role", role, "--bytes", str(nbytes), "--timeout", str(timeout_s), *extra],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     other = {"offerer": "answerer", "answerer": "offerer"}
     results = {}
@@ -90,6 +90,22 @@ def main():
                 and off.get("sha256") == ans.get("sha256") and ans.get("bytes") == 4 * mib
                 and off.get("selected", {}).get("remote") == ans.get("selected", {}).get("local"),
                 f"codes {codes}, verified {off.get('verified')}, {time.monotonic() - t0:.1f} s")
+
+    ok &= check("reno by default", off.get("congestion_control") == "reno",
+                f"offerer congestion_control {off.get('congestion_control')!r}")
+
+    t0 = time.monotonic()
+    codes, results = run_pair(binary, 4 * mib, 4 * mib, 30, ("--congestion-control", "bbr"))
+    off, ans = results.get("offerer", {}), results.get("answerer", {})
+    ok &= check("bbr", codes == {"offerer": 0, "answerer": 0} and off.get("verified") is True
+                and off.get("sha256") == ans.get("sha256") and off.get("congestion_control") == "bbr",
+                f"codes {codes}, verified {off.get('verified')}, congestion_control "
+                f"{off.get('congestion_control')!r}, {time.monotonic() - t0:.1f} s")
+
+    bad = subprocess.run([binary, "dc-peer", "--role", "offerer", "--congestion-control", "cubic"],
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
+    ok &= check("bad congestion control", bad.returncode == 2 and "--congestion-control" in bad.stderr,
+                f"exit {bad.returncode}, stderr {bad.stderr.strip()[:120]!r}")
 
     t0 = time.monotonic()
     codes, results = run_pair(binary, 4 * mib, 1 * mib, 30)

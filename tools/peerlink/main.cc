@@ -44,6 +44,15 @@ void AddSignalOptions(CLI::App& cmd, SignalOptions& o) {
 }
 
 // --bytes, --message-size and --timeout of `demo` and `dc-peer` (sizes take K, M, G, T suffixes).
+// --congestion-control of `dc-peer` and `pipe`.
+void AddCongestionControlOption(CLI::App& cmd, std::string& value) {
+  cmd.add_option("--congestion-control", value,
+                 "SCTP congestion control of what this peer sends: reno, or bbr (keeps its rate on paths with "
+                 "random loss)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"reno", "bbr"}));
+}
+
 void AddTransferOptions(CLI::App& cmd, uint64_t& bytes, size_t& message_size, double& timeout_s) {
   cmd.add_option("--bytes", bytes, "Bytes the offerer sends (suffixes K, M, G, T: powers of 1024)")
       ->capture_default_str()
@@ -128,6 +137,7 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember({"offerer", "answerer"}));
   AddTransferOptions(*dc_peer_cmd, dc_peer.bytes, dc_peer.message_size, dc_peer.timeout_s);
+  AddCongestionControlOption(*dc_peer_cmd, dc_peer.congestion_control);
   dc_peer_cmd->add_option("--bind", dc_peer.bind, "Bind a UDP socket on this IP, repeatable (default 127.0.0.1)");
   dc_peer_cmd->add_option("--signal", dc_peer.signal,
                           "Meet the other peer in --room on this ws:// signaling server instead of stdin/stdout");
@@ -152,6 +162,7 @@ int main(int argc, char** argv) {
   pipe_cmd->add_option("--timeout", pipe.timeout_s, "Give up if no channel is open after this many seconds")
       ->capture_default_str()
       ->check(CLI::Range(0.1, 86400.0));
+  AddCongestionControlOption(*pipe_cmd, pipe.congestion_control);
   pipe_cmd->add_flag("-q,--quiet", pipe.quiet, "Print errors only");
   pipe_cmd->add_flag("-v,--verbose", pipe.verbose, "Also print signaling and connection diagnostics");
 

@@ -83,6 +83,7 @@ class Pipe {
       ro.peer.ice_servers.push_back(std::move(s));
     }
     if (o_.relay_only) ro.peer.ice_transport_policy = IceTransportPolicy::kRelay;
+    if (o_.congestion_control == "bbr") ro.peer.sctp_congestion_control = SctpCongestionControl::kBbr;
     ro.channel_label = kLabel;
     ro.max_connections = 1;
     ro.connect_timeout = Duration::Nanos(static_cast<int64_t>(o_.timeout_s * 1e9));
