@@ -49,6 +49,7 @@ struct Options {
   int timeout_s = 120;
   std::string bind;
   bool shared_certificate = false;
+  bool bbr = false;        // --congestion-control bbr
   size_t sctp_window = 0;  // 0: the library's default
   int socket_buffer = 0;   // 0: the library's default
 };
@@ -90,6 +91,7 @@ Configuration MakeConfig(const Options& o) {
   // The runner's namespace has no multicast peers: plain host candidates, like every adapter.
   config.resolve_mdns_candidates = false;
   if (o.sctp_window > 0) config.sctp_receive_buffer = o.sctp_window;
+  if (o.bbr) config.sctp_congestion_control = SctpCongestionControl::kBbr;
   if (o.socket_buffer > 0) config.socket_receive_buffer = config.socket_send_buffer = o.socket_buffer;
   config.log = [](std::string_view line) { std::fprintf(stderr, "%.*s\n", int(line.size()), line.data()); };
   return config;
@@ -98,8 +100,9 @@ Configuration MakeConfig(const Options& o) {
 std::string ConfigText(const Options& o, const Configuration& c) {
   return "peerlink " + std::string(kVersionString) + ": defaults (SCTP MTU 1200, socket buffers " +
          std::to_string(c.socket_receive_buffer >> 20) + " MiB requested, SCTP receive window " +
-         std::to_string(c.sctp_receive_buffer >> 20) + " MiB (library default 4), CRC32c), one io thread per process" +
-         (o.bind.empty() ? std::string(", loopback") : ", bound to " + o.bind) +
+         std::to_string(c.sctp_receive_buffer >> 20) + " MiB (library default 4), CRC32c, " +
+         (o.bbr ? "BBR congestion control" : "Reno congestion control (library default)") +
+         "), one io thread per process" + (o.bind.empty() ? std::string(", loopback") : ", bound to " + o.bind) +
          (o.mode == "t1" ? std::string(", non-trickle descriptions")
                          : std::string(", trickle in process, both connections on one runtime thread, signaling "
                                        "posted to it as one task (PeerConnection::Post)")) +
@@ -500,11 +503,16 @@ int main(int argc, char** argv) {
       o.socket_buffer = std::stoi(value(i));
     } else if (a == "--shared-certificate") {
       o.shared_certificate = true;
+    } else if (a == "--congestion-control") {
+      const std::string cc = value(i);
+      if (cc != "reno" && cc != "bbr") Die("--congestion-control takes reno or bbr, not " + cc);
+      o.bbr = cc == "bbr";
     } else {
       std::fprintf(stderr,
                    "usage: e2e_peerlink --mode t1|t2|t3 [--role offerer|answerer] [--bytes N] [--msg-size M]\n"
                    "       [--high B] [--low B] [--runs R] [--connections C] [--bind IP] [--timeout S]\n"
                    "       [--shared-certificate] [--sctp-window BYTES] [--socket-buffer BYTES]\n"
+                   "       [--congestion-control reno|bbr]\n"
                    "       (contract: bench/e2e/PROTOCOL.md)\n");
       return 2;
     }
