@@ -98,6 +98,11 @@ void Bbr::OnExitRecovery(size_t* cwnd) {
 }
 
 void Bbr::OnRetransmissionTimeout(size_t* cwnd) {
+  // One congestion signal, not a loss per chunk: T3 marks everything unacknowledged, most of it
+  // only sent in the last round trip. Counted chunk by chunk, one early timeout (a lost first
+  // packet, RTO 1 s) read as "more than 2% lost", ended Startup at a 0.4 MB/s estimate, and
+  // ProbeBW took 6 s to move 4 MiB at 100 ms / 1% loss in the simulator.
+  loss_in_cycle_phase_ = true;
   prior_cwnd_ = std::max(prior_cwnd_, *cwnd);
   in_recovery_ = true;
   packet_conservation_ = false;
@@ -130,7 +135,9 @@ void Bbr::UpdateBandwidth(const RateSample& rs) {
 }
 
 void Bbr::CheckFullPipe(const RateSample& rs) {
-  if (filled_pipe_ || !round_start_ || rs.app_limited) return;
+  // A round in loss recovery is limited by the recovery window, not by the path: it is no sign
+  // of a plateau (a T3 in the first rounds otherwise ended Startup at a fraction of the path).
+  if (filled_pipe_ || !round_start_ || rs.app_limited || in_recovery_) return;
   if (max_bw_ >= full_bw_ * 1.25) {
     full_bw_ = max_bw_;
     full_bw_count_ = 0;

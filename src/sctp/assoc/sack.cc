@@ -268,7 +268,6 @@ void Association::OnT3Expired(Instant now) {
     ch.nacks = 0;
     t.flight_bytes -= ch.size;
     t.to_retransmit++;
-    if (t.bbr) t.bbr->OnLoss(ch.size);
   }
   t.fast_retransmit_now = false;
   if (t.caps.forward_tsn && AdvancedPeerAckPoint() > t.cumulative_ack) t.forward_tsn_needed = true;
