@@ -99,9 +99,9 @@ void Bbr::OnExitRecovery(size_t* cwnd) {
 
 void Bbr::OnRetransmissionTimeout(size_t* cwnd) {
   // One congestion signal, not a loss per chunk: T3 marks everything unacknowledged, most of it
-  // only sent in the last round trip. Counted chunk by chunk, one early timeout (a lost first
-  // packet, RTO 1 s) read as "more than 2% lost", ended Startup at a 0.4 MB/s estimate, and
-  // ProbeBW took 6 s to move 4 MiB at 100 ms / 1% loss in the simulator.
+  // only sent in the last round trip. Counted chunk by chunk, one early timeout read as "more
+  // than 2% lost" and ended Startup at a fraction of the path (a 0.4 MB/s estimate in the
+  // simulator's 100 ms / 1% loss case, SctpBbr.ShortTransfersThroughRandomLossDoNotStall).
   loss_in_cycle_phase_ = true;
   prior_cwnd_ = std::max(prior_cwnd_, *cwnd);
   in_recovery_ = true;
