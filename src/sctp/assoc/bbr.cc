@@ -12,7 +12,6 @@ constexpr double kStartupCwndGain = 2.0;  // BBRv3's; v1's 2.885 overflowed a 0.
 constexpr std::array<double, 8> kCycleGains = {1.25, 0.75, 1, 1, 1, 1, 1, 1};
 constexpr Duration kMinRttWindow = Duration::Seconds(10);
 constexpr Duration kProbeRttDuration = Duration::Millis(200);
-constexpr size_t kMaxCwnd = 64 * 1024 * 1024;  // as congestion.cc
 constexpr double kLossThreshold = 0.02;
 constexpr double kLossBeta = 0.7;
 }  // namespace
@@ -36,7 +35,6 @@ void DeliveryRateEstimator::OnDelivered(Instant now, const RateSnapshot& at_send
   if (have_ && at_send.delivered < prior_delivered_) return;
   have_ = true;
   prior_delivered_ = at_send.delivered;
-  prior_time_ = at_send.delivered_time;
   sample_app_limited_ = at_send.app_limited;
   send_elapsed_ = sent_at - at_send.first_sent_time;
   ack_elapsed_ = now - at_send.delivered_time;
@@ -147,18 +145,12 @@ void Bbr::CheckFullPipe(const RateSample& rs) {
 }
 
 void Bbr::CheckStartupDelay(std::optional<Duration> rtt) {
-  // The delay signal of the Reno path's HyStart (congestion.cc), which BBR itself lacks: the
-  // bandwidth plateau takes three round trips to show, and at the end of Startup each round
-  // trip sends twice the last; a queue of less than a BDP overflows before. A run of 8 samples
-  // whose minimum is above min_rtt + clamp(min_rtt / 8, 4 ms, 16 ms) means the queue is growing.
+  // HyStart's delay signal (RttRuns), which BBR itself lacks: the bandwidth plateau takes three
+  // round trips to show, and at the end of Startup each round trip sends twice the last; a queue
+  // of less than a BDP overflows before.
   if (!rtt || !min_rtt_) return;
-  if (!startup_run_min_ || *rtt < *startup_run_min_) startup_run_min_ = rtt;
-  if (++startup_run_samples_ < 8) return;
-  const Duration run_min = *startup_run_min_;
-  startup_run_min_.reset();
-  startup_run_samples_ = 0;
-  const Duration threshold = std::clamp(*min_rtt_ / 8, Duration::Millis(4), Duration::Millis(16));
-  if (run_min >= *min_rtt_ + threshold) {
+  const std::optional<Duration> run_min = startup_rtt_runs_.Add(*rtt);
+  if (run_min && *run_min >= *min_rtt_ + RttRuns::Threshold(*min_rtt_)) {
     filled_pipe_ = true;
     delay_exits_++;
   }
@@ -206,13 +198,20 @@ bool Bbr::ExcessLoss(uint64_t delivered) const {
          static_cast<double>(round_lost_bytes_) > kLossThreshold * static_cast<double>(total);
 }
 
-void Bbr::EndOfRoundLoss(uint64_t delivered) {
+void Bbr::UpdateLossCap(uint64_t delivered) {
+  // Checked on every SACK in Startup, which it leaves as soon as the queue overflows (as BBRv3),
+  // with the cap no lower than the estimated BDP; otherwise at the end of each round trip.
+  const bool startup = mode_ == Mode::kStartup;
+  if (!startup && !round_start_) return;
   if (ExcessLoss(delivered)) {
     const size_t base = inflight_hi_ ? std::min(*inflight_hi_, round_max_flight_) : round_max_flight_;
-    inflight_hi_ = std::max(4 * mtu_, static_cast<size_t>(kLossBeta * static_cast<double>(base)));
+    const size_t floor = startup ? std::max(Bdp(1), 4 * mtu_) : 4 * mtu_;
+    inflight_hi_ = std::max(floor, static_cast<size_t>(kLossBeta * static_cast<double>(base)));
     probe_up_mtus_ = 1;
     loss_cuts_++;
-    if (mode_ == Mode::kStartup) filled_pipe_ = true;  // as BBRv3: leave Startup on high loss
+    filled_pipe_ = true;
+  } else if (!round_start_) {
+    return;  // Startup between round ends: nothing to count yet
   } else if (inflight_hi_) {
     // Probe the cap upwards: 1, 2, 4, ... MTUs per round trip without excess loss; once it is
     // far above what the model wants in flight it no longer binds.
@@ -288,18 +287,8 @@ void Bbr::OnAck(Instant now,
   round_max_flight_ = std::max(round_max_flight_, prior_flight);
   UpdateRound(rs, delivered);
   if (mode_ == Mode::kStartup) CheckStartupDelay(rtt);
-  if (mode_ == Mode::kStartup && ExcessLoss(delivered)) {
-    // Startup overflowed the queue: leave it now rather than at the end of the round (as BBRv3),
-    // with what may be in flight capped at what the path delivered plus what it queued.
-    filled_pipe_ = true;
-    inflight_hi_ = std::max(Bdp(1), static_cast<size_t>(kLossBeta * static_cast<double>(round_max_flight_)));
-    probe_up_mtus_ = 1;
-    loss_cuts_++;
-  }
-  if (round_start_) {
-    EndOfRoundLoss(delivered);
-    if (packet_conservation_ && round_count_ >= recovery_round_end_) packet_conservation_ = false;
-  }
+  UpdateLossCap(delivered);
+  if (round_start_ && packet_conservation_ && round_count_ >= recovery_round_end_) packet_conservation_ = false;
   UpdateBandwidth(rs);
   CheckFullPipe(rs);
   const Mode before = mode_;

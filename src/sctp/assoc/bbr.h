@@ -14,6 +14,7 @@
 // Sans-I/O and deterministic: times come in with every call.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -22,6 +23,35 @@
 #include "src/base/time.h"
 
 namespace peerlink::sctp {
+
+// The largest cwnd either controller sets (the receive window caps what is useful anyway).
+inline constexpr size_t kMaxCwnd = 64 * 1024 * 1024;
+
+// HyStart's delay signal, shared by Reno's slow start (congestion.cc) and BBR's Startup: RTT
+// samples are taken in runs of 8, and a run whose minimum (robust to one late ack) is above
+// min_rtt + clamp(min_rtt / 8, 4 ms, 16 ms) means the bottleneck queue is growing.
+class RttRuns {
+ public:
+  // The minimum of the run this sample completes, every 8th sample.
+  std::optional<Duration> Add(Duration rtt) {
+    if (!run_min_ || rtt < *run_min_) run_min_ = rtt;
+    if (++samples_ < 8) return std::nullopt;
+    std::optional<Duration> done = run_min_;
+    Reset();
+    return done;
+  }
+  void Reset() {
+    run_min_.reset();
+    samples_ = 0;
+  }
+  static Duration Threshold(Duration min_rtt) {
+    return std::clamp(min_rtt / 8, Duration::Millis(4), Duration::Millis(16));
+  }
+
+ private:
+  std::optional<Duration> run_min_;
+  int samples_ = 0;
+};
 
 // What a chunk remembers of the connection's delivery state when it is sent (the draft's
 // per-packet P.delivered, P.delivered_time, P.first_sent_time, P.is_app_limited).
@@ -65,7 +95,6 @@ class DeliveryRateEstimator {
   // The sample being built during one SACK.
   bool have_ = false;
   uint64_t prior_delivered_ = 0;
-  Instant prior_time_;
   Duration send_elapsed_, ack_elapsed_;
   bool sample_app_limited_ = false;
 };
@@ -86,7 +115,7 @@ class Bbr {
              size_t flight,
              uint64_t delivered,
              size_t* cwnd);
-  // A chunk was declared lost (fast retransmit or T3).
+  // A chunk was declared lost by fast retransmit (a T3 is OnRetransmissionTimeout, one signal).
   void OnLoss(size_t bytes);
   // Fast recovery: hold what is in flight for one round (packet conservation), restore after.
   void OnEnterRecovery(size_t flight, size_t newly_acked, size_t* cwnd);
@@ -117,7 +146,7 @@ class Bbr {
   void AdvanceCycle(Instant now, size_t prior_flight);
   bool ExcessLoss(uint64_t delivered) const;
   void CheckStartupDelay(std::optional<Duration> rtt);
-  void EndOfRoundLoss(uint64_t delivered);
+  void UpdateLossCap(uint64_t delivered);
   void SetPacingRate();
   void SetCwnd(size_t newly_acked, size_t flight, uint64_t delivered, size_t* cwnd);
   void EnterProbeBw(Instant now);
@@ -154,8 +183,7 @@ class Bbr {
   size_t probe_up_mtus_ = 1;
   uint64_t round_lost_bytes_ = 0, round_lost_events_ = 0, round_start_delivered_ = 0;
   size_t round_max_flight_ = 0;
-  std::optional<Duration> startup_run_min_;
-  int startup_run_samples_ = 0;
+  RttRuns startup_rtt_runs_;
   uint64_t loss_cuts_ = 0, delay_exits_ = 0;
 };
 

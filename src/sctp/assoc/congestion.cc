@@ -7,12 +7,6 @@
 #include "src/sctp/assoc/tcb.h"
 
 namespace peerlink::sctp {
-namespace {
-// Bounds cwnd so that a long loss-free run cannot grow it without limit
-// (the receive window caps what is useful anyway).
-constexpr size_t kMaxCwnd = 64 * 1024 * 1024;
-}  // namespace
-
 void Association::OnBytesAcked(size_t bytes_acked, bool cumulative_advanced) {
   Tcb& t = *tcb_;
   // Section 7.2.1/7.2.2: cwnd grows only when the cumulative ack advances,
@@ -44,17 +38,7 @@ void Association::OnRttSample(Instant now, Duration rtt) {
   Tcb& t = *tcb_;
   if (!t.min_rtt || rtt < *t.min_rtt) t.min_rtt = rtt;
   if (!options_.hystart || t.bbr || t.fast_recovery_exit) return;
-  const Duration threshold = std::clamp(*t.min_rtt / 8, Duration::Millis(4), Duration::Millis(16));
-  // Samples are taken in runs of 8; the minimum of a completed run is the delay signal, robust
-  // to a single late ack.
-  auto completed_run_min = [&t, rtt]() -> std::optional<Duration> {
-    if (!t.hystart_round_min || rtt < *t.hystart_round_min) t.hystart_round_min = rtt;
-    if (++t.hystart_round_samples < 8) return std::nullopt;
-    std::optional<Duration> run_min = t.hystart_round_min;
-    t.hystart_round_samples = 0;
-    t.hystart_round_min.reset();
-    return run_min;
-  };
+  const Duration threshold = RttRuns::Threshold(*t.min_rtt);
   if (t.cwnd > t.ssthresh) {
     // Undo: after a delay-based exit, a run of 8 samples back below min_rtt + threshold / 2
     // within 3 rounds means the rise was not our queue (cwnd above the BDP keeps a standing queue,
@@ -62,7 +46,7 @@ void Association::OnRttSample(Instant now, Duration rtt) {
     // line. Without it one such blip on a 20 ms path left cwnd at 1 MB for the rest of a 256 MiB
     // transfer, growing one MTU per round (40 MB/s instead of ~200).
     if (t.hystart_undo_rounds == 0) return;
-    auto run_min = completed_run_min();
+    auto run_min = t.hystart_runs.Add(rtt);
     if (run_min && *run_min < *t.min_rtt + threshold / 2) {
       t.ssthresh = kMaxCwnd;
       t.hystart_undo_rounds = 0;
@@ -87,14 +71,13 @@ void Association::OnRttSample(Instant now, Duration rtt) {
   // first samples stay low while the later ones grow, and with slow start doubling every round
   // the first-8 rule exited one round too late and overflowed a 0.8 BDP queue (218
   // retransmissions in SlowStartLeavesBeforeTheQueueOverflows; 90 with a shorter ack train).
-  auto run_min = completed_run_min();
+  auto run_min = t.hystart_runs.Add(rtt);
   if (run_min && *run_min >= *t.min_rtt + threshold) exit = delay_exit = true;
   if (exit) {
     t.ssthresh = t.cwnd - options_.mtu;  // cwnd <= ssthresh would still be slow start
     counters_.hystart_exits++;
     t.hystart_undo_rounds = delay_exit ? 3 : 0;
-    t.hystart_round_samples = 0;
-    t.hystart_round_min.reset();
+    t.hystart_runs.Reset();
   }
 }
 
@@ -103,8 +86,7 @@ void Association::OnRoundEnd(Instant now) {
   t.hystart_round_end = t.next_tsn - 1;
   t.hystart_round_start = now;
   t.hystart_last_ack = now;
-  t.hystart_round_min.reset();
-  t.hystart_round_samples = 0;
+  t.hystart_runs.Reset();
   if (t.hystart_undo_rounds > 0 && t.cwnd > t.ssthresh) t.hystart_undo_rounds--;
 }
 

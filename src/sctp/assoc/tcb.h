@@ -92,11 +92,11 @@ struct Association::Tcb {
   size_t peer_rwnd = 0;
   size_t cwnd = 0, ssthresh = 0, partial_bytes_acked = 0;
   std::optional<UnwrappedTsn> fast_recovery_exit;
-  // HyStart-like slow-start exit (congestion.cc): the lowest RTT seen, and
-  // this round's lowest; a round ends when the TSN sent last at its start is acked.
+  // HyStart-like slow-start exit (congestion.cc): the lowest RTT seen, and the
+  // runs of 8 samples that give the delay signal (bbr.h); a round ends when the
+  // TSN sent last at its start is acked.
   std::optional<Duration> min_rtt;
-  std::optional<Duration> hystart_round_min;
-  int hystart_round_samples = 0;
+  RttRuns hystart_runs;
   // Rounds left in which a delay-based HyStart exit is undone if the RTT comes back down.
   int hystart_undo_rounds = 0;
   UnwrappedTsn hystart_round_end = 0;
