@@ -119,6 +119,18 @@ struct Options {
   // stay bounded by this much of the pacing rate; time spent waiting for acks is not made up.
   Duration pacing_max_lag = Duration::Micros(500);
   Duration pacing_slack_below_srtt = Duration::Millis(5);
+  // Careful Resume (RFC 9959, src/sctp/assoc/careful_resume.h): what an earlier association to
+  // the same peer over the same path measured, its Metrics::retained_cwnd and Metrics::min_rtt.
+  // After one round trip that confirms the RTT (within [rtt / 2, 10 * rtt)) without loss, the
+  // sender jumps to half that window, paced over the RTT, and retreats to half of what the path
+  // delivered if the jump meets loss. Unset: every association starts from initial_cwnd_mtus.
+  // Only the application knows whether a saved state belongs to this peer and path; keep it per
+  // peer identity and path, and not for long (the RFC suggests hours at most).
+  struct ResumeState {
+    size_t cwnd = 0;  // bytes
+    Duration rtt;
+  };
+  std::optional<ResumeState> resume;
   Duration cookie_lifetime = Duration::Seconds(60);
   // Heartbeats are sent only when this is true (the data-channel layer may rely on DTLS/ICE consent instead).
   bool enable_heartbeat = true;
@@ -216,8 +228,9 @@ struct Metrics {
   uint64_t retransmissions = 0;  // DATA chunks sent again (any reason)
   uint64_t fast_retransmits = 0;
   uint64_t t3_expiries = 0;
-  uint64_t hystart_exits = 0;  // slow start left on an RTT increase (Options::hystart)
-  uint64_t hystart_undos = 0;  // ... and resumed: the RTT was back at its minimum within 3 rounds
+  uint64_t hystart_exits = 0;                      // slow start left on an RTT increase (Options::hystart)
+  uint64_t hystart_undos = 0;                      // ... and resumed: the RTT was back at its minimum within 3 rounds
+  uint64_t resume_jumps = 0, resume_retreats = 0;  // Options::resume: jumped; the jump met loss
   // CongestionControl::kBbr only: the bottleneck bandwidth estimate and the pacing rate (bytes
   // per second), the minimum RTT, and the loss cap on bytes in flight (0: none).
   double bbr_bandwidth = 0, bbr_pacing_rate = 0;
@@ -225,6 +238,15 @@ struct Metrics {
   size_t bbr_inflight_cap = 0;
   uint64_t bbr_loss_cuts = 0;    // the cap set or lowered: a round trip lost more than 2%
   uint64_t bbr_delay_exits = 0;  // Startup left because the RTT rose (the queue was filling)
+  // What Options::resume of a later association to the same peer may reuse: the most bytes
+  // acknowledged within one round trip without loss, and the lowest RTT seen.
+  size_t retained_cwnd = 0;
+  std::optional<Duration> min_rtt;
+  // With Options::resume: the Careful Resume phase ("reconnaissance", "unvalidated",
+  // "validating", "safe-retreat", "normal"), why reconnaissance ended ("pending", "jumped",
+  // "rtt-changed", "congestion", "no-gain") and the window jumped to; empty / 0 without.
+  std::string_view resume_phase, resume_outcome;
+  size_t resume_jump = 0;
   uint64_t messages_sent = 0, messages_received = 0;
   uint64_t messages_abandoned = 0;  // PR-SCTP
   uint64_t checksum_errors = 0;
@@ -341,6 +363,8 @@ class Association {
   void OnBytesAcked(size_t bytes_acked, bool cumulative_advanced);
   void EnterFastRecovery(size_t newly_acked);
   void OnT3CongestionEvent();
+  void OnCarefulResumeCongestion();
+  void OnCarefulResumeAck(size_t newly_acked, bool rtt_sample);
   void OnRttSample(Instant now, Duration rtt);
   void OnRoundEnd(Instant now);
   void OnPacketPaced(Instant now, size_t bytes);

@@ -575,5 +575,127 @@ TEST(SctpBbr, ShortTransfersThroughRandomLossDoNotStall) {
   EXPECT_LT(slowest_bbr * 4, fastest_reno);
 }
 
+// --- Options::resume (Careful Resume, RFC 9959) -------------------------------------------------
+
+// `messages` of 64 KiB from a to b over two links of `link` each way, the application keeping
+// 4 MiB queued: seconds from the first message delivered to the last (as the e2e bench's T1/T4
+// count), and the sender's metrics at the end. -1 if it did not finish within 120 s.
+std::pair<double, sctp::Metrics> TimedTransfer(const LinkConditions& link, sctp::Options o, int messages) {
+  Network net(7);
+  HostId ha = net.AddPublicHost(IpAddress::V4(10, 0, 0, 1), link);
+  HostId hb = net.AddPublicHost(IpAddress::V4(10, 0, 0, 2), link);
+  o.enable_heartbeat = false;
+  o.max_receive_buffer = 64 << 20;
+  SctpEndpoint a(net, ha, 5000, o, 1), b(net, hb, 5000, o, 2);
+  a.set_peer(b.local());
+  b.set_peer(a.local());
+  bool connected = false;
+  uint64_t bytes = 0;
+  Instant first = Instant::Max(), last;
+  b.on_event = [&](Instant now, sctp::Event& e) {
+    if (auto* m = std::get_if<sctp::MessageReceived>(&e)) {
+      bytes += m->payload.size();
+      if (first == Instant::Max()) first = now;
+      last = now;
+    }
+  };
+  a.on_event = [&](Instant, sctp::Event& e) { connected |= std::holds_alternative<sctp::Connected>(e); };
+  a.assoc().Connect(net.now());
+  a.Drain(net.now());
+  net.RunUntilCondition([&] { return connected; }, net.now() + Duration::Seconds(30));
+  std::vector<uint8_t> message(64 * 1024, 1);
+  int sent = 0;
+  std::function<void(Instant)> refill = [&](Instant now) {
+    while (sent < messages && a.assoc().total_buffered_amount() < 4 * 1024 * 1024 &&
+           a.assoc().Send(now, StreamId(0), sctp::kPpidBinary, message) == sctp::SendStatus::kOk)
+      sent++;
+    a.Drain(now);
+    if (sent < messages) net.ScheduleAfter(Duration::Millis(1), refill);
+  };
+  refill(net.now());
+  const uint64_t total = uint64_t(messages) * 65536;
+  if (!net.RunUntilCondition([&] { return bytes == total; }, net.now() + Duration::Seconds(120))) return {-1, {}};
+  EXPECT_TRUE(a.assoc().IsConsistent());
+  return {(last - first).seconds_f(), a.assoc().metrics()};
+}
+
+// A fast long path: 500 MB/s, 100 ms RTT, a 16 MiB queue.
+LinkConditions FastLongLink() {
+  LinkConditions link;
+  link.latency = Duration::Millis(25);  // two links each way: RTT 100 ms
+  link.rate_bytes_per_sec = 500'000'000;
+  link.queue_bytes = 16 << 20;
+  return link;
+}
+
+sctp::Options::ResumeState Saved(const sctp::Metrics& m) {
+  return {m.retained_cwnd, m.min_rtt.value_or(Duration::Zero())};
+}
+
+// The second association to the same peer over the same path reuses what the first one measured:
+// after one round trip it jumps to half the retained window, paced over the RTT (so the 16 MiB
+// queue never overflows: not one retransmission), instead of doubling from 10 packets for ~12
+// round trips.
+TEST(SctpCarefulResume, ReusesWhatAnEarlierAssociationMeasured) {
+  for (auto cc : {sctp::CongestionControl::kReno, sctp::CongestionControl::kBbr}) {
+    sctp::Options o;
+    o.congestion_control = cc;
+    auto [cold, first] = TimedTransfer(FastLongLink(), o, 1024);  // 64 MiB
+    ASSERT_GT(cold, 0);
+    EXPECT_TRUE(first.resume_phase.empty());
+    EXPECT_GT(first.retained_cwnd, 8u << 20) << "the first transfer never opened its window";
+    o.resume = Saved(first);
+    auto [warm, second] = TimedTransfer(FastLongLink(), o, 1024);
+    std::printf("%s: cold %.3f s (retained %zu B, min RTT %.1f ms), resumed %.3f s, jump %zu B, %llu rtx\n",
+                std::string(sctp::ToString(cc)).c_str(), cold, first.retained_cwnd,
+                first.min_rtt ? first.min_rtt->seconds_f() * 1e3 : -1.0, warm, second.resume_jump,
+                static_cast<unsigned long long>(second.retransmissions));
+    ASSERT_GT(warm, 0);
+    EXPECT_EQ(second.resume_outcome, "jumped");
+    EXPECT_EQ(second.resume_phase, "normal");
+    EXPECT_EQ(second.resume_jumps, 1u);
+    EXPECT_EQ(second.resume_retreats, 0u);
+    EXPECT_EQ(second.resume_jump, first.retained_cwnd / 2);
+    EXPECT_EQ(second.retransmissions, 0u) << "the jump was not paced";
+    EXPECT_LT(warm, 0.6 * cold);
+  }
+}
+
+// Saved on a 10 ms path, used on a 100 ms one: not the same path, no jump (RFC 9959's RTT check).
+TEST(SctpCarefulResume, AnotherRttMeansAnotherPath) {
+  sctp::Options o;
+  o.resume = sctp::Options::ResumeState{32u << 20, Duration::Millis(10)};
+  auto [seconds, m] = TimedTransfer(FastLongLink(), o, 256);
+  ASSERT_GT(seconds, 0);
+  EXPECT_EQ(m.resume_outcome, "rtt-changed");
+  EXPECT_EQ(m.resume_jumps, 0u);
+  EXPECT_EQ(m.resume_jump, 0u);
+}
+
+// State saved on a fast path used on a 100 Mbit/s one with a 1 MiB queue: the jump (16 MiB, paced
+// at 160 MB/s) meets loss, the sender retreats to half of what the path delivered since the jump,
+// and the transfer completes. The stale state costs time: ~14 MB of the jump are lost and repaired
+// within the retreated window (6.6 s against 1.7 s from a cold start here). That is the price
+// RFC 9959 accepts for leaving the bottleneck to others at once.
+TEST(SctpCarefulResume, RetreatsWhenThePathIsNarrower) {
+  LinkConditions narrow = FastLongLink();
+  narrow.rate_bytes_per_sec = 12'500'000;
+  narrow.queue_bytes = 1 << 20;
+  sctp::Options o;
+  auto [cold, c] = TimedTransfer(narrow, o, 256);  // 16 MiB
+  o.resume = sctp::Options::ResumeState{32u << 20, Duration::Millis(100)};
+  auto [stale, m] = TimedTransfer(narrow, o, 256);
+  std::printf("narrow path: cold %.3f s (%llu rtx), stale state %.3f s (%llu rtx, cwnd after %zu)\n", cold,
+              static_cast<unsigned long long>(c.retransmissions), stale,
+              static_cast<unsigned long long>(m.retransmissions), m.cwnd);
+  ASSERT_GT(cold, 0);
+  ASSERT_GT(stale, 0) << "the transfer did not complete";
+  EXPECT_EQ(m.resume_outcome, "jumped");
+  EXPECT_EQ(m.resume_retreats, 1u);
+  EXPECT_EQ(m.resume_phase, "normal");
+  EXPECT_LT(stale, 5 * cold);
+  EXPECT_LT(m.cwnd, 2u << 20) << "the window after the retreat is above the path's 1.25 MB BDP + queue";
+}
+
 }  // namespace
 }  // namespace peerlink::sim

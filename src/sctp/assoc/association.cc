@@ -375,6 +375,13 @@ Metrics Association::metrics() const {
     m.negotiated_outbound_streams = t.outbound_streams;
     m.negotiated_inbound_streams = t.inbound_streams;
     m.messages_abandoned += t.send_queue.expired_unsent();
+    m.retained_cwnd = t.retained_cwnd;
+    m.min_rtt = t.min_rtt;
+    if (t.resume) {
+      m.resume_phase = ToString(t.resume->phase());
+      m.resume_outcome = ToString(t.resume->outcome());
+      m.resume_jump = t.resume->jump_cwnd();
+    }
     if (t.bbr) {
       m.bbr_bandwidth = t.bbr->bandwidth();
       m.bbr_pacing_rate = t.bbr->pacing_rate();

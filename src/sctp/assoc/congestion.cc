@@ -87,6 +87,9 @@ void Association::OnRoundEnd(Instant now) {
   t.hystart_round_start = now;
   t.hystart_last_ack = now;
   t.hystart_runs.Reset();
+  if (!t.round_lossy) t.retained_cwnd = std::max(t.retained_cwnd, t.round_acked);
+  t.round_acked = 0;
+  t.round_lossy = false;
   if (t.hystart_undo_rounds > 0 && t.cwnd > t.ssthresh) t.hystart_undo_rounds--;
 }
 
@@ -95,7 +98,11 @@ void Association::OnPacketPaced(Instant now, size_t bytes) {
   auto srtt = t.rto.srtt();
   if (!options_.enable_pacing || !srtt) return;
   double interval_ns = 0;
-  if (t.bbr && t.bbr->pacing_rate() > 0) {
+  const std::optional<double> resume_rate = t.resume ? t.resume->pacing_rate() : std::nullopt;
+  if (resume_rate && *resume_rate > 0) {
+    // Careful Resume's jump leaves evenly over the RTT, whatever the controller's own rate.
+    interval_ns = static_cast<double>(bytes) * 1e9 / *resume_rate;
+  } else if (t.bbr && t.bbr->pacing_rate() > 0) {
     interval_ns = static_cast<double>(bytes) * 1e9 / t.bbr->pacing_rate();
   } else {
     // interval = bytes / (gain * cwnd / srtt); gain 2 in slow start, 1.25 after.
@@ -133,6 +140,7 @@ void Association::OnT3CongestionEvent() {
     // flight at the timeout is acknowledged (the recovery point).
     t.bbr->OnRetransmissionTimeout(&t.cwnd);
     t.fast_recovery_exit = t.next_tsn - 1;
+    OnCarefulResumeCongestion();
     return;
   }
   // Section 7.2.3: on T3-rtx expiry ssthresh = max(cwnd/2, 4*MTU), cwnd = 1 MTU.
@@ -141,6 +149,37 @@ void Association::OnT3CongestionEvent() {
   t.partial_bytes_acked = 0;
   t.hystart_undo_rounds = 0;
   t.fast_recovery_exit.reset();
+  OnCarefulResumeCongestion();
+}
+
+void Association::OnCarefulResumeCongestion() {
+  Tcb& t = *tcb_;
+  if (!t.resume) return;
+  const std::optional<size_t> retreat = t.resume->OnCongestion(t.next_tsn);
+  if (!retreat) return;
+  // Safe Retreat: half of what the path delivered since the jump, and slow start is over. After
+  // a T3 cwnd stays at its one MTU and slow-starts back to this.
+  counters_.resume_retreats++;
+  t.cwnd = std::min(t.cwnd, *retreat);
+  t.ssthresh = *retreat;
+  t.hystart_undo_rounds = 0;
+}
+
+void Association::OnCarefulResumeAck(size_t newly_acked, bool rtt_sample) {
+  Tcb& t = *tcb_;
+  if (t.resume->phase() == CarefulResume::Phase::kReconnaissance) {
+    if (!rtt_sample || !t.min_rtt) return;
+    const bool congestion = counters_.fast_retransmits > 0 || counters_.t3_expiries > 0;
+    const std::optional<size_t> jump =
+        t.resume->OnReconnaissanceAck(*t.min_rtt, congestion, t.cwnd, t.send_queue.HasDataToSend(), t.next_tsn);
+    if (!jump) return;
+    counters_.resume_jumps++;
+    t.cwnd = std::min(*jump, kMaxCwnd);
+    t.pacing_next = Instant();  // the paced jump starts now, not after the last packet's slot
+    return;
+  }
+  if (std::optional<size_t> cwnd = t.resume->OnAck(t.cumulative_ack, newly_acked, t.next_tsn, t.cwnd))
+    t.cwnd = std::min(*cwnd, kMaxCwnd);
 }
 
 }  // namespace peerlink::sctp

@@ -78,6 +78,7 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
     t.rto.Observe(*rtt);
     OnRttSample(now, *rtt);
   }
+  t.round_acked += newly_acked;
   if (cum_advanced && cum >= t.hystart_round_end) OnRoundEnd(now);
 
   // Section 7.2.4: miss indications with the HTNA rule; in fast recovery a
@@ -103,6 +104,7 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
       t.flight_bytes -= ch.size;
       t.to_retransmit++;
       counters_.fast_retransmits++;
+      t.round_lossy = true;
       if (t.bbr) t.bbr->OnLoss(ch.size);
       any_fast = true;
     }
@@ -113,6 +115,7 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
   }
   if (any_fast) {
     if (!t.fast_recovery_exit) EnterFastRecovery(newly_acked);
+    OnCarefulResumeCongestion();
     t.fast_retransmit_now = true;
   }
   if (t.bbr) {
@@ -121,6 +124,7 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
   } else {
     OnBytesAcked(newly_acked, cum_advanced);
   }
+  if (t.resume) OnCarefulResumeAck(newly_acked, rtt.has_value() && cum_advanced);
 
   // Section 6.2.1: rwnd = a_rwnd - bytes still outstanding.
   t.peer_rwnd = sack->a_rwnd > t.outstanding_bytes ? sack->a_rwnd - t.outstanding_bytes : 0;
@@ -254,6 +258,7 @@ void Association::OnT3Expired(Instant now) {
   Tcb& t = *tcb_;
   t.t3_rtx.reset();
   counters_.t3_expiries++;
+  t.round_lossy = true;
   if (CountError(now, "retransmission timeout")) return;
   t.rto.Backoff();  // section 6.3.3 E2
   OnT3CongestionEvent();

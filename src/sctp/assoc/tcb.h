@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "src/sctp/assoc/bbr.h"
+#include "src/sctp/assoc/careful_resume.h"
 #include "src/sctp/assoc/data_tracker.h"
 #include "src/sctp/assoc/reassembly.h"
 #include "src/sctp/assoc/send_queue.h"
@@ -115,6 +116,11 @@ struct Association::Tcb {
   // CongestionControl::kBbr: the delivery-rate estimator and the model (bbr.h).
   DeliveryRateEstimator rate;
   std::optional<Bbr> bbr;
+  // Options::resume (careful_resume.h), and what this association delivered in its best
+  // lossless round trip (Metrics::retained_cwnd): bytes acked this round, and whether it lost.
+  std::optional<CarefulResume> resume;
+  size_t round_acked = 0, retained_cwnd = 0;
+  bool round_lossy = false;
   uint64_t next_message_id = 1;
 
   // --- Receive side.
