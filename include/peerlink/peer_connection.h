@@ -116,6 +116,13 @@ struct IceServer {
 enum class IceTransportPolicy : uint8_t { kAll, kRelay };
 enum class SctpCongestionControl : uint8_t { kReno, kBbr };
 
+// What an earlier connection measured of the path to a peer, for Configuration::sctp_resume:
+// its getStats() sctp.retainedCongestionWindow and sctp.minRoundTripTime.
+struct SctpResumeState {
+  uint64_t congestion_window = 0;  // bytes
+  double round_trip_time = 0;      // seconds
+};
+
 class UdpMux;
 
 struct Configuration {
@@ -148,6 +155,15 @@ struct Configuration {
   // bandwidth; random loss under 2% per round trip leaves the rate alone, heavier loss caps what
   // is in flight. docs/sctp.md compares them.
   SctpCongestionControl sctp_congestion_control = SctpCongestionControl::kReno;
+  // Careful Resume (RFC 9959) of what we send: the state an earlier connection to the same peer
+  // over the same path retained (SctpResumeState). After one round trip that confirms the RTT
+  // (within half to ten times the saved one) without loss, the sender jumps to half the saved
+  // window, paced over the RTT, instead of growing from 10 packets for a dozen round trips; if
+  // the jump meets loss it retreats to half of what the path delivered. Unset: a cold start.
+  // Whether a state belongs to this peer and path only the application knows: keep it per peer
+  // (e.g. its certificate fingerprint) and per path (the selected pair's addresses), and not for
+  // long. Stats::sctp.carefulResume reports what happened. docs/sctp.md has the details.
+  std::optional<SctpResumeState> sctp_resume;
   // Remote host candidates hidden behind mDNS names ("<uuid>.local", as browsers send them) are
   // resolved with a one-shot mDNS query (RFC 6762) from the interface of our first IPv4 host
   // socket, then added; an end-of-candidates waits for them. Off: AddIceCandidate refuses them
@@ -392,6 +408,15 @@ struct SctpTransportStats {
   // estimate of the path's bottleneck bandwidth (bytes per second) once it has one.
   std::string congestionControl;
   std::optional<double> bottleneckBandwidth;
+  // peerlink's own, for a later connection's Configuration::sctp_resume: the most bytes the peer
+  // acknowledged within one round trip without loss, and the lowest RTT (seconds) seen.
+  uint64_t retainedCongestionWindow = 0;
+  std::optional<double> minRoundTripTime;
+  // peerlink's own, with Configuration::sctp_resume: "pending" (no decision yet), "jumped",
+  // "rtt-changed" (not the saved path), "congestion" (loss before the jump) or "no-gain"; and
+  // whether the jump met loss and retreated. Empty / false without.
+  std::string carefulResume;
+  bool carefulResumeRetreated = false;
 };
 struct DataChannelStats {
   std::string label, protocol, state;

@@ -267,6 +267,38 @@ TEST(PeerConnection, BbrCongestionControlIsUsedWhenConfigured) {
   }
 }
 
+// Options::sctp_resume reaches the association. A first connection reports what a later one may
+// reuse (the retained window and the minimum RTT); a second one given that state jumps after the
+// first round trip, and one given a state from a path with 20 times the RTT does not.
+TEST(PeerConnection, CarefulResumeReusesAnEarlierConnectionsState) {
+  auto transfer = [](std::optional<sctp::Options::ResumeState> resume) {
+    Options oa = Pair::DefaultOptions(0), ob = Pair::DefaultOptions(1);
+    oa.sctp_resume = resume;
+    Pair p(oa, ob);
+    const auto da = ConnectWithOneOpenChannel(p, "bulk");
+    EXPECT_TRUE(da.has_value());
+    if (!da) return SctpStats{};
+    for (uint8_t i = 0; i < 32; ++i)
+      EXPECT_EQ(p.a().Send(p.now(), *da, Pattern(64 * 1024, i), true), datachannel::SendStatus::kOk);
+    EXPECT_TRUE(p.RunUntil([&] { return p.side_b().messages.size() == 32u; }, Duration::Seconds(10)));
+    for (size_t i = 0; i < p.side_b().messages.size(); ++i)
+      EXPECT_EQ(p.side_b().messages[i].payload, Pattern(64 * 1024, static_cast<uint8_t>(i)));
+    EXPECT_EQ(p.b().GetStats().sctp.carefulResume, "");
+    return p.a().GetStats().sctp;
+  };
+  const SctpStats first = transfer(std::nullopt);
+  EXPECT_EQ(first.carefulResume, "");
+  ASSERT_GT(first.retainedCongestionWindow, 100'000u);
+  ASSERT_TRUE(first.minRoundTripTime.has_value());
+  EXPECT_NEAR(*first.minRoundTripTime, 0.002, 0.001);  // the pair's wire: 1 ms each way
+  const Duration rtt = Duration::Nanos(static_cast<int64_t>(*first.minRoundTripTime * 1e9));
+  const SctpStats second = transfer(sctp::Options::ResumeState{first.retainedCongestionWindow, rtt});
+  EXPECT_EQ(second.carefulResume, "jumped");
+  EXPECT_FALSE(second.carefulResumeRetreated);
+  const SctpStats other_path = transfer(sctp::Options::ResumeState{first.retainedCongestionWindow, rtt * 20});
+  EXPECT_EQ(other_path.carefulResume, "rtt-changed");
+}
+
 // A refused send gives its pooled block back: the next accepted send still reuses it.
 TEST(PeerConnection, ARefusedSendLeavesItsBlockInThePool) {
   Pair p;

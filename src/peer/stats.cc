@@ -103,6 +103,10 @@ Stats Connection::GetStats() const {
     s.messageBuffersReused = m.message_buffers_reused;
     s.congestionControl = std::string(sctp::ToString(sctp_->options().congestion_control));
     if (m.bbr_bandwidth > 0) s.bottleneckBandwidth = m.bbr_bandwidth;
+    s.retainedCongestionWindow = m.retained_cwnd;
+    if (m.min_rtt) s.minRoundTripTime = m.min_rtt->seconds_f();
+    s.carefulResume = std::string(m.resume_outcome);
+    s.carefulResumeRetreated = m.resume_retreats > 0;
   }
 
   for (const auto& [id, counters] : channel_counters_) {

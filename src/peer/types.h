@@ -42,6 +42,7 @@ struct Options {
   // why the public default is off).
   bool sctp_zero_checksum = true;
   sctp::CongestionControl sctp_congestion_control = sctp::CongestionControl::kReno;
+  std::optional<sctp::Options::ResumeState> sctp_resume;  // Careful Resume (sctp::Options::resume)
   // Data channels: open channels at most, and the per-channel bufferedAmount cap.
   size_t max_channels = 1024;
   size_t max_buffered_amount = 16 * 1024 * 1024;
@@ -173,6 +174,10 @@ struct SctpStats {    // RTCSctpTransportStats plus what sctp::Metrics offers
   uint64_t messageBuffersReused = 0;          // (peerlink) sctp::Metrics::message_buffers_reused
   std::string congestionControl;              // (peerlink) "reno" or "bbr"
   std::optional<double> bottleneckBandwidth;  // (peerlink) bytes/s, BBR's estimate once it has one
+  uint64_t retainedCongestionWindow = 0;      // (peerlink) sctp::Metrics::retained_cwnd
+  std::optional<double> minRoundTripTime;     // (peerlink) seconds, sctp::Metrics::min_rtt
+  std::string carefulResume;                  // (peerlink) sctp::Metrics::resume_outcome
+  bool carefulResumeRetreated = false;        // (peerlink) sctp::Metrics::resume_retreats > 0
 };
 struct DataChannelStats {  // RTCDataChannelStats
   uint64_t handle = 0;

@@ -716,6 +716,11 @@ PeerConnection::Impl::Impl(Configuration cfg, std::shared_ptr<Runtime> rt)
     loop = runtime->impl().Pick();
   }
   if (config.max_message_size == 0) throw std::invalid_argument("max_message_size must be positive");
+  if (config.sctp_resume) {
+    const double rtt = config.sctp_resume->round_trip_time;
+    if (config.sctp_resume->congestion_window == 0 || !(rtt > 0 && rtt <= 60))
+      throw std::invalid_argument("sctp_resume needs a congestion_window above 0 and a round_trip_time in (0, 60] s");
+  }
 
   certificate = config.certificate;
   if (!certificate) certificate = runtime->impl().certificates.Take();
@@ -837,6 +842,10 @@ Expected<void> PeerConnection::Impl::EnsureCore(ice::Role role) {
                                         ? sctp::CongestionControl::kBbr
                                         : sctp::CongestionControl::kReno;
   options.sctp_per_stream_send_buffer = config.sctp_send_buffer;
+  if (config.sctp_resume)
+    options.sctp_resume =
+        sctp::Options::ResumeState{static_cast<size_t>(config.sctp_resume->congestion_window),
+                                   Duration::Nanos(static_cast<int64_t>(config.sctp_resume->round_trip_time * 1e9))};
   const Instant now = runtime::Now();
   core = std::make_unique<peer::Connection>(options, *rng, now);
   for (const SocketAddress& bound : HostAddresses())
@@ -1341,10 +1350,25 @@ Stats PeerConnection::Impl::GetStats() {
                                  t.packetsReceived,
                                  t.packetsDiscarded};
   const auto& c = s.sctp;
-  out.sctp = SctpTransportStats{
-      c.state,         c.congestionWindow, c.receiverWindow,       c.localReceiverWindow, c.smoothedRoundTripTime,
-      c.rto,           c.retransmissions,  c.packetsSent,          c.packetsReceived,     c.bytesSent,
-      c.bytesReceived, c.maxChannels,      c.messageBuffersReused, c.congestionControl,   c.bottleneckBandwidth};
+  out.sctp = SctpTransportStats{c.state,
+                                c.congestionWindow,
+                                c.receiverWindow,
+                                c.localReceiverWindow,
+                                c.smoothedRoundTripTime,
+                                c.rto,
+                                c.retransmissions,
+                                c.packetsSent,
+                                c.packetsReceived,
+                                c.bytesSent,
+                                c.bytesReceived,
+                                c.maxChannels,
+                                c.messageBuffersReused,
+                                c.congestionControl,
+                                c.bottleneckBandwidth,
+                                c.retainedCongestionWindow,
+                                c.minRoundTripTime,
+                                c.carefulResume,
+                                c.carefulResumeRetreated};
   for (const auto& d : s.dataChannels) {
     out.dataChannels.push_back(DataChannelStats{d.label, d.protocol, d.state, d.dataChannelIdentifier, d.messagesSent,
                                                 d.bytesSent, d.messagesReceived, d.bytesReceived});

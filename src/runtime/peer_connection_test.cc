@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -331,6 +332,50 @@ TEST(PeerConnectionTest, BbrCongestionControlFromTheConfiguration) {
   const Stats sb = p.b->GetStats();
   EXPECT_EQ(sb.sctp.congestionControl, "reno");
   EXPECT_FALSE(sb.sctp.bottleneckBandwidth.has_value());
+}
+
+// Configuration::sctp_resume: a bad state is refused when the connection is made; a good one
+// reaches the association, which reports what it decided (on loopback the RTT varies too much
+// between two connections to say which decision), and every connection reports the state a
+// later one may reuse.
+TEST(PeerConnectionTest, CarefulResumeFromTheConfiguration) {
+  Configuration bad = Loopback();
+  bad.sctp_resume = SctpResumeState{0, 0.01};
+  EXPECT_THROW(PeerConnection pc(bad), std::invalid_argument);
+  bad.sctp_resume = SctpResumeState{1 << 20, 0};
+  EXPECT_THROW(PeerConnection pc(bad), std::invalid_argument);
+  bad.sctp_resume = SctpResumeState{1 << 20, std::nan("")};
+  EXPECT_THROW(PeerConnection pc(bad), std::invalid_argument);
+  bad.sctp_resume = SctpResumeState{1 << 20, 61};
+  EXPECT_THROW(PeerConnection pc(bad), std::invalid_argument);
+
+  Configuration ca = Loopback();
+  ca.sctp_resume = SctpResumeState{8 << 20, 0.0005};
+  Peers p(nullptr, std::move(ca), Loopback());
+  DataChannelInit init;
+  init.negotiated = true;
+  init.id = 3;
+  auto ca_ch = p.a->CreateDataChannel("bulk", init);
+  auto cb_ch = p.b->CreateDataChannel("bulk", init);
+  ASSERT_TRUE(ca_ch.ok() && cb_ch.ok());
+  std::atomic<size_t> received{0};
+  (*cb_ch)->OnMessage([&](std::span<const uint8_t> d, bool) { received += d.size(); });
+  std::atomic<bool> open{false};
+  (*ca_ch)->OnOpen([&] { open = true; });
+  p.Negotiate();
+  ASSERT_TRUE(p.WaitConnected());
+  ASSERT_TRUE(WaitFor([&] { return open.load(); }));
+  for (uint8_t k = 0; k < 64; ++k)
+    ASSERT_TRUE((*ca_ch)->Send(std::span<const uint8_t>(std::vector<uint8_t>(64 * 1024, k))).ok());
+  ASSERT_TRUE(WaitFor([&] { return received == 64u * 64 * 1024; }, 20s)) << received;
+  const Stats sa = p.a->GetStats();
+  EXPECT_TRUE(sa.sctp.carefulResume == "jumped" || sa.sctp.carefulResume == "rtt-changed" ||
+              sa.sctp.carefulResume == "no-gain")
+      << sa.sctp.carefulResume;
+  EXPECT_GT(sa.sctp.retainedCongestionWindow, 0u);
+  ASSERT_TRUE(sa.sctp.minRoundTripTime.has_value());
+  EXPECT_GT(*sa.sctp.minRoundTripTime, 0);
+  EXPECT_EQ(p.b->GetStats().sctp.carefulResume, "");
 }
 
 TEST(PeerConnectionTest, OpenBeforeAnyOnOpenHandlerReachesTheFirstHandlerSetLaterOnce) {
