@@ -52,6 +52,10 @@ struct Options {
   bool bbr = false;        // --congestion-control bbr
   size_t sctp_window = 0;  // 0: the library's default
   int socket_buffer = 0;   // 0: the library's default
+  // --resume-cwnd / --resume-rtt: Configuration::sctp_resume, the state an earlier run's sender
+  // reported (its result's retained_cwnd and min_rtt).
+  uint64_t resume_cwnd = 0;
+  double resume_rtt = 0;
 };
 
 std::mutex out_mu;
@@ -92,6 +96,7 @@ Configuration MakeConfig(const Options& o) {
   config.resolve_mdns_candidates = false;
   if (o.sctp_window > 0) config.sctp_receive_buffer = o.sctp_window;
   if (o.bbr) config.sctp_congestion_control = SctpCongestionControl::kBbr;
+  if (o.resume_cwnd > 0) config.sctp_resume = SctpResumeState{o.resume_cwnd, o.resume_rtt};
   if (o.socket_buffer > 0) config.socket_receive_buffer = config.socket_send_buffer = o.socket_buffer;
   config.log = [](std::string_view line) { std::fprintf(stderr, "%.*s\n", int(line.size()), line.data()); };
   return config;
@@ -102,6 +107,9 @@ std::string ConfigText(const Options& o, const Configuration& c) {
          std::to_string(c.socket_receive_buffer >> 20) + " MiB requested, SCTP receive window " +
          std::to_string(c.sctp_receive_buffer >> 20) + " MiB (library default 4), CRC32c, " +
          (o.bbr ? "BBR congestion control" : "Reno congestion control (library default)") +
+         (o.resume_cwnd > 0 ? ", Careful Resume from an earlier run's state (" + std::to_string(o.resume_cwnd) +
+                                  " B, " + std::to_string(o.resume_rtt * 1e3) + " ms)"
+                            : std::string()) +
          "), one io thread per process" + (o.bind.empty() ? std::string(", loopback") : ", bound to " + o.bind) +
          (o.mode == "t1" ? std::string(", non-trickle descriptions")
                          : std::string(", trickle in process, both connections on one runtime thread, signaling "
@@ -268,6 +276,7 @@ int RunT1(const Options& o) {
     std::_Exit(1);
   }
   if (failed) Die(failure);
+  const Stats final_stats = pc->GetStats();
   {
     // Diagnostics for the logs the runner keeps (not part of the result).
     const Stats st = pc->GetStats();
@@ -282,7 +291,14 @@ int RunT1(const Options& o) {
     }
   }
   if (sender) {
-    Emit({{"type", "result"}, {"role", "sender"}, {"cpu_seconds", CpuSeconds() - cpu_open}});
+    // What a later run may resume from, and what this one's Careful Resume did.
+    Emit({{"type", "result"},
+          {"role", "sender"},
+          {"cpu_seconds", CpuSeconds() - cpu_open},
+          {"retained_cwnd", final_stats.sctp.retainedCongestionWindow},
+          {"min_rtt", final_stats.sctp.minRoundTripTime.value_or(0)},
+          {"careful_resume", final_stats.sctp.carefulResume},
+          {"careful_resume_retreated", final_stats.sctp.carefulResumeRetreated}});
   } else {
     Emit({{"type", "result"},
           {"role", "receiver"},
@@ -507,20 +523,25 @@ int main(int argc, char** argv) {
       const std::string cc = value(i);
       if (cc != "reno" && cc != "bbr") Die("--congestion-control takes reno or bbr, not " + cc);
       o.bbr = cc == "bbr";
+    } else if (a == "--resume-cwnd") {
+      o.resume_cwnd = std::stoull(value(i));
+    } else if (a == "--resume-rtt") {
+      o.resume_rtt = std::stod(value(i));
     } else {
       std::fprintf(stderr,
                    "usage: e2e_peerlink --mode t1|t2|t3 [--role offerer|answerer] [--bytes N] [--msg-size M]\n"
                    "       [--high B] [--low B] [--runs R] [--connections C] [--bind IP] [--timeout S]\n"
                    "       [--shared-certificate] [--sctp-window BYTES] [--socket-buffer BYTES]\n"
-                   "       [--congestion-control reno|bbr]\n"
+                   "       [--congestion-control reno|bbr] [--resume-cwnd BYTES --resume-rtt SECONDS]\n"
                    "       (contract: bench/e2e/PROTOCOL.md)\n");
       return 2;
     }
   }
   if (o.msg_size == 0 || o.runs < 0 || o.connections < 2) Die("bad arguments");
-  // Our best configuration for a transfer: a 32 MiB SCTP receive window (the library's default,
-  // 4 MiB, bounds memory per connection; at 100 ms RTT it caps the rate at ~42 MB/s).
-  if (o.mode == "t1" && o.sctp_window == 0) o.sctp_window = 32u << 20;
+  // Our best configuration for a transfer: a 64 MiB SCTP receive window, the bandwidth-delay
+  // product of T4's 100 ms path at this machine's ~640 MB/s (the library's default, 4 MiB, bounds
+  // memory per connection; at 100 ms RTT it caps the rate at ~42 MB/s, and 32 MiB at ~335).
+  if (o.mode == "t1" && o.sctp_window == 0) o.sctp_window = 64u << 20;
   // And 16 MiB UDP socket buffers (library default 4 MiB): behind T4's delay line, which releases
   // what fell due together, a 4 MiB receive buffer overflowed at 50-100 ms (UdpRcvbufErrors,
   // thousands of retransmissions).
