@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
@@ -169,6 +170,19 @@ TEST(TurnUrlTest, ParsesSchemesPortsAndTransports) {
   EXPECT_FALSE(ParseTurnUrl("turn:1.2.3.4:99999", &error));
   EXPECT_FALSE(ParseTurnUrl("turn:1.2.3.4?transport=sctp", &error));
   EXPECT_FALSE(ParseTurnUrl("turn::3478", &error));
+}
+
+// A request above net.core.rmem_max / wmem_max is granted in full with CAP_NET_ADMIN (the
+// kernel reports twice the size); without the capability the capped size stays.
+TEST(UdpSocketTest, BufferRequestsPastTheSysctlCapAreForcedWhenPrivileged) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_NET_ADMIN) to force buffer sizes";
+  boost::asio::io_context io;
+  UdpSocketOptions o;
+  o.receive_buffer = o.send_buffer = 64 << 20;  // above any distribution's default cap
+  UdpSocket a(io, o);
+  ASSERT_FALSE(a.Bind(SocketAddress(IpAddress::Loopback(IpFamily::kV4), 0)));
+  EXPECT_GE(a.granted_receive_buffer(), 64 << 20);
+  EXPECT_GE(a.granted_send_buffer(), 64 << 20);
 }
 
 TEST(UdpSocketTest, SendsAndReceivesOnIpv4Loopback) {

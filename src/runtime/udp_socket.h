@@ -25,7 +25,8 @@ namespace peerlink::runtime {
 struct UdpSocketOptions {
   // Requested SO_RCVBUF / SO_SNDBUF in bytes; 0 leaves the kernel default.
   // Linux caps requests at net.core.{r,w}mem_max (and reports double the
-  // granted value); see granted_receive_buffer().
+  // granted value); with CAP_NET_ADMIN the request is forced past the cap
+  // (SO_RCVBUFFORCE / SO_SNDBUFFORCE); see granted_receive_buffer().
   int receive_buffer = 4 * 1024 * 1024;
   int send_buffer = 4 * 1024 * 1024;
   // Largest datagram accepted; longer ones are truncated by the kernel and dropped here.
