@@ -37,6 +37,7 @@
 #include "src/runtime/room_client.h"
 #include "tools/peerlink/commands.h"
 #include "tools/peerlink/lines.h"
+#include "tools/peerlink/resume_state.h"
 
 namespace peerlink::cli {
 
@@ -76,6 +77,14 @@ class DcPeer {
     config.bind_addresses = o_.bind;
     if (config.bind_addresses.empty()) config.bind_addresses = {"127.0.0.1"};
     if (o_.congestion_control == "bbr") config.sctp_congestion_control = SctpCongestionControl::kBbr;
+    if (!o_.resume_state.empty()) {
+      LoadedResumeState loaded = LoadResumeState(o_.resume_state);
+      if (!loaded.error.empty()) {
+        LogLine(tag(), loaded.error);
+        return kExitUsage;
+      }
+      config.sctp_resume = loaded.state;
+    }
     config.log = [this](std::string_view line) { LogLine(tag(), line); };
     if (!o_.signal.empty()) return RunInRoom(std::move(config));
     try {
@@ -337,6 +346,10 @@ class DcPeer {
     const double transfer_s = MsSince(opened_, acked) / 1e3;
     r["transfer_s"] = transfer_s;
     r["mb_per_s"] = transfer_s > 0 ? static_cast<double>(o_.bytes) / transfer_s / 1e6 : 0.0;
+    if (verified && !o_.resume_state.empty()) {
+      if (const std::string error = SaveResumeState(o_.resume_state, pc_->GetStats()); !error.empty())
+        LogLine(tag(), error);
+    }
     reported_ = true;
     Emit(r);
     Finish(verified ? kExitOk : kExitFailure);
@@ -400,6 +413,11 @@ class DcPeer {
     r["dtls_cipher"] = s.transport.dtlsCipher;
     r["sctp_retransmissions"] = s.sctp.retransmissions;
     r["congestion_control"] = s.sctp.congestionControl;
+    r["retained_cwnd"] = s.sctp.retainedCongestionWindow;
+    if (!s.sctp.carefulResume.empty()) {
+      r["careful_resume"] = s.sctp.carefulResume;
+      r["careful_resume_retreated"] = s.sctp.carefulResumeRetreated;
+    }
     return r;
   }
 

@@ -11,6 +11,9 @@ Cases (each bounded by its --timeout plus a grace period):
              (exit 1) and neither may claim a verified transfer.
   long       the answerer expects 4 MiB, the offerer sends 1 MiB: the answerer never completes;
              both must fail (exit 1, an error in each result) at the timeout, within bounds.
+  resume     --resume-state FILE: a first run writes the path state it retained, a second run
+             starts from it (its result says what Careful Resume decided: on loopback the RTT
+             varies too much between runs to say which), a malformed file exits 2 naming it.
 Exit 0 if every case holds.
 """
 import json
@@ -18,14 +21,16 @@ import os
 import selectors
 import subprocess
 import sys
+import tempfile
 import time
 
 
-def run_pair(binary, offerer_bytes, answerer_bytes, timeout_s, extra=()):
+def run_pair(binary, offerer_bytes, answerer_bytes, timeout_s, extra=(), offerer_extra=()):
     procs = {}
     for role, nbytes in (("offerer", offerer_bytes), ("answerer", answerer_bytes)):
+        own = offerer_extra if role == "offerer" else ()
         procs[role] = subprocess.Popen(
-            [binary, "dc-peer", "--role", role, "--bytes", str(nbytes), "--timeout", str(timeout_s), *extra],
+            [binary, "dc-peer", "--role", role, "--bytes", str(nbytes), "--timeout", str(timeout_s), *extra, *own],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     other = {"offerer": "answerer", "answerer": "offerer"}
     results = {}
@@ -106,6 +111,28 @@ def main():
                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
     ok &= check("bad congestion control", bad.returncode == 2 and "--congestion-control" in bad.stderr,
                 f"exit {bad.returncode}, stderr {bad.stderr.strip()[:120]!r}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        state = os.path.join(tmp, "path.json")
+        codes, results = run_pair(binary, 16 * mib, 16 * mib, 30, offerer_extra=("--resume-state", state))
+        saved = json.load(open(state)) if os.path.exists(state) else {}
+        off = results.get("offerer", {})
+        ok &= check("resume: first run saves", codes == {"offerer": 0, "answerer": 0} and "careful_resume" not in off
+                    and saved.get("congestion_window", 0) > 0 and 0 < saved.get("round_trip_time", 0) < 1,
+                    f"codes {codes}, saved {saved}")
+        codes, results = run_pair(binary, 16 * mib, 16 * mib, 30, offerer_extra=("--resume-state", state))
+        off = results.get("offerer", {})
+        ok &= check("resume: second run starts from it",
+                    codes == {"offerer": 0, "answerer": 0} and off.get("verified") is True
+                    and off.get("careful_resume") in ("jumped", "rtt-changed", "no-gain"),
+                    f"codes {codes}, careful_resume {off.get('careful_resume')!r}")
+        with open(state, "w") as f:
+            f.write('{"congestion_window": -5}')
+        bad = subprocess.run([binary, "dc-peer", "--role", "offerer", "--resume-state", state],
+                             stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
+        ok &= check("resume: malformed file", bad.returncode == 2 and state in bad.stderr
+                    and "congestion_window" in bad.stderr,
+                    f"exit {bad.returncode}, stderr {bad.stderr.strip()[:160]!r}")
 
     t0 = time.monotonic()
     codes, results = run_pair(binary, 4 * mib, 1 * mib, 30)

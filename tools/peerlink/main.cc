@@ -53,6 +53,13 @@ void AddCongestionControlOption(CLI::App& cmd, std::string& value) {
       ->check(CLI::IsMember({"reno", "bbr"}));
 }
 
+// --resume-state of `dc-peer` and `pipe`.
+void AddResumeStateOption(CLI::App& cmd, std::string& value) {
+  cmd.add_option("--resume-state", value,
+                 "Careful Resume: start from the path state in FILE (if it exists) and save this run's there on "
+                 "success; one file per peer and path");
+}
+
 void AddTransferOptions(CLI::App& cmd, uint64_t& bytes, size_t& message_size, double& timeout_s) {
   cmd.add_option("--bytes", bytes, "Bytes the offerer sends (suffixes K, M, G, T: powers of 1024)")
       ->capture_default_str()
@@ -138,6 +145,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"offerer", "answerer"}));
   AddTransferOptions(*dc_peer_cmd, dc_peer.bytes, dc_peer.message_size, dc_peer.timeout_s);
   AddCongestionControlOption(*dc_peer_cmd, dc_peer.congestion_control);
+  AddResumeStateOption(*dc_peer_cmd, dc_peer.resume_state);
   dc_peer_cmd->add_option("--bind", dc_peer.bind, "Bind a UDP socket on this IP, repeatable (default 127.0.0.1)");
   dc_peer_cmd->add_option("--signal", dc_peer.signal,
                           "Meet the other peer in --room on this ws:// signaling server instead of stdin/stdout");
@@ -163,6 +171,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0.1, 86400.0));
   AddCongestionControlOption(*pipe_cmd, pipe.congestion_control);
+  AddResumeStateOption(*pipe_cmd, pipe.resume_state);
   pipe_cmd->add_flag("-q,--quiet", pipe.quiet, "Print errors only");
   pipe_cmd->add_flag("-v,--verbose", pipe.verbose, "Also print signaling and connection diagnostics");
 

@@ -40,6 +40,7 @@
 #include "src/runtime/room_client.h"
 #include "tools/peerlink/commands.h"
 #include "tools/peerlink/lines.h"
+#include "tools/peerlink/resume_state.h"
 
 namespace peerlink::cli {
 
@@ -84,6 +85,14 @@ class Pipe {
     }
     if (o_.relay_only) ro.peer.ice_transport_policy = IceTransportPolicy::kRelay;
     if (o_.congestion_control == "bbr") ro.peer.sctp_congestion_control = SctpCongestionControl::kBbr;
+    if (!o_.resume_state.empty()) {
+      LoadedResumeState loaded = LoadResumeState(o_.resume_state);
+      if (!loaded.error.empty()) {
+        LogLine("pipe", loaded.error);  // errors are printed even with --quiet
+        return kExitUsage;
+      }
+      ro.peer.sctp_resume = loaded.state;
+    }
     ro.channel_label = kLabel;
     ro.max_connections = 1;
     ro.connect_timeout = Duration::Nanos(static_cast<int64_t>(o_.timeout_s * 1e9));
@@ -311,8 +320,15 @@ class Pipe {
   // Called whenever EOF/ACK state changes.
   void Progress() {
     if (finished_ || closing_ || !peer_eof_ || !acked_) return;
-    // Both directions complete: close (the reset follows our ACK) and wait for "close".
+    // Both directions complete: save what the path retained (--resume-state), close (the reset
+    // follows our ACK) and wait for "close".
     closing_ = true;
+    if (!o_.resume_state.empty()) {
+      if (auto pc = room_->connection(peer_id_)) {
+        if (const std::string error = SaveResumeState(o_.resume_state, pc->GetStats()); !error.empty())
+          LogLine("pipe", error);
+      }
+    }
     std::shared_ptr<DataChannel> ch;
     {
       std::lock_guard lock(mu_);

@@ -6,6 +6,7 @@ that came out of each side's stdout against what went into the other side's stdi
 messages on stderr. Usage: pipe_test.py PEERLINK [CASE...]
 """
 import hashlib
+import json
 import os
 import re
 import signal
@@ -129,6 +130,22 @@ def case_room_password(tmp):
     # Both sides encrypt their signaling; the server relays only ciphertext (signaling tests
     # check what the relay sees; here the point is that pipe wires the password through).
     transfer(tmp, 1024 * 1024, 5, ("--password", "correct horse"), ("--password", "correct horse"))
+
+
+def case_resume_state(tmp):
+    # --resume-state: each side saves the path state it retained after a good transfer, and a
+    # second pair of pipes starts from it; a malformed file is a usage error naming the file.
+    state_a, state_b = os.path.join(tmp, "a.state"), os.path.join(tmp, "b.state")
+    transfer(tmp, 8 * 1024 * 1024, 1024, ("--resume-state", state_a), ("--resume-state", state_b))
+    with open(state_a) as f:
+        saved = json.load(f)
+    assert saved["congestion_window"] > 0 and 0 < saved["round_trip_time"] < 1, saved
+    transfer(tmp, 8 * 1024 * 1024, 1024, ("--resume-state", state_a), ("--resume-state", state_b))
+    with open(state_a, "w") as f:
+        f.write("not json")
+    r = subprocess.run([PEERLINK, "pipe", "r", "--resume-state", state_a], stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and state_a in r.stderr, f"exit {r.returncode} {r.stderr!r}"
 
 
 def case_wrong_password_finds_no_peer(tmp):
