@@ -505,87 +505,18 @@ TEST(SctpBbr, HeavyLossCapsWhatIsInFlight) {
   EXPECT_LT(b.goodput_mbit, 30);
 }
 
-// A 4 MiB transfer (64 messages of 64 KiB) over a 100 ms path with 1% loss each way on a fast
-// link: seconds from the first message delivered to the last, and the sender's metrics.
-std::pair<double, sctp::Metrics> LossyTransfer(bool bbr, uint64_t seed) {
-  Network net(seed);
-  LinkConditions link;
-  link.latency = Duration::Millis(25);
-  link.loss = 0.005;
-  link.rate_bytes_per_sec = 1'000'000'000;
-  link.queue_bytes = 64 << 20;
-  HostId ha = net.AddPublicHost(IpAddress::V4(10, 0, 0, 1), link);
-  HostId hb = net.AddPublicHost(IpAddress::V4(10, 0, 0, 2), link);
-  sctp::Options o;
-  o.enable_heartbeat = false;
-  o.max_receive_buffer = 32 << 20;
-  if (bbr) o.congestion_control = sctp::CongestionControl::kBbr;
-  SctpEndpoint a(net, ha, 5000, o, 1), b(net, hb, 5000, o, 2);
-  a.set_peer(b.local());
-  b.set_peer(a.local());
-  bool connected = false;
-  uint64_t bytes = 0;
-  Instant first = Instant::Max(), last;
-  b.on_event = [&](Instant now, sctp::Event& e) {
-    if (auto* m = std::get_if<sctp::MessageReceived>(&e)) {
-      bytes += m->payload.size();
-      if (first == Instant::Max()) first = now;
-      last = now;
-    }
-  };
-  a.on_event = [&](Instant, sctp::Event& e) { connected |= std::holds_alternative<sctp::Connected>(e); };
-  a.assoc().Connect(net.now());
-  a.Drain(net.now());
-  net.RunUntilCondition([&] { return connected; }, net.now() + Duration::Seconds(30));
-  std::vector<uint8_t> message(64 * 1024, 1);
-  int sent = 0;
-  std::function<void(Instant)> refill = [&](Instant now) {
-    while (sent < 64 && a.assoc().Send(now, StreamId(0), sctp::kPpidBinary, message) == sctp::SendStatus::kOk)
-      sent++;
-    a.Drain(now);
-    if (sent < 64) net.ScheduleAfter(Duration::Millis(5), refill);
-  };
-  refill(net.now());
-  if (!net.RunUntilCondition([&] { return bytes == 64u * 65536; }, net.now() + Duration::Seconds(120))) return {-1, {}};
-  return {(last - first).seconds_f(), a.assoc().metrics()};
-}
-
-// Short transfers through random loss (the bench's lossy T4 cells): the model must not mistake a
-// timeout's recovery for the path. A T3 marks everything unacknowledged; counted as that many
-// losses it ended Startup ("more than 2% lost"), and a recovery round counted as a bandwidth
-// plateau; either left the estimate at a fraction of the path, and seed 10 took 6 s.
-TEST(SctpBbr, ShortTransfersThroughRandomLossDoNotStall) {
-  double slowest_bbr = 0;
-  int timeouts = 0;
-  for (uint64_t seed = 1; seed <= 10; ++seed) {
-    auto [seconds, m] = LossyTransfer(true, seed);
-    std::printf("bbr seed %llu: %.2f s, %llu T3, %llu fast retransmits\n", static_cast<unsigned long long>(seed),
-                seconds, static_cast<unsigned long long>(m.t3_expiries),
-                static_cast<unsigned long long>(m.fast_retransmits));
-    ASSERT_GT(seconds, 0) << "seed " << seed << " did not finish";
-    slowest_bbr = std::max(slowest_bbr, seconds);
-    timeouts += m.t3_expiries > 0;
-  }
-  EXPECT_GE(timeouts, 2) << "no timeouts: the scenario no longer tests recovery from one";
-  EXPECT_LT(slowest_bbr, 3.0);
-  double fastest_reno = 1e9;
-  for (uint64_t seed = 1; seed <= 3; ++seed)
-    fastest_reno = std::min(fastest_reno, LossyTransfer(false, seed).first);
-  std::printf("slowest bbr %.2f s, fastest reno %.2f s\n", slowest_bbr, fastest_reno);
-  EXPECT_LT(slowest_bbr * 4, fastest_reno);
-}
-
-// --- Options::resume (Careful Resume, RFC 9959) -------------------------------------------------
-
 // `messages` of 64 KiB from a to b over two links of `link` each way, the application keeping
 // 4 MiB queued: seconds from the first message delivered to the last (as the e2e bench's T1/T4
 // count), and the sender's metrics at the end. -1 if it did not finish within 120 s.
-std::pair<double, sctp::Metrics> TimedTransfer(const LinkConditions& link, sctp::Options o, int messages) {
-  Network net(7);
+// `o.max_receive_buffer` should be large enough for the path (the tests use 32-64 MiB).
+std::pair<double, sctp::Metrics> TimedTransfer(const LinkConditions& link,
+                                               sctp::Options o,
+                                               int messages,
+                                               uint64_t seed = 7) {
+  Network net(seed);
   HostId ha = net.AddPublicHost(IpAddress::V4(10, 0, 0, 1), link);
   HostId hb = net.AddPublicHost(IpAddress::V4(10, 0, 0, 2), link);
   o.enable_heartbeat = false;
-  o.max_receive_buffer = 64 << 20;
   SctpEndpoint a(net, ha, 5000, o, 1), b(net, hb, 5000, o, 2);
   a.set_peer(b.local());
   b.set_peer(a.local());
@@ -619,6 +550,47 @@ std::pair<double, sctp::Metrics> TimedTransfer(const LinkConditions& link, sctp:
   return {(last - first).seconds_f(), a.assoc().metrics()};
 }
 
+// A 4 MiB transfer (64 messages of 64 KiB) over a 100 ms path with 1% loss each way on a fast
+// link: seconds from the first message delivered to the last, and the sender's metrics.
+std::pair<double, sctp::Metrics> LossyTransfer(bool bbr, uint64_t seed) {
+  LinkConditions link;
+  link.latency = Duration::Millis(25);
+  link.loss = 0.005;
+  link.rate_bytes_per_sec = 1'000'000'000;
+  link.queue_bytes = 64 << 20;
+  sctp::Options o;
+  o.max_receive_buffer = 32 << 20;
+  if (bbr) o.congestion_control = sctp::CongestionControl::kBbr;
+  return TimedTransfer(link, o, 64, seed);
+}
+
+// Short transfers through random loss (the bench's lossy T4 cells): the model must not mistake a
+// timeout's recovery for the path. A T3 marks everything unacknowledged; counted as that many
+// losses it ended Startup ("more than 2% lost"), and a recovery round counted as a bandwidth
+// plateau; either left the estimate at a fraction of the path, and seed 10 took 6 s.
+TEST(SctpBbr, ShortTransfersThroughRandomLossDoNotStall) {
+  double slowest_bbr = 0;
+  int timeouts = 0;
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    auto [seconds, m] = LossyTransfer(true, seed);
+    std::printf("bbr seed %llu: %.2f s, %llu T3, %llu fast retransmits\n", static_cast<unsigned long long>(seed),
+                seconds, static_cast<unsigned long long>(m.t3_expiries),
+                static_cast<unsigned long long>(m.fast_retransmits));
+    ASSERT_GT(seconds, 0) << "seed " << seed << " did not finish";
+    slowest_bbr = std::max(slowest_bbr, seconds);
+    timeouts += m.t3_expiries > 0;
+  }
+  EXPECT_GE(timeouts, 2) << "no timeouts: the scenario no longer tests recovery from one";
+  EXPECT_LT(slowest_bbr, 3.0);
+  double fastest_reno = 1e9;
+  for (uint64_t seed = 1; seed <= 3; ++seed)
+    fastest_reno = std::min(fastest_reno, LossyTransfer(false, seed).first);
+  std::printf("slowest bbr %.2f s, fastest reno %.2f s\n", slowest_bbr, fastest_reno);
+  EXPECT_LT(slowest_bbr * 4, fastest_reno);
+}
+
+// --- Options::resume (Careful Resume, RFC 9959) -------------------------------------------------
+
 // A fast long path: 500 MB/s, 100 ms RTT, a 16 MiB queue.
 LinkConditions FastLongLink() {
   LinkConditions link;
@@ -639,6 +611,7 @@ sctp::Options::ResumeState Saved(const sctp::Metrics& m) {
 TEST(SctpCarefulResume, ReusesWhatAnEarlierAssociationMeasured) {
   for (auto cc : {sctp::CongestionControl::kReno, sctp::CongestionControl::kBbr}) {
     sctp::Options o;
+    o.max_receive_buffer = 64 << 20;
     o.congestion_control = cc;
     auto [cold, first] = TimedTransfer(FastLongLink(), o, 1024);  // 64 MiB
     ASSERT_GT(cold, 0);
@@ -664,6 +637,7 @@ TEST(SctpCarefulResume, ReusesWhatAnEarlierAssociationMeasured) {
 // Saved on a 10 ms path, used on a 100 ms one: not the same path, no jump (RFC 9959's RTT check).
 TEST(SctpCarefulResume, AnotherRttMeansAnotherPath) {
   sctp::Options o;
+  o.max_receive_buffer = 64 << 20;
   o.resume = sctp::Options::ResumeState{32u << 20, Duration::Millis(10)};
   auto [seconds, m] = TimedTransfer(FastLongLink(), o, 256);
   ASSERT_GT(seconds, 0);
@@ -682,6 +656,7 @@ TEST(SctpCarefulResume, RetreatsWhenThePathIsNarrower) {
   narrow.rate_bytes_per_sec = 12'500'000;
   narrow.queue_bytes = 1 << 20;
   sctp::Options o;
+  o.max_receive_buffer = 64 << 20;
   auto [cold, c] = TimedTransfer(narrow, o, 256);  // 16 MiB
   o.resume = sctp::Options::ResumeState{32u << 20, Duration::Millis(100)};
   auto [stale, m] = TimedTransfer(narrow, o, 256);
