@@ -177,7 +177,8 @@ struct Configuration {
   // TTL 0) on Close. The peer must resolve mDNS names.
   bool publish_mdns_host_candidates = false;
   // SO_RCVBUF / SO_SNDBUF requested for every UDP socket (what the kernel granted is in
-  // Stats::sockets).
+  // Stats::sockets). Linux caps them at net.core.{r,w}mem_max; with CAP_NET_ADMIN the request is
+  // forced past that cap.
   int socket_receive_buffer = 4 * 1024 * 1024;
   int socket_send_buffer = 4 * 1024 * 1024;
   // Threads of the private runtime created when no Runtime is passed to the constructor.
