@@ -607,7 +607,7 @@ sctp::Options::ResumeState Saved(const sctp::Metrics& m) {
 // The second association to the same peer over the same path reuses what the first one measured:
 // after one round trip it jumps to half the retained window, paced over the RTT (so the 16 MiB
 // queue never overflows: not one retransmission), instead of doubling from 10 packets for ~12
-// round trips.
+// round trips; once validated, slow start carries on from the jump.
 TEST(SctpCarefulResume, ReusesWhatAnEarlierAssociationMeasured) {
   for (auto cc : {sctp::CongestionControl::kReno, sctp::CongestionControl::kBbr}) {
     sctp::Options o;
@@ -619,10 +619,11 @@ TEST(SctpCarefulResume, ReusesWhatAnEarlierAssociationMeasured) {
     EXPECT_GT(first.retained_cwnd, 8u << 20) << "the first transfer never opened its window";
     o.resume = Saved(first);
     auto [warm, second] = TimedTransfer(FastLongLink(), o, 1024);
-    std::printf("%s: cold %.3f s (retained %zu B, min RTT %.1f ms), resumed %.3f s, jump %zu B, %llu rtx\n",
-                std::string(sctp::ToString(cc)).c_str(), cold, first.retained_cwnd,
-                first.min_rtt ? first.min_rtt->seconds_f() * 1e3 : -1.0, warm, second.resume_jump,
-                static_cast<unsigned long long>(second.retransmissions));
+    std::printf(
+        "%s: cold %.3f s (retained %zu B, min RTT %.1f ms), resumed %.3f s, jump %zu B, %llu rtx, %llu hystart exits\n",
+        std::string(sctp::ToString(cc)).c_str(), cold, first.retained_cwnd,
+        first.min_rtt ? first.min_rtt->seconds_f() * 1e3 : -1.0, warm, second.resume_jump,
+        static_cast<unsigned long long>(second.retransmissions), static_cast<unsigned long long>(second.hystart_exits));
     ASSERT_GT(warm, 0);
     EXPECT_EQ(second.resume_outcome, "jumped");
     EXPECT_EQ(second.resume_phase, "normal");
@@ -630,7 +631,9 @@ TEST(SctpCarefulResume, ReusesWhatAnEarlierAssociationMeasured) {
     EXPECT_EQ(second.resume_retreats, 0u);
     EXPECT_EQ(second.resume_jump, first.retained_cwnd / 2);
     EXPECT_EQ(second.retransmissions, 0u) << "the jump was not paced";
-    EXPECT_LT(warm, 0.6 * cold);
+    // Reno 0.38 of the cold time, BBR 0.42. Reno was at 0.56 while HyStart read the paced jump's
+    // unbroken SACK train as "the window fills the pipe" and left slow start at the jump.
+    EXPECT_LT(warm, 0.5 * cold);
   }
 }
 

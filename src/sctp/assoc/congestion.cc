@@ -38,6 +38,11 @@ void Association::OnRttSample(Instant now, Duration rtt) {
   Tcb& t = *tcb_;
   if (!t.min_rtt || rtt < *t.min_rtt) t.min_rtt = rtt;
   if (!options_.hystart || t.bbr || t.fast_recovery_exit) return;
+  // Careful Resume's jump is paced evenly over one RTT, so its SACKs form an unbroken train for a
+  // whole round whatever the path's capacity: not HyStart's "the window fills the pipe" signal.
+  if (t.resume && (t.resume->phase() == CarefulResume::Phase::kUnvalidated ||
+                   t.resume->phase() == CarefulResume::Phase::kValidating))
+    return;
   const Duration threshold = RttRuns::Threshold(*t.min_rtt);
   if (t.cwnd > t.ssthresh) {
     // Undo: after a delay-based exit, a run of 8 samples back below min_rtt + threshold / 2
