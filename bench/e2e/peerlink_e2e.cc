@@ -276,10 +276,9 @@ int RunT1(const Options& o) {
     std::_Exit(1);
   }
   if (failed) Die(failure);
-  const Stats final_stats = pc->GetStats();
+  const Stats st = pc->GetStats();
   {
     // Diagnostics for the logs the runner keeps (not part of the result).
-    const Stats st = pc->GetStats();
     std::fprintf(
         stderr, "e2e_peerlink: sctp cwnd %llu, peer rwnd %llu, srtt %.1f ms, rto %.3f s, %llu retransmissions\n",
         static_cast<unsigned long long>(st.sctp.congestionWindow),
@@ -295,10 +294,10 @@ int RunT1(const Options& o) {
     Emit({{"type", "result"},
           {"role", "sender"},
           {"cpu_seconds", CpuSeconds() - cpu_open},
-          {"retained_cwnd", final_stats.sctp.retainedCongestionWindow},
-          {"min_rtt", final_stats.sctp.minRoundTripTime.value_or(0)},
-          {"careful_resume", final_stats.sctp.carefulResume},
-          {"careful_resume_retreated", final_stats.sctp.carefulResumeRetreated}});
+          {"retained_cwnd", st.sctp.retainedCongestionWindow},
+          {"min_rtt", st.sctp.minRoundTripTime.value_or(0)},
+          {"careful_resume", st.sctp.carefulResume},
+          {"careful_resume_retreated", st.sctp.carefulResumeRetreated}});
   } else {
     Emit({{"type", "result"},
           {"role", "receiver"},

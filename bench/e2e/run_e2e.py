@@ -651,16 +651,15 @@ def main():
                     # Then a second connection over the same path resumes from the state the
                     # default one retained (Careful Resume, Configuration::sctp_resume): what an
                     # application that moves data to the same peer again gets.
-                    cold = None
                     for who, key in [("peerlink", "peerlink-t1-size")] + [(v, f"{v}-t1-size") for v in variants]:
                         log(f"== T4 {who}, 256 MiB, RTT {rtt} ms")
                         r = run_t1(who, build, out, 65536, 256 << 20, 240, ns_pair=(T4_NS[0], T4_NS[2]),
                                    bind=T4_ADDR, tag=f"t4_{rtt}_{loss}_t1size")
                         res["t4"].setdefault(key, {})[f"{rtt}/{loss}"] = r
-                        cold = r if who == "peerlink" else cold
                         log("  ", {k: v for k, v in r.items()
                                    if k in ("ok", "mb_per_s", "second_half_mb_per_s", "error")})
-                    if cold and cold.get("ok") and cold.get("retained_cwnd"):
+                    cold = res["t4"]["peerlink-t1-size"][f"{rtt}/{loss}"]
+                    if cold.get("ok") and cold.get("retained_cwnd"):
                         log(f"== T4 peerlink resumed, 256 MiB, RTT {rtt} ms")
                         state = ["--resume-cwnd", str(cold["retained_cwnd"]), "--resume-rtt", repr(cold["min_rtt"])]
                         r = run_t1("peerlink", build, out, 65536, 256 << 20, 240, ns_pair=(T4_NS[0], T4_NS[2]),

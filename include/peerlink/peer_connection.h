@@ -121,6 +121,8 @@ enum class SctpCongestionControl : uint8_t { kReno, kBbr };
 struct SctpResumeState {
   uint64_t congestion_window = 0;  // bytes
   double round_trip_time = 0;      // seconds
+  // What Configuration::sctp_resume accepts: a window above 0 and an RTT in (0, 60] s.
+  bool valid() const { return congestion_window > 0 && round_trip_time > 0 && round_trip_time <= 60; }
 };
 
 class UdpMux;

@@ -716,11 +716,8 @@ PeerConnection::Impl::Impl(Configuration cfg, std::shared_ptr<Runtime> rt)
     loop = runtime->impl().Pick();
   }
   if (config.max_message_size == 0) throw std::invalid_argument("max_message_size must be positive");
-  if (config.sctp_resume) {
-    const double rtt = config.sctp_resume->round_trip_time;
-    if (config.sctp_resume->congestion_window == 0 || !(rtt > 0 && rtt <= 60))
-      throw std::invalid_argument("sctp_resume needs a congestion_window above 0 and a round_trip_time in (0, 60] s");
-  }
+  if (config.sctp_resume && !config.sctp_resume->valid())
+    throw std::invalid_argument("sctp_resume needs a congestion_window above 0 and a round_trip_time in (0, 60] s");
 
   certificate = config.certificate;
   if (!certificate) certificate = runtime->impl().certificates.Take();

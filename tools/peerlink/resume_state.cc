@@ -28,11 +28,12 @@ LoadedResumeState LoadResumeState(const std::string& path) {
   if (!j.is_object()) return bad("not a JSON object");
   const auto cwnd = j.find("congestion_window");
   const auto rtt = j.find("round_trip_time");
-  if (cwnd == j.end() || !cwnd->is_number_unsigned() || cwnd->get<uint64_t>() == 0)
+  if (cwnd == j.end() || !cwnd->is_number_unsigned())
     return bad("congestion_window must be a positive integer (bytes)");
-  if (rtt == j.end() || !rtt->is_number() || !(rtt->get<double>() > 0 && rtt->get<double>() <= 60))
-    return bad("round_trip_time must be in (0, 60] seconds");
-  out.state = SctpResumeState{cwnd->get<uint64_t>(), rtt->get<double>()};
+  if (rtt == j.end() || !rtt->is_number()) return bad("round_trip_time must be a number (seconds)");
+  const SctpResumeState state{cwnd->get<uint64_t>(), rtt->get<double>()};
+  if (!state.valid()) return bad("congestion_window must be above 0 and round_trip_time in (0, 60] seconds");
+  out.state = state;
   return out;
 }
 
