@@ -83,9 +83,10 @@ class SteadyPath {
       now_ = now_ + Duration::Millis(1);
       delivered_ += 1000;
       RateSample rs;
-      rs.delivered = 20000;
+      rs.delivered = sample_delivered_;
       rs.prior_delivered = delivered_ - 20000;
       rs.interval = Duration::Millis(20);
+      rs.app_limited = app_limited_;
       rs.valid = true;
       const size_t flight = std::min<size_t>(cwnd_, 20000) - 1000;  // after this SACK's 1000 bytes
       bbr_.OnAck(now_, rs, rtt, 1000, flight, delivered_, &cwnd_);
@@ -99,6 +100,9 @@ class SteadyPath {
   size_t cwnd_ = 12000;
   size_t min_cwnd_seen_ = SIZE_MAX;
   bool probe_rtt_seen_ = false;
+  // What the samples say: 20 kB per 20 ms (the path's 1 MB/s) unless changed.
+  uint64_t sample_delivered_ = 20000;
+  bool app_limited_ = false;
 };
 
 TEST(Bbr, SettlesAtTwiceTheBdpInProbeBw) {
@@ -129,6 +133,25 @@ TEST(Bbr, ProbesTheMinimumRttEveryTenSeconds) {
   p.Run(Duration::Millis(500), Duration::Millis(30));
   EXPECT_EQ(p.bbr_.mode(), Bbr::Mode::kProbeBw);
   EXPECT_GT(p.cwnd_, settled);  // 2 x 30 kB now
+}
+
+// An application that sends little for many round trips gives app-limited samples below the
+// estimate. They do not count, and they do not age the estimate out either: the model keeps the
+// path's bandwidth and its window for the next burst. A counted sample moves the window again.
+TEST(Bbr, AnAppLimitedSpellKeepsTheBandwidthEstimate) {
+  SteadyPath p;
+  p.Run(Duration::Seconds(2));
+  const size_t settled = p.cwnd_;
+  p.app_limited_ = true;
+  p.sample_delivered_ = 5000;   // 0.25 MB/s
+  p.Run(Duration::Seconds(1));  // 50 round trips
+  EXPECT_GT(p.bbr_.round_count(), 50u + 10u);
+  EXPECT_NEAR(p.bbr_.bandwidth(), 1e6, 1);
+  EXPECT_EQ(p.cwnd_, settled);
+  // The path really slowed down: counted samples replace the old estimate within 10 rounds.
+  p.app_limited_ = false;
+  p.Run(Duration::Millis(300));
+  EXPECT_NEAR(p.bbr_.bandwidth(), 0.25e6, 1);
 }
 
 // Losses above 2% of a round trip's bytes (and at least kLossEventsForCap of them) cap what may

@@ -117,15 +117,18 @@ void Bbr::UpdateRound(const RateSample& rs, uint64_t delivered) {
 }
 
 void Bbr::UpdateBandwidth(const RateSample& rs) {
+  // The window moves only when a sample counts. An application that sends little for more than
+  // 10 round trips gives only app-limited samples below the estimate; aging the estimate out
+  // then would drop it to nothing and the next burst would start again from the initial window
+  // (as the draft's max_bw filter and Linux's minmax, which are updated by counted samples only).
   const double bw = rs.bytes_per_second();
-  if (bw > 0 && (!rs.app_limited || bw >= max_bw_)) {
-    const size_t slot = round_count_ % kBwRounds;
-    if (bw_round_[slot] != round_count_) {
-      bw_round_[slot] = round_count_;
-      bw_by_round_[slot] = 0;
-    }
-    bw_by_round_[slot] = std::max(bw_by_round_[slot], bw);
+  if (bw <= 0 || (rs.app_limited && bw < max_bw_)) return;
+  const size_t slot = round_count_ % kBwRounds;
+  if (bw_round_[slot] != round_count_) {
+    bw_round_[slot] = round_count_;
+    bw_by_round_[slot] = 0;
   }
+  bw_by_round_[slot] = std::max(bw_by_round_[slot], bw);
   double m = 0;
   for (size_t i = 0; i < kBwRounds; ++i)
     if (round_count_ - bw_round_[i] < kBwRounds) m = std::max(m, bw_by_round_[i]);

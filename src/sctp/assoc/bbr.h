@@ -155,7 +155,8 @@ class Bbr {
   Mode mode_ = Mode::kStartup;
   double pacing_gain_, cwnd_gain_;
   double pacing_rate_ = 0;
-  // Max filter: the highest non-app-limited (or higher) rate of each of the last 10 rounds.
+  // Max filter: the highest non-app-limited (or higher) rate of each of the last 10 rounds that
+  // gave one, as of the latest such sample.
   static constexpr size_t kBwRounds = 10;
   std::array<double, kBwRounds> bw_by_round_{};
   std::array<uint64_t, kBwRounds> bw_round_{};
