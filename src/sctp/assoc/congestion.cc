@@ -23,6 +23,10 @@ void Association::OnBytesAcked(size_t bytes_acked, bool cumulative_advanced) {
     // Slow start. The RFC's min(bytes_acked, MTU) per SACK halves the growth
     // rate under delayed acks; we count every acked byte (RFC 3465 without L).
     size_t inc = options_.slow_start_full_byte_counting ? bytes_acked : std::min(bytes_acked, options_.mtu);
+    if (RapidStartSeesNoQueue()) {
+      inc *= 2;  // two bytes per byte acked: each acked byte lets three leave, 3x per round trip
+      t.round_grew_3x = true;
+    }
     t.cwnd = std::min(t.cwnd + inc, kMaxCwnd);
     return;
   }
@@ -34,9 +38,25 @@ void Association::OnBytesAcked(size_t bytes_acked, bool cumulative_advanced) {
   }
 }
 
+bool Association::RapidStartSeesNoQueue() const {
+  const Tcb& t = *tcb_;
+  // Once HyStart has seen the queue (or the pipe full), growth stays classic, also when the exit
+  // is undone: 3x growth resumed after an undo overshot a 0.8-BDP queue by 481 retransmissions.
+  if (t.rapid != Tcb::RapidStart::kGrowing || !t.min_rtt || counters_.hystart_exits > 0) return false;
+  // rtt_floor over the last run of 8 samples, not over the round the draft suggests: paced, a round
+  // starts with the queue drained, so a round's minimum stays low while its later samples climb,
+  // and 3x growth carried on into a loss burst (436 retransmissions against < 50 in
+  // SctpCongestion.SlowStartLeavesBeforeTheQueueOverflows with the round's minimum).
+  if (!t.rtt_floor) return false;
+  const Duration threshold = std::min(*t.min_rtt + Duration::Millis(4), *t.min_rtt * 11 / 10);
+  return *t.rtt_floor <= threshold;
+}
+
 void Association::OnRttSample(Instant now, Duration rtt) {
   Tcb& t = *tcb_;
   if (!t.min_rtt || rtt < *t.min_rtt) t.min_rtt = rtt;
+  if (t.rapid == Tcb::RapidStart::kGrowing)
+    if (const std::optional<Duration> run_min = t.rapid_runs.Add(rtt)) t.rtt_floor = run_min;
   if (!options_.hystart || t.bbr || t.fast_recovery_exit) return;
   // Careful Resume's jump is paced evenly over one RTT, so its SACKs form an unbroken train for a
   // whole round whatever the path's capacity: not HyStart's "the window fills the pipe" signal.
@@ -95,6 +115,8 @@ void Association::OnRoundEnd(Instant now) {
   if (!t.round_lossy) t.retained_cwnd = std::max(t.retained_cwnd, t.round_acked);
   t.round_acked = 0;
   t.round_lossy = false;
+  if (t.round_grew_3x) counters_.rapid_start_rounds++;
+  t.round_grew_3x = false;
   if (t.hystart_undo_rounds > 0 && t.cwnd > t.ssthresh) t.hystart_undo_rounds--;
 }
 
@@ -129,6 +151,27 @@ void Association::EnterFastRecovery(size_t newly_acked) {
     t.fast_recovery_exit = t.next_tsn - 1;
     return;
   }
+  if (t.rapid == Tcb::RapidStart::kGrowing) {
+    // Rapid Start's first recovery: hold back briefly (cwnd *= silence_factor, so nothing leaves
+    // until that much is in flight) and then shrink with every byte acked or lost, so that cwnd
+    // ends at beta times what the path held, whatever the overshoot, without a burst or an idle
+    // bottleneck. The floors: beta / 3 of the window at the loss (the BDP times beta had the last
+    // round grown 3x), beta times the initial window, and the RFC's 4 MTUs.
+    const double beta = options_.loss_decrease_factor;
+    const size_t initial = std::max<size_t>(options_.initial_cwnd_mtus, 1) * options_.mtu;
+    t.rapid_floor = std::max({static_cast<size_t>(static_cast<double>(t.cwnd) * beta / 3),
+                              static_cast<size_t>(static_cast<double>(initial) * beta), 4 * options_.mtu});
+    const double silence = beta + (1 - beta) * 2 / 3;
+    t.cwnd = std::max(static_cast<size_t>(static_cast<double>(t.cwnd) * silence), t.rapid_floor);
+    t.ssthresh = t.cwnd;
+    t.rapid = Tcb::RapidStart::kRecovering;
+    counters_.rapid_start_recoveries++;
+    t.partial_bytes_acked = 0;
+    t.fast_recovery_exit = t.next_tsn - 1;
+    t.hystart_undo_rounds = 0;
+    return;
+  }
+  if (t.rapid != Tcb::RapidStart::kOff) t.rapid = Tcb::RapidStart::kDone;
   // Section 7.2.3: ssthresh = max(cwnd/2, 4*MTU), cwnd = ssthresh.
   size_t reduced = static_cast<size_t>(static_cast<double>(t.cwnd) * options_.loss_decrease_factor);
   t.ssthresh = std::max(reduced, 4 * options_.mtu);
@@ -148,13 +191,31 @@ void Association::OnT3CongestionEvent() {
     OnCarefulResumeCongestion();
     return;
   }
-  // Section 7.2.3: on T3-rtx expiry ssthresh = max(cwnd/2, 4*MTU), cwnd = 1 MTU.
+  // Section 7.2.3: on T3-rtx expiry ssthresh = max(cwnd/2, 4*MTU), cwnd = 1 MTU. Rapid Start
+  // ends: slow start after a timeout is the classic one.
+  if (t.rapid != Tcb::RapidStart::kOff) t.rapid = Tcb::RapidStart::kDone;
   t.ssthresh = std::max(t.cwnd / 2, 4 * options_.mtu);
   t.cwnd = options_.mtu;
   t.partial_bytes_acked = 0;
   t.hystart_undo_rounds = 0;
   t.fast_recovery_exit.reset();
   OnCarefulResumeCongestion();
+}
+
+void Association::OnRapidStartRecoveryAck(size_t newly_acked, size_t newly_lost) {
+  Tcb& t = *tcb_;
+  if (t.rapid != Tcb::RapidStart::kRecovering) return;
+  if (!t.fast_recovery_exit) {  // the recovery point was acknowledged: Rapid Start is over
+    t.rapid = Tcb::RapidStart::kDone;
+    t.ssthresh = t.cwnd;
+    return;
+  }
+  const double beta = options_.loss_decrease_factor;
+  const double ack_factor = (1 - beta) * 2 / 3, loss_factor = beta + ack_factor;
+  const double cut = ack_factor * static_cast<double>(newly_acked) + loss_factor * static_cast<double>(newly_lost);
+  const size_t room = t.cwnd - t.rapid_floor;
+  t.cwnd -= std::min(room, static_cast<size_t>(cut));
+  t.ssthresh = t.cwnd;
 }
 
 void Association::OnCarefulResumeCongestion() {
@@ -180,6 +241,7 @@ void Association::OnCarefulResumeAck(size_t newly_acked, bool rtt_sample) {
     if (!jump) return;
     counters_.resume_jumps++;
     t.cwnd = std::min(*jump, kMaxCwnd);
+    if (t.rapid != Tcb::RapidStart::kOff) t.rapid = Tcb::RapidStart::kDone;  // the jump governs
     t.pacing_next = Instant();  // the paced jump starts now, not after the last packet's slot
     return;
   }

@@ -261,6 +261,7 @@ void Association::MakeTcb(Instant now,
   t.cwnd = std::max<size_t>(options_.initial_cwnd_mtus, 1) * options_.mtu;
   t.ssthresh = std::max<size_t>(peer_a_rwnd, 4 * options_.mtu);
   if (options_.congestion_control == CongestionControl::kBbr) t.bbr.emplace(options_.mtu, t.cwnd, now);
+  if (!t.bbr && options_.rapid_start) t.rapid = Tcb::RapidStart::kGrowing;
   if (options_.resume && options_.resume->cwnd > 0)
     t.resume.emplace(options_.resume->cwnd, options_.resume->rtt, t.cwnd);
   // RFC 6525 section 5.1.1: request sequence numbers start at the initial TSN.

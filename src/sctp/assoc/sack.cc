@@ -25,6 +25,12 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
   t.error_count = 0;  // section 8.3: the peer is reachable
   bool cum_advanced = cum > t.cumulative_ack;
   size_t newly_acked = 0;
+  // Options::rapid_start: the fate of what was in flight when recovery began, each chunk counted
+  // once (a retransmission's ack, or data sent during recovery, is not what the reduction is about).
+  size_t first_acked = 0, first_lost = 0;
+  auto in_rapid_accounting = [&](const OutstandingChunk& ch) {
+    return ch.transmissions == 1 && (!t.fast_recovery_exit || ch.tsn <= *t.fast_recovery_exit);
+  };
   std::optional<Duration> rtt;
   auto ack_chunk = [&](OutstandingChunk& ch) {
     switch (ch.state) {
@@ -36,6 +42,7 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
         // The smallest sample of this SACK: a chunk acked late because the
         // SACK had no room for its gap block would inflate SRTT.
         if (ch.transmissions == 1 && (!rtt || now - ch.sent_at < *rtt)) rtt = now - ch.sent_at;
+        if (in_rapid_accounting(ch)) first_acked += ch.size;
         if (t.bbr) t.rate.OnDelivered(now, ch.rate, ch.sent_at, ch.size);
         break;
       case OutstandingChunk::State::kToRetransmit:
@@ -103,6 +110,7 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
       ch.fast_retransmitted = true;
       t.flight_bytes -= ch.size;
       t.to_retransmit++;
+      if (in_rapid_accounting(ch)) first_lost += ch.size;
       counters_.fast_retransmits++;
       t.round_lossy = true;
       if (t.bbr) t.bbr->OnLoss(ch.size);
@@ -123,6 +131,7 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
     t.bbr->OnAck(now, rs, rtt, newly_acked, t.flight_bytes, t.rate.delivered(), &t.cwnd);
   } else {
     OnBytesAcked(newly_acked, cum_advanced);
+    OnRapidStartRecoveryAck(first_acked, first_lost);
   }
   if (t.resume) OnCarefulResumeAck(newly_acked, rtt.has_value() && cum_advanced);
 

@@ -102,6 +102,15 @@ struct Association::Tcb {
   int hystart_undo_rounds = 0;
   UnwrappedTsn hystart_round_end = 0;
   Instant hystart_round_start, hystart_last_ack;
+  // Options::rapid_start (congestion.cc): the draft's rtt_floor (the lowest of the last run of 8
+  // RTT samples), whether this round grew 3x, and the phase. kRecovering holds the floor below
+  // which the gradual reduction stops.
+  enum class RapidStart : uint8_t { kOff, kGrowing, kRecovering, kDone };
+  RapidStart rapid = RapidStart::kOff;
+  RttRuns rapid_runs;
+  std::optional<Duration> rtt_floor;
+  bool round_grew_3x = false;
+  size_t rapid_floor = 0;
   // Pacing: new data may leave at pacing_next; pacing_timer is armed only
   // while data waits for it.
   Instant pacing_next;
