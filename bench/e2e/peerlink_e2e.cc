@@ -49,9 +49,10 @@ struct Options {
   int timeout_s = 120;
   std::string bind;
   bool shared_certificate = false;
-  bool bbr = false;        // --congestion-control bbr
-  size_t sctp_window = 0;  // 0: the library's default
-  int socket_buffer = 0;   // 0: the library's default
+  bool bbr = false;          // --congestion-control bbr
+  bool rapid_start = false;  // --rapid-start: Configuration::sctp_rapid_start
+  size_t sctp_window = 0;    // 0: the library's default
+  int socket_buffer = 0;     // 0: the library's default
   // --resume-cwnd / --resume-rtt: Configuration::sctp_resume, the state an earlier run's sender
   // reported (its result's retained_cwnd and min_rtt).
   uint64_t resume_cwnd = 0;
@@ -96,6 +97,7 @@ Configuration MakeConfig(const Options& o) {
   config.resolve_mdns_candidates = false;
   if (o.sctp_window > 0) config.sctp_receive_buffer = o.sctp_window;
   if (o.bbr) config.sctp_congestion_control = SctpCongestionControl::kBbr;
+  config.sctp_rapid_start = o.rapid_start;
   if (o.resume_cwnd > 0) config.sctp_resume = SctpResumeState{o.resume_cwnd, o.resume_rtt};
   if (o.socket_buffer > 0) config.socket_receive_buffer = config.socket_send_buffer = o.socket_buffer;
   config.log = [](std::string_view line) { std::fprintf(stderr, "%.*s\n", int(line.size()), line.data()); };
@@ -107,6 +109,7 @@ std::string ConfigText(const Options& o, const Configuration& c) {
          std::to_string(c.socket_receive_buffer >> 20) + " MiB requested, SCTP receive window " +
          std::to_string(c.sctp_receive_buffer >> 20) + " MiB (library default 4), CRC32c, " +
          (o.bbr ? "BBR congestion control" : "Reno congestion control (library default)") +
+         (o.rapid_start ? ", Rapid Start" : "") +
          (o.resume_cwnd > 0 ? ", Careful Resume from an earlier run's state (" + std::to_string(o.resume_cwnd) +
                                   " B, " + std::to_string(o.resume_rtt * 1e3) + " ms)"
                             : std::string()) +
@@ -297,7 +300,8 @@ int RunT1(const Options& o) {
           {"retained_cwnd", st.sctp.retainedCongestionWindow},
           {"min_rtt", st.sctp.minRoundTripTime.value_or(0)},
           {"careful_resume", st.sctp.carefulResume},
-          {"careful_resume_retreated", st.sctp.carefulResumeRetreated}});
+          {"careful_resume_retreated", st.sctp.carefulResumeRetreated},
+          {"rapid_start_rounds", st.sctp.rapidStartRounds}});
   } else {
     Emit({{"type", "result"},
           {"role", "receiver"},
@@ -522,6 +526,8 @@ int main(int argc, char** argv) {
       const std::string cc = value(i);
       if (cc != "reno" && cc != "bbr") Die("--congestion-control takes reno or bbr, not " + cc);
       o.bbr = cc == "bbr";
+    } else if (a == "--rapid-start") {
+      o.rapid_start = true;
     } else if (a == "--resume-cwnd") {
       o.resume_cwnd = std::stoull(value(i));
     } else if (a == "--resume-rtt") {
@@ -531,7 +537,8 @@ int main(int argc, char** argv) {
                    "usage: e2e_peerlink --mode t1|t2|t3 [--role offerer|answerer] [--bytes N] [--msg-size M]\n"
                    "       [--high B] [--low B] [--runs R] [--connections C] [--bind IP] [--timeout S]\n"
                    "       [--shared-certificate] [--sctp-window BYTES] [--socket-buffer BYTES]\n"
-                   "       [--congestion-control reno|bbr] [--resume-cwnd BYTES --resume-rtt SECONDS]\n"
+                   "       [--congestion-control reno|bbr] [--rapid-start]\n"
+                   "       [--resume-cwnd BYTES --resume-rtt SECONDS]\n"
                    "       (contract: bench/e2e/PROTOCOL.md)\n");
       return 2;
     }

@@ -44,12 +44,15 @@ T2_VARIANTS = {"peerlink-shared-cert": ("peerlink", ["--shared-certificate"])}
 # Extra rows for T1 (64 KiB) and T4: ours with the model-based congestion control
 # (SctpCongestionControl::kBbr) instead of the default Reno.
 T1_VARIANTS = {"peerlink-bbr": ("peerlink", ["--congestion-control", "bbr"])}
+# Extra rows for T4 at T1's size only (clean paths): ours with Rapid Start (sctp_rapid_start).
+T4_SIZE_VARIANTS = {"peerlink-rapid": ("peerlink", ["--rapid-start"])}
 NAMES = {"peerlink": "peerlink", "libdatachannel": "libdatachannel (node-datachannel)", "pion": "Pion",
          "aiortc": "aiortc", "werift": "werift", "chromium": "Chromium", "firefox": "Firefox ESR",
          "peerlink-shared-cert": "peerlink, one shared certificate",
          "peerlink-t1-size": "peerlink, T1's 256 MiB",
          "peerlink-bbr": "peerlink, BBR congestion control",
          "peerlink-bbr-t1-size": "peerlink, BBR, T1's 256 MiB",
+         "peerlink-rapid-t1-size": "peerlink, Rapid Start, T1's 256 MiB",
          "peerlink-resumed-t1-size": "peerlink, Careful Resume from the previous row's state, T1's 256 MiB"}
 
 
@@ -228,7 +231,7 @@ class Proc:
 
 def run_t1(stack, build, out, msg_size, total, timeout, ns_pair=(NS, NS), bind=(ADDR, ADDR), tag="t1",
            more_args=()):
-    base, extra = T1_VARIANTS.get(stack, (stack, []))
+    base, extra = T1_VARIANTS.get(stack) or T4_SIZE_VARIANTS.get(stack, (stack, []))
     cmd = adapter_command(base, build) + extra + list(more_args)
     common = ["--mode", "t1", "--bytes", str(total), "--msg-size", str(msg_size), "--timeout", str(timeout)]
     deadline = time.monotonic() + timeout + 10
@@ -258,8 +261,9 @@ def run_t1(stack, build, out, msg_size, total, timeout, ns_pair=(NS, NS), bind=(
                 "sender_cpu_s_per_gb": s["cpu_seconds"] / gb, "receiver_cpu_s_per_gb": r["cpu_seconds"] / gb,
                 "messages": r.get("messages"), "config": snd.config,
                 # ours only: the state a later connection may resume from, and what Careful
-                # Resume did in this one
-                **{k: s[k] for k in ("retained_cwnd", "min_rtt", "careful_resume", "careful_resume_retreated")
+                # Resume and Rapid Start did in this one
+                **{k: s[k] for k in ("retained_cwnd", "min_rtt", "careful_resume", "careful_resume_retreated",
+                                        "rapid_start_rounds")
                    if k in s}}
     except (TimeoutError, RuntimeError, KeyError, ZeroDivisionError) as e:
         failure = {"ok": False, "error": str(e), "config": snd.config}
@@ -426,7 +430,8 @@ def summarize(res, stacks):
         conds = res["t4_conditions"]
         lines.append("| stack | " + " | ".join(f"{c['rtt_ms']} ms, {c['loss'] * 100:g}% loss" for c in conds) + " |")
         lines.append("|---|" + "---|" * len(conds))
-        for st in stacks + list(T1_VARIANTS) + ["peerlink-t1-size", "peerlink-bbr-t1-size", "peerlink-resumed-t1-size"]:
+        for st in stacks + list(T1_VARIANTS) + ["peerlink-t1-size", "peerlink-bbr-t1-size", "peerlink-rapid-t1-size",
+                                                "peerlink-resumed-t1-size"]:
             if st not in t4:
                 continue
             cells = []
@@ -500,6 +505,7 @@ def summarize(res, stacks):
             lines.append(line + ".")
         # The extra rows at T1's size, each against its own 0-ms figure.
         extra = [("peerlink-bbr-t1-size", "The same with BBR congestion control (not the default; an extra row)"),
+                 ("peerlink-rapid-t1-size", "The same with Rapid Start (a cold start; not the default, an extra row)"),
                  ("peerlink-resumed-t1-size",
                   "The same for a second connection over the path, with Careful Resume from the state the first "
                   "one retained (Configuration::sctp_resume; not a cold start, an extra row)")]
@@ -510,6 +516,8 @@ def summarize(res, stacks):
             frac = h["mb_per_s"] / z["mb_per_s"]
             how = (f"; at 100 ms it {h['careful_resume']} from {h.get('resumed_from', '?')} bytes"
                    if h.get("careful_resume") else "")
+            if h.get("rapid_start_rounds"):
+                how += f"; at 100 ms {h['rapid_start_rounds']} round trips grew 3x"
             lines.append(f"- {what}: {'met' if frac >= 0.5 else 'MISSED'} ({h['mb_per_s']:.1f} of "
                          f"{z['mb_per_s']:.1f} MB/s = {100 * frac:.0f}%{how}).")
         # Not a target of the issue, but "beat all of them" includes lossy paths: each 1% loss cell,
@@ -651,7 +659,8 @@ def main():
                     # Then a second connection over the same path resumes from the state the
                     # default one retained (Careful Resume, Configuration::sctp_resume): what an
                     # application that moves data to the same peer again gets.
-                    for who, key in [("peerlink", "peerlink-t1-size")] + [(v, f"{v}-t1-size") for v in variants]:
+                    for who, key in ([("peerlink", "peerlink-t1-size")] + [(v, f"{v}-t1-size") for v in variants] +
+                                     [(v, f"{v}-t1-size") for v in T4_SIZE_VARIANTS]):
                         log(f"== T4 {who}, 256 MiB, RTT {rtt} ms")
                         r = run_t1(who, build, out, 65536, 256 << 20, 240, ns_pair=(T4_NS[0], T4_NS[2]),
                                    bind=T4_ADDR, tag=f"t4_{rtt}_{loss}_t1size")

@@ -140,6 +140,7 @@ RemoteParamsStatus Connection::SetRemoteParameters(Instant now, const RemotePara
   s.enable_zero_checksum = options_.sctp_zero_checksum;
   s.congestion_control = options_.sctp_congestion_control;
   s.resume = options_.sctp_resume;
+  s.rapid_start = options_.sctp_rapid_start;
   sctp_ = std::make_unique<sctp::Association>(s, rng_, now);
 
   controller_.SetDtlsRole(remote.dtls_role == dtls::Role::kClient);

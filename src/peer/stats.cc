@@ -107,6 +107,8 @@ Stats Connection::GetStats() const {
     if (m.min_rtt) s.minRoundTripTime = m.min_rtt->seconds_f();
     s.carefulResume = std::string(m.resume_outcome);
     s.carefulResumeRetreated = m.resume_retreats > 0;
+    s.rapidStartRounds = m.rapid_start_rounds;
+    s.rapidStartRecovered = m.rapid_start_recoveries > 0;
   }
 
   for (const auto& [id, counters] : channel_counters_) {

@@ -43,6 +43,7 @@ struct Options {
   bool sctp_zero_checksum = true;
   sctp::CongestionControl sctp_congestion_control = sctp::CongestionControl::kReno;
   std::optional<sctp::Options::ResumeState> sctp_resume;  // Careful Resume (sctp::Options::resume)
+  bool sctp_rapid_start = false;                          // sctp::Options::rapid_start
   // Data channels: open channels at most, and the per-channel bufferedAmount cap.
   size_t max_channels = 1024;
   size_t max_buffered_amount = 16 * 1024 * 1024;
@@ -178,6 +179,8 @@ struct SctpStats {    // RTCSctpTransportStats plus what sctp::Metrics offers
   std::optional<double> minRoundTripTime;     // (peerlink) seconds, sctp::Metrics::min_rtt
   std::string carefulResume;                  // (peerlink) sctp::Metrics::resume_outcome
   bool carefulResumeRetreated = false;        // (peerlink) sctp::Metrics::resume_retreats > 0
+  uint64_t rapidStartRounds = 0;              // (peerlink) sctp::Metrics::rapid_start_rounds
+  bool rapidStartRecovered = false;           // (peerlink) sctp::Metrics::rapid_start_recoveries > 0
 };
 struct DataChannelStats {  // RTCDataChannelStats
   uint64_t handle = 0;

@@ -839,6 +839,7 @@ Expected<void> PeerConnection::Impl::EnsureCore(ice::Role role) {
                                         ? sctp::CongestionControl::kBbr
                                         : sctp::CongestionControl::kReno;
   options.sctp_per_stream_send_buffer = config.sctp_send_buffer;
+  options.sctp_rapid_start = config.sctp_rapid_start;
   if (config.sctp_resume)
     options.sctp_resume =
         sctp::Options::ResumeState{static_cast<size_t>(config.sctp_resume->congestion_window),
@@ -1365,7 +1366,9 @@ Stats PeerConnection::Impl::GetStats() {
                                 c.retainedCongestionWindow,
                                 c.minRoundTripTime,
                                 c.carefulResume,
-                                c.carefulResumeRetreated};
+                                c.carefulResumeRetreated,
+                                c.rapidStartRounds,
+                                c.rapidStartRecovered};
   for (const auto& d : s.dataChannels) {
     out.dataChannels.push_back(DataChannelStats{d.label, d.protocol, d.state, d.dataChannelIdentifier, d.messagesSent,
                                                 d.bytesSent, d.messagesReceived, d.bytesReceived});

@@ -54,6 +54,7 @@ struct DcPeerOptions {
   std::string signal;             // ws:// URL: meet in --room there instead of stdin/stdout
   std::string room = "peerlink-demo";
   std::string congestion_control = "reno";  // or "bbr" (Configuration::sctp_congestion_control)
+  bool rapid_start = false;                 // Configuration::sctp_rapid_start
   std::string resume_state;                 // --resume-state FILE (resume_state.h); empty: none
 };
 int RunDcPeer(const DcPeerOptions& options);
@@ -80,6 +81,7 @@ struct PipeOptions {
   bool quiet = false;
   bool verbose = false;
   std::string congestion_control = "reno";  // or "bbr"
+  bool rapid_start = false;                 // Configuration::sctp_rapid_start
   std::string resume_state;                 // --resume-state FILE (resume_state.h); empty: none
 };
 int RunPipe(const PipeOptions& options);

@@ -77,6 +77,7 @@ class DcPeer {
     config.bind_addresses = o_.bind;
     if (config.bind_addresses.empty()) config.bind_addresses = {"127.0.0.1"};
     if (o_.congestion_control == "bbr") config.sctp_congestion_control = SctpCongestionControl::kBbr;
+    config.sctp_rapid_start = o_.rapid_start;
     if (!o_.resume_state.empty()) {
       LoadedResumeState loaded = LoadResumeState(o_.resume_state);
       if (!loaded.error.empty()) {
@@ -414,6 +415,7 @@ class DcPeer {
     r["sctp_retransmissions"] = s.sctp.retransmissions;
     r["congestion_control"] = s.sctp.congestionControl;
     r["retained_cwnd"] = s.sctp.retainedCongestionWindow;
+    if (o_.rapid_start) r["rapid_start_rounds"] = s.sctp.rapidStartRounds;
     if (!s.sctp.carefulResume.empty()) {
       r["careful_resume"] = s.sctp.carefulResume;
       r["careful_resume_retreated"] = s.sctp.carefulResumeRetreated;

@@ -107,6 +107,15 @@ def main():
                 f"codes {codes}, verified {off.get('verified')}, congestion_control "
                 f"{off.get('congestion_control')!r}, {time.monotonic() - t0:.1f} s")
 
+    t0 = time.monotonic()
+    codes, results = run_pair(binary, 4 * mib, 4 * mib, 30, offerer_extra=("--rapid-start",))
+    off, ans = results.get("offerer", {}), results.get("answerer", {})
+    ok &= check("rapid start", codes == {"offerer": 0, "answerer": 0} and off.get("verified") is True
+                and off.get("sha256") == ans.get("sha256") and isinstance(off.get("rapid_start_rounds"), int)
+                and "rapid_start_rounds" not in ans,
+                f"codes {codes}, verified {off.get('verified')}, rapid_start_rounds "
+                f"{off.get('rapid_start_rounds')!r}, {time.monotonic() - t0:.1f} s")
+
     bad = subprocess.run([binary, "dc-peer", "--role", "offerer", "--congestion-control", "cubic"],
                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
     ok &= check("bad congestion control", bad.returncode == 2 and "--congestion-control" in bad.stderr,

@@ -53,6 +53,13 @@ void AddCongestionControlOption(CLI::App& cmd, std::string& value) {
       ->check(CLI::IsMember({"reno", "bbr"}));
 }
 
+// --rapid-start of `dc-peer` and `pipe`.
+void AddRapidStartOption(CLI::App& cmd, bool& value) {
+  cmd.add_flag("--rapid-start", value,
+               "Rapid Start: slow start grows 3x per round trip while the RTT shows no queue (faster on long "
+               "paths with deep queues, worse on shallow ones; reno only)");
+}
+
 // --resume-state of `dc-peer` and `pipe`.
 void AddResumeStateOption(CLI::App& cmd, std::string& value) {
   cmd.add_option("--resume-state", value,
@@ -145,6 +152,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"offerer", "answerer"}));
   AddTransferOptions(*dc_peer_cmd, dc_peer.bytes, dc_peer.message_size, dc_peer.timeout_s);
   AddCongestionControlOption(*dc_peer_cmd, dc_peer.congestion_control);
+  AddRapidStartOption(*dc_peer_cmd, dc_peer.rapid_start);
   AddResumeStateOption(*dc_peer_cmd, dc_peer.resume_state);
   dc_peer_cmd->add_option("--bind", dc_peer.bind, "Bind a UDP socket on this IP, repeatable (default 127.0.0.1)");
   dc_peer_cmd->add_option("--signal", dc_peer.signal,
@@ -171,6 +179,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0.1, 86400.0));
   AddCongestionControlOption(*pipe_cmd, pipe.congestion_control);
+  AddRapidStartOption(*pipe_cmd, pipe.rapid_start);
   AddResumeStateOption(*pipe_cmd, pipe.resume_state);
   pipe_cmd->add_flag("-q,--quiet", pipe.quiet, "Print errors only");
   pipe_cmd->add_flag("-v,--verbose", pipe.verbose, "Also print signaling and connection diagnostics");

@@ -85,6 +85,7 @@ class Pipe {
     }
     if (o_.relay_only) ro.peer.ice_transport_policy = IceTransportPolicy::kRelay;
     if (o_.congestion_control == "bbr") ro.peer.sctp_congestion_control = SctpCongestionControl::kBbr;
+    ro.peer.sctp_rapid_start = o_.rapid_start;
     if (!o_.resume_state.empty()) {
       LoadedResumeState loaded = LoadResumeState(o_.resume_state);
       if (!loaded.error.empty()) {

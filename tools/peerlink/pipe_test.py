@@ -148,6 +148,11 @@ def case_resume_state(tmp):
     assert r.returncode == 2 and state_a in r.stderr, f"exit {r.returncode} {r.stderr!r}"
 
 
+def case_rapid_start(tmp):
+    # --rapid-start on one side only: what it sends still arrives intact, both ways.
+    transfer(tmp, 8 * 1024 * 1024 + 5, 64 * 1024, ("--rapid-start",), ())
+
+
 def case_wrong_password_finds_no_peer(tmp):
     server = Server()
     try:
