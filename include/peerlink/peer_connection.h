@@ -162,7 +162,8 @@ struct Configuration {
   // instead of 2x, and the first loss is recovered from gradually. A cold 256 MiB transfer over a
   // 100 ms path with a deep queue ran ~30% faster (docs/performance.md); on a shallow queue its
   // last round overshoots twice as far as doubling, which in the simulator cost more than it
-  // gained, hence off by default. Stats::sctp.rapidStartRounds counts its 3x rounds.
+  // gained, hence off by default. Ignored with kBbr (which has its own startup).
+  // Stats::sctp.rapidStartRounds counts its 3x rounds.
   bool sctp_rapid_start = false;
   // Careful Resume (RFC 9959) of what we send: the state an earlier connection to the same peer
   // over the same path retained (SctpResumeState). After one round trip that confirms the RTT

@@ -100,12 +100,13 @@ struct Options {
   // (clamped to 4..16 ms): the queue is filling, and doubling once more would
   // overflow it at high BDP.
   bool hystart = true;
-  // Rapid Start (draft-kazuho-ccwg-rapid-start-02): in the first slow start, while the round's
-  // lowest RTT stays within min(min_rtt + 4 ms, 1.1 * min_rtt), cwnd grows by two bytes per byte
-  // acked (3x per round trip) instead of one; above that it grows as classic slow start. The
-  // first loss in that slow start is recovered from gradually: cwnd *= beta + 2/3 (1 - beta) at
-  // once, then falls by 2/3 (1 - beta) per byte acked and beta + 2/3 (1 - beta) per byte lost
-  // (beta = loss_decrease_factor), to no less than beta / 3 of the window at the loss. Without
+  // Rapid Start (draft-kazuho-ccwg-rapid-start-02), kReno only: in the first slow start, while
+  // the lowest of the last 8 RTT samples stays within min(min_rtt + 4 ms, 1.1 * min_rtt) and
+  // HyStart has not exited, cwnd grows by two bytes per byte acked (3x per round trip) instead of
+  // one. The association's first loss is recovered from gradually: cwnd *= beta + 2/3 (1 - beta)
+  // at once, then falls by 2/3 (1 - beta) per byte acked and beta + 2/3 (1 - beta) per byte lost
+  // of what was in flight at the loss (beta = loss_decrease_factor), to no less than beta / 3 of
+  // the window at the loss. A timeout, or Careful Resume's jump, ends it. Without
   // the full-RTT pacing of a doubled initial window the draft also allows (the first flight
   // leaves before there is an RTT to pace by). Off by default: on a shallow queue its last 3x
   // round overshoots twice as far as doubling does, and in the simulator that cost more than its

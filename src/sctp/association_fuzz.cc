@@ -27,6 +27,7 @@ Options FuzzOptions(size_t input_size = 0) {
   o.enable_interleaving = input_size % 2 == 0;
   if ((input_size / 2) % 2 == 1) o.congestion_control = CongestionControl::kBbr;
   if ((input_size / 4) % 2 == 1) o.resume = Options::ResumeState{1 << 20, Duration::Millis(1)};
+  o.rapid_start = (input_size / 8) % 2 == 1;
   o.max_receive_buffer = 64 * 1024;
   o.max_message_size = 32 * 1024;
   o.max_send_buffer = 256 * 1024;

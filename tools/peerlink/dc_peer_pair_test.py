@@ -116,6 +116,11 @@ def main():
                 f"codes {codes}, verified {off.get('verified')}, rapid_start_rounds "
                 f"{off.get('rapid_start_rounds')!r}, {time.monotonic() - t0:.1f} s")
 
+    bad = subprocess.run([binary, "dc-peer", "--role", "offerer", "--congestion-control", "bbr", "--rapid-start"],
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
+    ok &= check("rapid start is reno's", bad.returncode == 2 and "--rapid-start" in bad.stderr,
+                f"exit {bad.returncode}, stderr {bad.stderr.strip()[:120]!r}")
+
     bad = subprocess.run([binary, "dc-peer", "--role", "offerer", "--congestion-control", "cubic"],
                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=10)
     ok &= check("bad congestion control", bad.returncode == 2 and "--congestion-control" in bad.stderr,

@@ -210,6 +210,7 @@ void Association::OnRapidStartRecoveryAck(size_t newly_acked, size_t newly_lost)
     t.ssthresh = t.cwnd;
     return;
   }
+  if (t.cwnd <= t.rapid_floor) return;  // nothing left to take off
   const double beta = options_.loss_decrease_factor;
   const double ack_factor = (1 - beta) * 2 / 3, loss_factor = beta + ack_factor;
   const double cut = ack_factor * static_cast<double>(newly_acked) + loss_factor * static_cast<double>(newly_lost);
