@@ -55,7 +55,7 @@ struct DcPeerOptions {
   std::string room = "peerlink-demo";
   std::string congestion_control = "reno";  // or "bbr" (Configuration::sctp_congestion_control)
   bool rapid_start = false;                 // Configuration::sctp_rapid_start
-  std::string resume_state;                 // --resume-state FILE (resume_state.h); empty: none
+  std::string resume_state;                 // --resume-state FILE (sctp_flags.h); empty: none
 };
 int RunDcPeer(const DcPeerOptions& options);
 
@@ -82,7 +82,7 @@ struct PipeOptions {
   bool verbose = false;
   std::string congestion_control = "reno";  // or "bbr"
   bool rapid_start = false;                 // Configuration::sctp_rapid_start
-  std::string resume_state;                 // --resume-state FILE (resume_state.h); empty: none
+  std::string resume_state;                 // --resume-state FILE (sctp_flags.h); empty: none
 };
 int RunPipe(const PipeOptions& options);
 

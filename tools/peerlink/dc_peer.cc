@@ -37,7 +37,7 @@
 #include "src/runtime/room_client.h"
 #include "tools/peerlink/commands.h"
 #include "tools/peerlink/lines.h"
-#include "tools/peerlink/resume_state.h"
+#include "tools/peerlink/sctp_flags.h"
 
 namespace peerlink::cli {
 
@@ -76,15 +76,10 @@ class DcPeer {
     Configuration config;
     config.bind_addresses = o_.bind;
     if (config.bind_addresses.empty()) config.bind_addresses = {"127.0.0.1"};
-    if (o_.congestion_control == "bbr") config.sctp_congestion_control = SctpCongestionControl::kBbr;
-    config.sctp_rapid_start = o_.rapid_start;
-    if (!o_.resume_state.empty()) {
-      LoadedResumeState loaded = LoadResumeState(o_.resume_state);
-      if (!loaded.error.empty()) {
-        LogLine(tag(), loaded.error);
-        return kExitUsage;
-      }
-      config.sctp_resume = loaded.state;
+    if (const std::string error = ApplySctpFlags(o_.congestion_control, o_.rapid_start, o_.resume_state, config);
+        !error.empty()) {
+      LogLine(tag(), error);
+      return kExitUsage;
     }
     config.log = [this](std::string_view line) { LogLine(tag(), line); };
     if (!o_.signal.empty()) return RunInRoom(std::move(config));

@@ -203,13 +203,6 @@ int main(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
 
-  // Rapid Start is a slow-start rule of Reno's; BBR has its own startup.
-  if ((dc_peer_cmd->parsed() && dc_peer.rapid_start && dc_peer.congestion_control == "bbr") ||
-      (pipe_cmd->parsed() && pipe.rapid_start && pipe.congestion_control == "bbr")) {
-    std::cerr << "--rapid-start applies to --congestion-control reno only (BBR has its own startup)\n";
-    return kExitUsage;
-  }
-
   if (stun_cmd->parsed()) return RunStun(stun);
   if (peer_cmd->parsed()) return RunIcePeer(peer);
   if (demo_cmd->parsed()) return RunIceDemo(demo);

@@ -40,7 +40,7 @@
 #include "src/runtime/room_client.h"
 #include "tools/peerlink/commands.h"
 #include "tools/peerlink/lines.h"
-#include "tools/peerlink/resume_state.h"
+#include "tools/peerlink/sctp_flags.h"
 
 namespace peerlink::cli {
 
@@ -84,15 +84,10 @@ class Pipe {
       ro.peer.ice_servers.push_back(std::move(s));
     }
     if (o_.relay_only) ro.peer.ice_transport_policy = IceTransportPolicy::kRelay;
-    if (o_.congestion_control == "bbr") ro.peer.sctp_congestion_control = SctpCongestionControl::kBbr;
-    ro.peer.sctp_rapid_start = o_.rapid_start;
-    if (!o_.resume_state.empty()) {
-      LoadedResumeState loaded = LoadResumeState(o_.resume_state);
-      if (!loaded.error.empty()) {
-        LogLine("pipe", loaded.error);  // errors are printed even with --quiet
-        return kExitUsage;
-      }
-      ro.peer.sctp_resume = loaded.state;
+    if (const std::string error = ApplySctpFlags(o_.congestion_control, o_.rapid_start, o_.resume_state, ro.peer);
+        !error.empty()) {
+      LogLine("pipe", error);  // errors are printed even with --quiet
+      return kExitUsage;
     }
     ro.channel_label = kLabel;
     ro.max_connections = 1;

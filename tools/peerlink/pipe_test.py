@@ -179,7 +179,8 @@ def case_unreachable_server(tmp):
 
 
 def case_usage_errors(tmp):
-    for args in (["pipe"], ["pipe", "r", "--signal", "http://x"], ["pipe", "r", "--timeout", "0"]):
+    for args in (["pipe"], ["pipe", "r", "--signal", "http://x"], ["pipe", "r", "--timeout", "0"],
+                 ["pipe", "r", "--congestion-control", "bbr", "--rapid-start"]):
         r = subprocess.run([PEERLINK] + args, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
         assert r.returncode == 2, f"{args}: exit {r.returncode} {r.stderr!r}"
 

@@ -27,9 +27,11 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
   size_t newly_acked = 0;
   // Options::rapid_start: the fate of what was in flight when recovery began, each chunk counted
   // once (a retransmission's ack, or data sent during recovery, is not what the reduction is about).
+  // Only while a Rapid Start recovery may begin or is under way: nothing else on this path uses it.
+  const bool rapid_counts = t.rapid == Tcb::RapidStart::kGrowing || t.rapid == Tcb::RapidStart::kRecovering;
   size_t first_acked = 0, first_lost = 0;
   auto in_rapid_accounting = [&](const OutstandingChunk& ch) {
-    return ch.transmissions == 1 && (!t.fast_recovery_exit || ch.tsn <= *t.fast_recovery_exit);
+    return rapid_counts && ch.transmissions == 1 && (!t.fast_recovery_exit || ch.tsn <= *t.fast_recovery_exit);
   };
   std::optional<Duration> rtt;
   auto ack_chunk = [&](OutstandingChunk& ch) {

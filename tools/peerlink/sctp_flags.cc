@@ -1,5 +1,5 @@
-// See resume_state.h.
-#include "tools/peerlink/resume_state.h"
+// See sctp_flags.h.
+#include "tools/peerlink/sctp_flags.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -52,6 +52,23 @@ std::string SaveResumeState(const std::string& path, const Stats& stats) {
     const std::string why = std::strerror(errno);
     std::remove(tmp.c_str());
     return "cannot replace " + path + ": " + why;
+  }
+  return "";
+}
+
+std::string ApplySctpFlags(const std::string& congestion_control,
+                           bool rapid_start,
+                           const std::string& resume_state,
+                           Configuration& config) {
+  if (congestion_control == "bbr") {
+    if (rapid_start) return "--rapid-start applies to --congestion-control reno only (BBR has its own startup)";
+    config.sctp_congestion_control = SctpCongestionControl::kBbr;
+  }
+  config.sctp_rapid_start = rapid_start;
+  if (!resume_state.empty()) {
+    LoadedResumeState loaded = LoadResumeState(resume_state);
+    if (!loaded.error.empty()) return loaded.error;
+    config.sctp_resume = loaded.state;
   }
   return "";
 }
