@@ -253,6 +253,7 @@ struct Metrics {
   size_t bbr_inflight_cap = 0;
   uint64_t bbr_loss_cuts = 0;    // the cap set or lowered: a round trip lost more than 2%
   uint64_t bbr_delay_exits = 0;  // Startup left because the RTT rose (the queue was filling)
+  uint64_t bbr_probe_rtts = 0;   // ProbeRTT entered (4 MTUs in flight for 200 ms and a round trip)
   // What Options::resume of a later association to the same peer may reuse: the most bytes
   // acknowledged within one round trip without loss, and the lowest RTT seen.
   size_t retained_cwnd = 0;

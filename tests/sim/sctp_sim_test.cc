@@ -510,6 +510,19 @@ TEST(SctpBbr, HeavyLossCapsWhatIsInFlight) {
   EXPECT_LT(b.goodput_mbit, 30);
 }
 
+// ProbeRTT holds 4 MTUs in flight for 200 ms and a round trip, when the minimum RTT has not been
+// seen again for 10 s. Until 2026-11-24 it tested the drain to 4 MTUs on the flight before a SACK;
+// SCTP sends while flight < cwnd, so that was one chunk above 4 MTUs and the probe never ended
+// (33.9 Mbit/s here). SctpFairness.BbrKeepsASharedBottleneckFull covers the other ProbeRTT fix.
+TEST(SctpBbr, ProbeRttEnds) {
+  BulkResult b = Bulk(Duration::Millis(100), BbrOptions(), Duration::Seconds(3), Duration::Seconds(22));
+  std::printf("100 ms, 25 s: bbr %.1f Mbit/s, %llu ProbeRTTs, estimate %.1f Mbit/s\n", b.goodput_mbit,
+              static_cast<unsigned long long>(b.sender.bbr_probe_rtts), b.sender.bbr_bandwidth * 8 / 1e6);
+  EXPECT_GE(b.sender.bbr_probe_rtts, 1u);
+  EXPECT_GT(b.goodput_mbit, 85);
+  EXPECT_NEAR(b.sender.bbr_bandwidth * 8 / 1e6, 100, 10);
+}
+
 // `messages` of 64 KiB from a to b over two links of `link` each way, the application keeping
 // 4 MiB queued: seconds from the first message delivered to the last (as the e2e bench's T1/T4
 // count), and the sender's metrics at the end. -1 if it did not finish within 120 s.

@@ -389,6 +389,7 @@ Metrics Association::metrics() const {
       m.bbr_inflight_cap = t.bbr->inflight_cap().value_or(0);
       m.bbr_loss_cuts = t.bbr->loss_cuts();
       m.bbr_delay_exits = t.bbr->delay_exits();
+      m.bbr_probe_rtts = t.bbr->probe_rtts();
     }
   } else {
     m.rto = t1_rto_;

@@ -167,6 +167,7 @@ void Bbr::UpdateMinRtt(Instant now, std::optional<Duration> rtt) {
   }
   if (expired && mode_ != Mode::kProbeRtt) {
     mode_ = Mode::kProbeRtt;
+    probe_rtts_++;
     pacing_gain_ = 1;
     cwnd_gain_ = 1;
     probe_rtt_done_.reset();
@@ -248,7 +249,7 @@ void Bbr::SetCwnd(size_t newly_acked, size_t flight, uint64_t delivered, size_t*
   *cwnd = std::clamp(*cwnd, 4 * mtu_, kMaxCwnd);
 }
 
-void Bbr::UpdateModes(Instant now, size_t prior_flight, uint64_t delivered) {
+void Bbr::UpdateModes(Instant now, size_t prior_flight, size_t flight, uint64_t delivered) {
   if (mode_ == Mode::kStartup && filled_pipe_) {
     mode_ = Mode::kDrain;
     pacing_gain_ = kDrainGain;
@@ -257,7 +258,10 @@ void Bbr::UpdateModes(Instant now, size_t prior_flight, uint64_t delivered) {
   if (mode_ == Mode::kDrain && prior_flight <= Bdp(1)) EnterProbeBw(now);
   if (mode_ == Mode::kProbeBw) AdvanceCycle(now, prior_flight);
   if (mode_ == Mode::kProbeRtt) {
-    if (!probe_rtt_done_ && prior_flight <= 4 * mtu_) {
+    // What is in flight once this SACK is counted: SCTP may send while flight < cwnd, so with a
+    // 4-MTU cwnd the flight before a SACK is often one chunk above it, and a test on that never
+    // held (the probe then lasted until a SACK happened to find the pipe emptier).
+    if (!probe_rtt_done_ && flight <= 4 * mtu_) {
       probe_rtt_done_ = now + std::max(kProbeRttDuration, min_rtt_.value_or(Duration::Zero()));
       probe_rtt_round_done_ = false;
       next_round_delivered_ = delivered;
@@ -297,7 +301,7 @@ void Bbr::OnAck(Instant now,
   const Mode before = mode_;
   UpdateMinRtt(now, rtt);
   if (mode_ == Mode::kProbeRtt && before != Mode::kProbeRtt) prior_cwnd_ = std::max(prior_cwnd_, *cwnd);
-  UpdateModes(now, prior_flight, delivered);
+  UpdateModes(now, prior_flight, flight, delivered);
   SetPacingRate();
   if (restore_after_probe_rtt_) {
     restore_after_probe_rtt_ = false;

@@ -134,6 +134,7 @@ class Bbr {
   bool filled_pipe() const { return filled_pipe_; }
   uint64_t loss_cuts() const { return loss_cuts_; }      // times the loss cap was set or lowered
   uint64_t delay_exits() const { return delay_exits_; }  // Startup left on a rising RTT
+  uint64_t probe_rtts() const { return probe_rtts_; }    // ProbeRTT entered
 
  private:
   size_t Bdp(double gain) const;
@@ -142,7 +143,7 @@ class Bbr {
   void UpdateRound(const RateSample& rs, uint64_t delivered);
   void CheckFullPipe(const RateSample& rs);
   void UpdateMinRtt(Instant now, std::optional<Duration> rtt);
-  void UpdateModes(Instant now, size_t prior_flight, uint64_t delivered);
+  void UpdateModes(Instant now, size_t prior_flight, size_t flight, uint64_t delivered);
   void AdvanceCycle(Instant now, size_t prior_flight);
   bool ExcessLoss(uint64_t delivered) const;
   void CheckStartupDelay(std::optional<Duration> rtt);
@@ -185,7 +186,7 @@ class Bbr {
   uint64_t round_lost_bytes_ = 0, round_lost_events_ = 0, round_start_delivered_ = 0;
   size_t round_max_flight_ = 0;
   RttRuns startup_rtt_runs_;
-  uint64_t loss_cuts_ = 0, delay_exits_ = 0;
+  uint64_t loss_cuts_ = 0, delay_exits_ = 0, probe_rtts_ = 0;
 };
 
 }  // namespace peerlink::sctp

@@ -131,6 +131,11 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
   if (t.bbr) {
     const RateSample rs = t.rate.TakeSample(t.bbr->min_rtt());
     t.bbr->OnAck(now, rs, rtt, newly_acked, t.flight_bytes, t.rate.delivered(), &t.cwnd);
+    // ProbeRTT's 4 MTUs per round trip say nothing about the path: what is sent during it is
+    // application-limited (the draft's BBRHandleProbeRTT, Linux's bbr_update_min_rtt). Counted,
+    // those samples aged the real estimate out of the filter, and ProbeBW then crawled back
+    // from a fraction of a Mbit/s at 1.25x per cycle (SctpFairness.*).
+    if (t.bbr->mode() == Bbr::Mode::kProbeRtt) t.rate.MarkAppLimited(t.flight_bytes);
   } else {
     OnBytesAcked(newly_acked, cum_advanced);
     OnRapidStartRecoveryAck(first_acked, first_lost);
