@@ -142,6 +142,13 @@ void Association::OnPacketPaced(Instant now, size_t bytes) {
   // `now` would cap the rate at one packet per wake-up whatever cwnd allows.
   const Instant earliest = t.pacer_limited ? now - options_.pacing_max_lag : now;
   t.pacing_next = std::max(t.pacing_next, earliest) + Duration::Nanos(static_cast<int64_t>(interval_ns));
+  // Retransmissions are not held by the pacer but are charged to it, at the rate of the moment.
+  // After a T3 that rate is one MTU per SRTT / 2 while late SACKs for the old flight clock the
+  // go-back-N retransmissions out much faster, so the charge ran seconds ahead of the clock and
+  // new data waited for it with the window open (18 s in SctpFairness.SharesOfOneBottleneck's
+  // 100 ms / 128 KiB Reno cell). cwnd already bounds what is in flight; the pacer spreads a
+  // window over at most one round trip, so it never holds new data for longer than that.
+  t.pacing_next = std::min(t.pacing_next, now + *srtt);
 }
 
 void Association::EnterFastRecovery(size_t newly_acked) {
