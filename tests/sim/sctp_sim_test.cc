@@ -329,6 +329,57 @@ BulkResult Bulk(Duration rtt,
   return {a.assoc().metrics(), static_cast<double>(bytes) * 8 / measure.seconds_f() / 1e6};
 }
 
+// One lost DATA packet on a clean 190 ms path. Its first chunk is the earliest outstanding once
+// everything before it is acknowledged, and that SACK restarts T3; the miss indications arrive a
+// little later and the retransmission needs a whole round trip. RFC 9260 section 7.2.4 restarts
+// T3 when the earliest outstanding chunk is retransmitted. Until 2026-11-24 we did not, so with
+// the RTO at its 200 ms floor T3 fired before the retransmission's SACK came back: cwnd fell to
+// 1 MTU and everything in flight was sent again (here 1 T3 and 5 retransmissions). The two-flow
+// tests at 150 ms met it too.
+TEST(SctpLossRecovery, RetransmittingTheFirstOutstandingChunkRestartsT3) {
+  Network net(3);
+  LinkConditions link;
+  link.latency = Duration::Micros(47'500);  // four link traversals per round trip: 190 ms; no queue
+  HostId ha = net.AddPublicHost(IpAddress::V4(10, 0, 0, 1), link);
+  HostId hb = net.AddPublicHost(IpAddress::V4(10, 0, 0, 2), link);
+  sctp::Options o;
+  o.enable_heartbeat = false;
+  // A 16-packet window: the SACK clock spaces packets ~12 ms apart, so the miss indications take
+  // ~36 ms after the SACK that last advanced the cumulative ack (and restarted T3).
+  o.max_receive_buffer = 19'200;
+  SctpEndpoint a(net, ha, 5000, o, 1), b(net, hb, 5000, o, 2);
+  a.set_peer(b.local());
+  b.set_peer(a.local());
+  int data_packets = 0;
+  net.SetDropFilter([&](const SocketAddress& from, const SocketAddress&, ByteView payload) {
+    return from == a.local() && payload.size() > 1000 && ++data_packets == 1000;
+  });
+  bool connected = false;
+  uint64_t bytes = 0;
+  b.on_event = [&](Instant, sctp::Event& e) {
+    if (auto* m = std::get_if<sctp::MessageReceived>(&e)) bytes += m->payload.size();
+  };
+  a.on_event = [&](Instant, sctp::Event& e) { connected |= std::holds_alternative<sctp::Connected>(e); };
+  a.assoc().Connect(net.now());
+  a.Drain(net.now());
+  ASSERT_TRUE(net.RunUntilCondition([&] { return connected; }, net.now() + Duration::Seconds(5)));
+  std::vector<uint8_t> message(1000, 1);  // small: a message must fit the 16-packet window
+  for (int i = 0; i < 2000; ++i)
+    ASSERT_EQ(a.assoc().Send(net.now(), StreamId(0), sctp::kPpidBinary, message), sctp::SendStatus::kOk);
+  a.Drain(net.now());
+  ASSERT_TRUE(net.RunUntilCondition([&] { return bytes == 2000u * 1000; }, net.now() + Duration::Seconds(60)));
+  const sctp::Metrics m = a.assoc().metrics();
+  std::printf("one loss at 190 ms: %llu fast retransmits, %llu T3, %llu retransmissions, srtt %.1f ms, rto %.1f ms\n",
+              static_cast<unsigned long long>(m.fast_retransmits), static_cast<unsigned long long>(m.t3_expiries),
+              static_cast<unsigned long long>(m.retransmissions), m.srtt ? m.srtt->seconds_f() * 1e3 : -1.0,
+              m.rto.seconds_f() * 1e3);
+  ASSERT_GE(data_packets, 1000) << "the transfer ended before the drop";
+  // The lost packet carried one message and the first fragment of the next: two chunks.
+  EXPECT_EQ(m.fast_retransmits, 2u);
+  EXPECT_EQ(m.retransmissions, 2u) << "only the lost packet's chunks are sent again";
+  EXPECT_EQ(m.t3_expiries, 0u);
+}
+
 // HyStart: slow start ends near the BDP instead of doubling into a loss burst.
 TEST(SctpCongestion, SlowStartLeavesBeforeTheQueueOverflows) {
   sctp::Options o;
