@@ -3,7 +3,8 @@
 # quick start tells developers to run. Stages, in order, stopping at the first failure:
 #   1. g++ RelWithDebInfo build in build/ (tests + bench), ctest, then the interop matrix table
 #      (tests/interop/matrix.py over the JUnit report build/ctest-junit.xml)
-#   2. clang-14 ASan+UBSan build in build-asan/ (tests + fuzzers), ctest (netns/interop excluded)
+#   2. clang-14 ASan+UBSan build in build-asan/ (tests + fuzzers), ctest (netns/interop/long
+#      excluded: they ran in stage 1)
 #   3. every fuzzer listed in build-asan/fuzzers.txt over a temp copy of fuzz/corpus/<name>/
 #   4. clang-format-14 check of tracked sources
 #   5. cmake --install build + build and run tests/install_consumer against the prefix
@@ -11,7 +12,7 @@
 #
 # Knobs: JOBS (default 2), FUZZ_SECONDS (default 20), PEERLINK_SKIP_ASAN=1 (skips stages 2-3),
 #        CTEST_TIMEOUT (per-test default, 300 s), PEERLINK_ASAN_ALL_LABELS=1 (also run
-#        netns/interop tests under ASan).
+#        netns/interop/long tests under ASan).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -122,8 +123,9 @@ else
   if [ "${PEERLINK_ASAN_ALL_LABELS:-0}" = 1 ]; then
     run_ctest build-asan
   else
-    # Real-network and interop suites are slow under ASan; they ran in stage 1.
-    run_ctest build-asan -LE 'netns|interop'
+    # Real-network and interop suites, and the long simulations (label "long": tens of simulated
+    # seconds of two flows, minutes at -O0 with ASan), are slow here; they ran in stage 1.
+    run_ctest build-asan -LE 'netns|interop|long'
   fi
 
   section "3/5 fuzzing (${FUZZ_SECONDS}s per target, $JOBS at a time)"
