@@ -112,6 +112,12 @@ struct Options {
   // round overshoots twice as far as doubling does, and in the simulator that cost more than its
   // faster start gained (docs/sctp.md item 15).
   bool rapid_start = false;
+  // RACK (RFC 8985 section 6), beside the three miss indications of RFC 9260 section 7.2.4: a
+  // chunk sent before the most recently sent chunk a SACK delivers is lost once that delivery's
+  // round trip plus a reordering window (min RTT / 4) has passed since it was sent; a timer
+  // checks again when that time comes. It catches losses that three later SACKs never report:
+  // near the end of a burst, or a lost retransmission with little sent after it.
+  bool rack = true;
   // Pacing (sans-I/O): new DATA leaves at most at gain * cwnd / SRTT (gain 2
   // in slow start, 1.25 after, as Linux fq), the core asking to be woken with
   // a Deadline for the next packet. Without it a window is sent as a burst at
@@ -239,6 +245,7 @@ struct Metrics {
   uint64_t data_chunks_sent = 0, data_chunks_received = 0;
   uint64_t retransmissions = 0;  // DATA chunks sent again (any reason)
   uint64_t fast_retransmits = 0;
+  uint64_t rack_losses = 0;  // of those, declared lost by RACK's time rule (Options::rack)
   uint64_t t3_expiries = 0;
   uint64_t hystart_exits = 0;                      // slow start left on an RTT increase (Options::hystart)
   uint64_t hystart_undos = 0;                      // ... and resumed: the RTT was back at its minimum within 3 rounds
@@ -371,6 +378,10 @@ class Association {
   void WriteSack(Instant now, ByteWriter& w);
   void AbandonMessage(uint64_t message_id, StreamId stream_id);
   bool ShouldAbandon(Instant now, const OutstandingChunk& c) const;
+  bool InRapidStartAccounting(const OutstandingChunk& c) const;
+  bool DeclareLost(Instant now, OutstandingChunk& c);
+  bool RackDetectLosses(Instant now, size_t* rapid_lost);
+  void OnRackTimer(Instant now);
   UnwrappedTsn AdvancedPeerAckPoint() const;
   void WriteForwardTsn(ByteWriter& w);
   void WriteDataChunk(ByteWriter& w, UnwrappedTsn tsn, const Fragment& f, bool immediate) const;

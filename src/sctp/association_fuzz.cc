@@ -21,13 +21,15 @@ namespace {
 // I-DATA, so both reassembly paths are fuzzed without changing how the
 // committed corpus is read; likewise lengths 2 and 3 modulo 4 run with the
 // BBR congestion control, so forged SACKs reach its model too, and lengths 4-7 modulo 8 with a
-// Careful Resume state (a jump after the first RTT sample), so they reach its phases.
+// Careful Resume state (a jump after the first RTT sample), so they reach its phases. Lengths
+// 8-15 modulo 16 run Rapid Start, and 16-31 modulo 32 run without RACK.
 Options FuzzOptions(size_t input_size = 0) {
   Options o;
   o.enable_interleaving = input_size % 2 == 0;
   if ((input_size / 2) % 2 == 1) o.congestion_control = CongestionControl::kBbr;
   if ((input_size / 4) % 2 == 1) o.resume = Options::ResumeState{1 << 20, Duration::Millis(1)};
   o.rapid_start = (input_size / 8) % 2 == 1;
+  o.rack = (input_size / 16) % 2 == 0;
   o.max_receive_buffer = 64 * 1024;
   o.max_message_size = 32 * 1024;
   o.max_send_buffer = 256 * 1024;

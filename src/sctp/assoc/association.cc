@@ -202,6 +202,7 @@ void Association::HandleTimeout(Instant now) {
   if (terminated_) return;
   if ((t1_init_ && *t1_init_ <= now) || (t1_cookie_ && *t1_cookie_ <= now)) OnT1Expired(now);
   if (tcb_ && tcb_->t3_rtx && *tcb_->t3_rtx <= now) OnT3Expired(now);
+  if (tcb_ && tcb_->rack_timer && *tcb_->rack_timer <= now) OnRackTimer(now);
   if (tcb_ && tcb_->delayed_ack && *tcb_->delayed_ack <= now) {
     tcb_->delayed_ack.reset();
     tcb_->sack_now = true;
@@ -225,6 +226,7 @@ Instant Association::NextDeadline() const {
   consider(t1_cookie_);
   if (tcb_) {
     consider(tcb_->t3_rtx);
+    consider(tcb_->rack_timer);
     consider(tcb_->delayed_ack);
     consider(tcb_->t2_shutdown);
     consider(tcb_->heartbeat);

@@ -223,6 +223,7 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
       c.nacks = 0;
       c.retransmit_fence = t.next_tsn;
       c.sent_at = now;
+      if (options_.rack) t.rack_rtx_order.emplace_back(c.tsn, now);
       t.to_retransmit--;
       t.flight_bytes += c.size;
       counters_.retransmissions++;

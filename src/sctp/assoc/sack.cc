@@ -28,12 +28,12 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
   // Options::rapid_start: the fate of what was in flight when recovery began, each chunk counted
   // once (a retransmission's ack, or data sent during recovery, is not what the reduction is about).
   // Only while a Rapid Start recovery may begin or is under way: nothing else on this path uses it.
-  const bool rapid_counts = t.rapid == Tcb::RapidStart::kGrowing || t.rapid == Tcb::RapidStart::kRecovering;
   size_t first_acked = 0, first_lost = 0;
-  auto in_rapid_accounting = [&](const OutstandingChunk& ch) {
-    return rapid_counts && ch.transmissions == 1 && (!t.fast_recovery_exit || ch.tsn <= *t.fast_recovery_exit);
-  };
   std::optional<Duration> rtt;
+  // RACK: the most recently sent chunk this SACK delivers. A retransmitted chunk counts only when
+  // its ack cannot be the original's (RFC 8985 section 6.2 step 2: at least min RTT after it left).
+  std::optional<Instant> rack_sent;
+  UnwrappedTsn rack_tsn = 0;
   auto ack_chunk = [&](OutstandingChunk& ch) {
     switch (ch.state) {
       case OutstandingChunk::State::kAcked: return;
@@ -44,7 +44,12 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
         // The smallest sample of this SACK: a chunk acked late because the
         // SACK had no room for its gap block would inflate SRTT.
         if (ch.transmissions == 1 && (!rtt || now - ch.sent_at < *rtt)) rtt = now - ch.sent_at;
-        if (in_rapid_accounting(ch)) first_acked += ch.size;
+        if (InRapidStartAccounting(ch)) first_acked += ch.size;
+        if ((ch.transmissions == 1 || (t.min_rtt && now - ch.sent_at >= *t.min_rtt)) &&
+            (!rack_sent || ch.sent_at > *rack_sent || (ch.sent_at == *rack_sent && ch.tsn > rack_tsn))) {
+          rack_sent = ch.sent_at;
+          rack_tsn = ch.tsn;
+        }
         if (t.bbr) t.rate.OnDelivered(now, ch.rate, ch.sent_at, ch.size);
         break;
       case OutstandingChunk::State::kToRetransmit:
@@ -87,6 +92,13 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
     t.rto.Observe(*rtt);
     OnRttSample(now, *rtt);
   }
+  t.rack_highest_reported = std::max(t.rack_highest_reported, highest_in_sack);
+  if (rack_sent &&
+      (!t.rack_sent || *rack_sent > *t.rack_sent || (*rack_sent == *t.rack_sent && rack_tsn > t.rack_tsn))) {
+    t.rack_sent = rack_sent;
+    t.rack_tsn = rack_tsn;
+    t.rack_rtt = now - *rack_sent;
+  }
   t.round_acked += newly_acked;
   if (cum_advanced && cum >= t.hystart_round_end) OnRoundEnd(now);
 
@@ -104,21 +116,13 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
       // (RFC 9260 leaves this open; dcSCTP and Linux do the same in spirit).
       if (ch.transmissions > 1 && highest_newly_acked < ch.retransmit_fence) continue;
       if (++ch.nacks < 3) continue;
-      if (ShouldAbandon(now, ch)) {
-        AbandonMessage(ch.fragment.message_id, ch.fragment.stream_id);
-        continue;
-      }
-      ch.state = OutstandingChunk::State::kToRetransmit;
-      ch.fast_retransmitted = true;
-      t.flight_bytes -= ch.size;
-      t.to_retransmit++;
-      if (in_rapid_accounting(ch)) first_lost += ch.size;
-      counters_.fast_retransmits++;
-      t.round_lossy = true;
-      if (t.bbr) t.bbr->OnLoss(ch.size);
+      const bool rapid = InRapidStartAccounting(ch);
+      if (!DeclareLost(now, ch)) continue;
+      if (rapid) first_lost += ch.size;
       any_fast = true;
     }
   }
+  if (options_.rack && RackDetectLosses(now, &first_lost)) any_fast = true;
   if (t.fast_recovery_exit && cum >= *t.fast_recovery_exit) {
     t.fast_recovery_exit.reset();
     if (t.bbr) t.bbr->OnExitRecovery(&t.cwnd);
@@ -153,6 +157,99 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
   }
   if (t.caps.forward_tsn && AdvancedPeerAckPoint() > t.cumulative_ack) t.forward_tsn_needed = true;
   if (!spare_buffers_.empty() && !HasDataInFlight()) spare_buffers_ = {};  // idle: keep no spares
+}
+
+bool Association::InRapidStartAccounting(const OutstandingChunk& c) const {
+  // Options::rapid_start: the fate of what was in flight when recovery began, each chunk counted
+  // once (a retransmission's ack, or data sent during recovery, is not what the reduction is
+  // about). Only while a Rapid Start recovery may begin or is under way.
+  const Tcb& t = *tcb_;
+  const bool counting = t.rapid == Tcb::RapidStart::kGrowing || t.rapid == Tcb::RapidStart::kRecovering;
+  return counting && c.transmissions == 1 && (!t.fast_recovery_exit || c.tsn <= *t.fast_recovery_exit);
+}
+
+bool Association::DeclareLost(Instant now, OutstandingChunk& c) {
+  Tcb& t = *tcb_;
+  if (ShouldAbandon(now, c)) {
+    AbandonMessage(c.fragment.message_id, c.fragment.stream_id);
+    return false;
+  }
+  c.state = OutstandingChunk::State::kToRetransmit;
+  c.fast_retransmitted = true;
+  t.flight_bytes -= c.size;
+  t.to_retransmit++;
+  counters_.fast_retransmits++;
+  t.round_lossy = true;
+  if (t.bbr) t.bbr->OnLoss(c.size);
+  return true;
+}
+
+bool Association::RackDetectLosses(Instant now, size_t* rapid_lost) {
+  // RFC 8985 section 6.2 (RACK_detect_loss), in time order without a time-sorted list. First
+  // transmissions leave in TSN order, so they are walked from a cursor below which no chunk can
+  // be an in-flight first transmission again; retransmissions are walked in the order they left
+  // (rack_rtx_order, entries whose chunk has since been acked, lost or sent again are dropped).
+  // Either walk stops at the first chunk sent after the reference or not yet lost, since every
+  // later one left later: each SACK costs what it decides, not the window. Nor is a chunk above
+  // the highest TSN the peer has reported judged: a SACK with more gaps than fit in a packet
+  // leaves its highest blocks out, and what they hold would look lost.
+  Tcb& t = *tcb_;
+  t.rack_timer.reset();
+  if (t.outstanding.empty()) {
+    t.rack_rtx_order.clear();
+    return false;
+  }
+  if (!t.rack_sent) return false;
+  const Duration reo_wnd = t.min_rtt ? std::min(*t.min_rtt / 4, t.rto.srtt().value_or(*t.min_rtt)) : Duration::Zero();
+  const UnwrappedTsn front = t.outstanding.front().tsn;
+  auto sent_before_reference = [&](const OutstandingChunk& ch) {
+    return ch.tsn <= t.rack_highest_reported &&
+           (ch.sent_at < *t.rack_sent || (ch.sent_at == *t.rack_sent && ch.tsn < t.rack_tsn));
+  };
+  bool any = false;
+  // False when the chunk may still arrive: the timer is set for when it would be lost.
+  auto lost = [&](OutstandingChunk& ch) {
+    const Instant lost_at = ch.sent_at + t.rack_rtt + reo_wnd;
+    if (lost_at > now) {
+      if (!t.rack_timer || lost_at < *t.rack_timer) t.rack_timer = lost_at;
+      return false;
+    }
+    const bool rapid = InRapidStartAccounting(ch);
+    if (DeclareLost(now, ch)) {
+      counters_.rack_losses++;
+      if (rapid && rapid_lost) *rapid_lost += ch.size;
+      any = true;
+    }
+    return true;
+  };
+  size_t i = t.rack_first_cursor > front ? static_cast<size_t>(t.rack_first_cursor - front) : 0;
+  for (; i < t.outstanding.size(); ++i) {
+    OutstandingChunk& ch = t.outstanding[i];
+    if (ch.state != OutstandingChunk::State::kInFlight || ch.transmissions != 1) continue;
+    if (!sent_before_reference(ch) || !lost(ch)) break;
+  }
+  t.rack_first_cursor = front + i;
+  while (!t.rack_rtx_order.empty()) {
+    const auto [tsn, sent] = t.rack_rtx_order.front();
+    OutstandingChunk* ch = tsn >= front && tsn - front < t.outstanding.size() ? &t.outstanding[tsn - front] : nullptr;
+    if (ch == nullptr || ch->state != OutstandingChunk::State::kInFlight || ch->sent_at != sent) {
+      t.rack_rtx_order.pop_front();  // acked, lost or sent again since
+      continue;
+    }
+    if (!sent_before_reference(*ch) || !lost(*ch)) break;
+    t.rack_rtx_order.pop_front();
+  }
+  return any;
+}
+
+void Association::OnRackTimer(Instant now) {
+  Tcb& t = *tcb_;
+  size_t rapid_lost = 0;
+  if (!RackDetectLosses(now, &rapid_lost)) return;
+  if (!t.fast_recovery_exit) EnterFastRecovery(0);
+  OnCarefulResumeCongestion();
+  if (!t.bbr) OnRapidStartRecoveryAck(0, rapid_lost);
+  t.fast_retransmit_now = true;
 }
 
 bool Association::ShouldAbandon(Instant now, const OutstandingChunk& c) const {

@@ -7,6 +7,7 @@
 #include <deque>
 #include <optional>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "src/sctp/assoc/bbr.h"
@@ -120,6 +121,17 @@ struct Association::Tcb {
   // (Options::pacing_max_lag). A gap spent waiting for acks is not lag to make up.
   bool pacer_limited = false;
   bool fast_retransmit_now = false;  // the next packet may ignore cwnd (RFC 9260 section 7.2.4 step 3)
+  // Options::rack (RFC 8985 section 6): the send time and TSN of the most recently sent chunk a
+  // SACK has delivered, the round trip of that delivery, and when to look for losses again.
+  std::optional<Instant> rack_sent;
+  UnwrappedTsn rack_tsn = 0;
+  Duration rack_rtt;
+  std::optional<Instant> rack_timer;
+  // RackDetectLosses' walks: below rack_first_cursor no chunk is an in-flight first transmission;
+  // retransmissions (TSN, when sent) in the order they left.
+  UnwrappedTsn rack_first_cursor = 0;
+  UnwrappedTsn rack_highest_reported = 0;  // the highest TSN any SACK has acknowledged
+  std::deque<std::pair<UnwrappedTsn, Instant>> rack_rtx_order;
   bool forward_tsn_needed = false;
   RtoEstimator rto;
   // CongestionControl::kBbr: the delivery-rate estimator and the model (bbr.h).
