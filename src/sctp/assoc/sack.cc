@@ -25,9 +25,8 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
   t.error_count = 0;  // section 8.3: the peer is reachable
   bool cum_advanced = cum > t.cumulative_ack;
   size_t newly_acked = 0;
-  // Options::rapid_start: the fate of what was in flight when recovery began, each chunk counted
-  // once (a retransmission's ack, or data sent during recovery, is not what the reduction is about).
-  // Only while a Rapid Start recovery may begin or is under way: nothing else on this path uses it.
+  // Options::rapid_start: bytes of what was in flight when recovery began, acked or declared lost
+  // by this SACK (InRapidStartAccounting).
   size_t first_acked = 0, first_lost = 0;
   std::optional<Duration> rtt;
   // RACK: the most recently sent chunk this SACK delivers. A retransmitted chunk counts only when
@@ -196,7 +195,8 @@ bool Association::RackDetectLosses(Instant now, size_t* rapid_lost) {
   Tcb& t = *tcb_;
   t.rack_timer.reset();
   if (t.outstanding.empty()) {
-    t.rack_rtx_order.clear();
+    t.rack_rtx_order = {};  // released: an idle connection keeps no buffer
+    t.rack_rtx_head = 0;
     return false;
   }
   if (!t.rack_sent) return false;
@@ -229,15 +229,18 @@ bool Association::RackDetectLosses(Instant now, size_t* rapid_lost) {
     if (!sent_before_reference(ch) || !lost(ch)) break;
   }
   t.rack_first_cursor = front + i;
-  while (!t.rack_rtx_order.empty()) {
-    const auto [tsn, sent] = t.rack_rtx_order.front();
+  for (; t.rack_rtx_head < t.rack_rtx_order.size(); ++t.rack_rtx_head) {
+    const auto [tsn, sent] = t.rack_rtx_order[t.rack_rtx_head];
     OutstandingChunk* ch = tsn >= front && tsn - front < t.outstanding.size() ? &t.outstanding[tsn - front] : nullptr;
-    if (ch == nullptr || ch->state != OutstandingChunk::State::kInFlight || ch->sent_at != sent) {
-      t.rack_rtx_order.pop_front();  // acked, lost or sent again since
-      continue;
-    }
+    if (ch == nullptr || ch->state != OutstandingChunk::State::kInFlight || ch->sent_at != sent)
+      continue;  // acked, lost or sent again since
     if (!sent_before_reference(*ch) || !lost(*ch)) break;
-    t.rack_rtx_order.pop_front();
+  }
+  // Drop what the walk has passed once it is most of the vector.
+  if (t.rack_rtx_head > 64 && 2 * t.rack_rtx_head > t.rack_rtx_order.size()) {
+    t.rack_rtx_order.erase(t.rack_rtx_order.begin(),
+                           t.rack_rtx_order.begin() + static_cast<ptrdiff_t>(t.rack_rtx_head));
+    t.rack_rtx_head = 0;
   }
   return any;
 }

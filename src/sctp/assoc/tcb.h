@@ -128,10 +128,12 @@ struct Association::Tcb {
   Duration rack_rtt;
   std::optional<Instant> rack_timer;
   // RackDetectLosses' walks: below rack_first_cursor no chunk is an in-flight first transmission;
-  // retransmissions (TSN, when sent) in the order they left.
+  // retransmissions (TSN, when sent) in the order they left, from rack_rtx_head on. A vector, not a
+  // deque: an empty one allocates nothing, and every connection has this (docs/performance.md T3).
   UnwrappedTsn rack_first_cursor = 0;
+  size_t rack_rtx_head = 0;
   UnwrappedTsn rack_highest_reported = 0;  // the highest TSN any SACK has acknowledged
-  std::deque<std::pair<UnwrappedTsn, Instant>> rack_rtx_order;
+  std::vector<std::pair<UnwrappedTsn, Instant>> rack_rtx_order;
   bool forward_tsn_needed = false;
   RtoEstimator rto;
   // CongestionControl::kBbr: the delivery-rate estimator and the model (bbr.h).
