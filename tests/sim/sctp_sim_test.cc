@@ -280,6 +280,36 @@ INSTANTIATE_TEST_SUITE_P(Matrix, SctpSim, ::testing::ValuesIn(Scenarios()), [](c
 // Bulk transfer over a 100 Mbit/s bottleneck with a 512 KiB tail-drop queue
 // (the bench's path): returns the sender's metrics and the goodput over
 // [warmup, warmup + measure].
+// Two hosts, each behind `link`, and an association from a to b on them (heartbeats off).
+struct LinkedPair {
+  LinkedPair(const LinkConditions& link, sctp::Options o, uint64_t seed)
+      : net(seed),
+        ha(net.AddPublicHost(IpAddress::V4(10, 0, 0, 1), link)),
+        hb(net.AddPublicHost(IpAddress::V4(10, 0, 0, 2), link)),
+        a(net, ha, 5000, WithoutHeartbeats(o), 1),
+        b(net, hb, 5000, WithoutHeartbeats(o), 2) {
+    a.set_peer(b.local());
+    b.set_peer(a.local());
+  }
+  static sctp::Options WithoutHeartbeats(sctp::Options o) {
+    o.enable_heartbeat = false;
+    return o;
+  }
+  // Runs until a is connected (at most 30 s); a's event handler is then free for the test.
+  bool Connect() {
+    bool connected = false;
+    a.on_event = [&](Instant, sctp::Event& e) { connected |= std::holds_alternative<sctp::Connected>(e); };
+    a.assoc().Connect(net.now());
+    a.Drain(net.now());
+    const bool ok = net.RunUntilCondition([&] { return connected; }, net.now() + Duration::Seconds(30));
+    a.on_event = nullptr;
+    return ok;
+  }
+  Network net;
+  HostId ha, hb;
+  SctpEndpoint a, b;
+};
+
 struct BulkResult {
   sctp::Metrics sender;
   double goodput_mbit = 0;
@@ -337,32 +367,24 @@ BulkResult Bulk(Duration rtt,
 // 1 MTU and everything in flight was sent again (here 1 T3 and 5 retransmissions). The two-flow
 // tests at 150 ms met it too.
 TEST(SctpLossRecovery, RetransmittingTheFirstOutstandingChunkRestartsT3) {
-  Network net(3);
   LinkConditions link;
   link.latency = Duration::Micros(47'500);  // four link traversals per round trip: 190 ms; no queue
-  HostId ha = net.AddPublicHost(IpAddress::V4(10, 0, 0, 1), link);
-  HostId hb = net.AddPublicHost(IpAddress::V4(10, 0, 0, 2), link);
   sctp::Options o;
-  o.enable_heartbeat = false;
   // A 16-packet window: the SACK clock spaces packets ~12 ms apart, so the miss indications take
   // ~36 ms after the SACK that last advanced the cumulative ack (and restarted T3).
   o.max_receive_buffer = 19'200;
-  SctpEndpoint a(net, ha, 5000, o, 1), b(net, hb, 5000, o, 2);
-  a.set_peer(b.local());
-  b.set_peer(a.local());
+  LinkedPair p(link, o, 3);
+  Network& net = p.net;
+  SctpEndpoint &a = p.a, &b = p.b;
+  ASSERT_TRUE(p.Connect());
   int data_packets = 0;
   net.SetDropFilter([&](const SocketAddress& from, const SocketAddress&, ByteView payload) {
     return from == a.local() && payload.size() > 1000 && ++data_packets == 1000;
   });
-  bool connected = false;
   uint64_t bytes = 0;
   b.on_event = [&](Instant, sctp::Event& e) {
     if (auto* m = std::get_if<sctp::MessageReceived>(&e)) bytes += m->payload.size();
   };
-  a.on_event = [&](Instant, sctp::Event& e) { connected |= std::holds_alternative<sctp::Connected>(e); };
-  a.assoc().Connect(net.now());
-  a.Drain(net.now());
-  ASSERT_TRUE(net.RunUntilCondition([&] { return connected; }, net.now() + Duration::Seconds(5)));
   std::vector<uint8_t> message(1000, 1);  // small: a message must fit the 16-packet window
   for (int i = 0; i < 2000; ++i)
     ASSERT_EQ(a.assoc().Send(net.now(), StreamId(0), sctp::kPpidBinary, message), sctp::SendStatus::kOk);
@@ -390,18 +412,14 @@ struct TailLoss {
   sctp::Metrics sender;
 };
 TailLoss LoseTheFourthOfFive(bool rack) {
-  Network net(5);
   LinkConditions link;
   link.latency = Duration::Millis(25);
-  HostId ha = net.AddPublicHost(IpAddress::V4(10, 0, 0, 1), link);
-  HostId hb = net.AddPublicHost(IpAddress::V4(10, 0, 0, 2), link);
   sctp::Options o;
-  o.enable_heartbeat = false;
   o.rack = rack;
-  SctpEndpoint a(net, ha, 5000, o, 1), b(net, hb, 5000, o, 2);
-  a.set_peer(b.local());
-  b.set_peer(a.local());
-  bool connected = false;
+  LinkedPair p(link, o, 5);
+  Network& net = p.net;
+  SctpEndpoint &a = p.a, &b = p.b;
+  EXPECT_TRUE(p.Connect());
   int delivered = 0;
   Instant delivered_at;
   b.on_event = [&](Instant now, sctp::Event& e) {
@@ -410,10 +428,6 @@ TailLoss LoseTheFourthOfFive(bool rack) {
       delivered_at = now;
     }
   };
-  a.on_event = [&](Instant, sctp::Event& e) { connected |= std::holds_alternative<sctp::Connected>(e); };
-  a.assoc().Connect(net.now());
-  a.Drain(net.now());
-  EXPECT_TRUE(net.RunUntilCondition([&] { return connected; }, net.now() + Duration::Seconds(5)));
   // A few round trips of small messages first, so that the RTO is at its 200 ms floor.
   for (int i = 0; i < 10; ++i) {
     EXPECT_EQ(a.assoc().Send(net.now(), StreamId(0), sctp::kPpidBinary, std::vector<uint8_t>(100, 1)),
@@ -654,14 +668,9 @@ std::pair<double, sctp::Metrics> TimedTransfer(const LinkConditions& link,
                                                sctp::Options o,
                                                int messages,
                                                uint64_t seed = 7) {
-  Network net(seed);
-  HostId ha = net.AddPublicHost(IpAddress::V4(10, 0, 0, 1), link);
-  HostId hb = net.AddPublicHost(IpAddress::V4(10, 0, 0, 2), link);
-  o.enable_heartbeat = false;
-  SctpEndpoint a(net, ha, 5000, o, 1), b(net, hb, 5000, o, 2);
-  a.set_peer(b.local());
-  b.set_peer(a.local());
-  bool connected = false;
+  LinkedPair p(link, o, seed);
+  Network& net = p.net;
+  SctpEndpoint &a = p.a, &b = p.b;
   uint64_t bytes = 0;
   Instant first = Instant::Max(), last;
   b.on_event = [&](Instant now, sctp::Event& e) {
@@ -671,10 +680,7 @@ std::pair<double, sctp::Metrics> TimedTransfer(const LinkConditions& link,
       last = now;
     }
   };
-  a.on_event = [&](Instant, sctp::Event& e) { connected |= std::holds_alternative<sctp::Connected>(e); };
-  a.assoc().Connect(net.now());
-  a.Drain(net.now());
-  net.RunUntilCondition([&] { return connected; }, net.now() + Duration::Seconds(30));
+  p.Connect();
   std::vector<uint8_t> message(64 * 1024, 1);
   int sent = 0;
   std::function<void(Instant)> refill = [&](Instant now) {
