@@ -214,9 +214,9 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
       WriteDataChunk(w, c.tsn, c.fragment, false);
       if (t.bbr) c.rate = t.rate.OnSend(now, t.flight_bytes);
       // Section 7.2.4 step 4: retransmitting the earliest outstanding chunk restarts T3. The timer
-      // otherwise still runs from that chunk's first transmission, and detecting its loss (a round
-      // trip) plus the retransmission's round trip exceeds an RTO of 200 ms beyond a ~100 ms RTT:
-      // every such loss then also ended in a timeout, cwnd = 1 MTU and go-back-N.
+      // otherwise runs from the last cumulative-ack advance, and the miss indications plus the
+      // retransmission's round trip outlast an RTO at its 200 ms floor once the RTT nears it:
+      // such a loss then also ended in a timeout, cwnd = 1 MTU and go-back-N.
       if (c.tsn == t.outstanding.front().tsn) t.t3_rtx = now + t.rto.rto();
       c.state = OutstandingChunk::State::kInFlight;
       c.transmissions++;
