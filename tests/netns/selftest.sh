@@ -124,7 +124,35 @@ ok "use-auth-secret accepts s3cret-derived credentials and rejects others"
 "$HERE/coturn.sh" stop "$P-pub" 203.0.113.10 "$WORK/coturn"
 
 say "coturn on loopback (no namespace), relaying to a loopback peer"
-port=$((35000 + $$ % 1000 * 2))
+# coturn listens on port (UDP and TCP) and port + 1 (TLS, DTLS). A fixed formula here once picked
+# a pair inside the ephemeral range, and another test's TCP connection held port + 1 (EADDRINUSE):
+# ask the kernel for a port and take it only if both ports are free for both protocols right now.
+port=$("$PY" - <<'EOF'
+import socket, sys
+for _ in range(50):
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    if port >= 65535:
+        continue
+    held = []
+    try:
+        for p in (port, port + 1):
+            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                s = socket.socket(socket.AF_INET, kind)
+                held.append(s)
+                s.bind(("127.0.0.1", p))
+    except OSError:
+        continue
+    finally:
+        for s in held:
+            s.close()
+    print(port)
+    sys.exit(0)
+sys.exit("no free pair of loopback ports in 50 tries")
+EOF
+)
 "$HERE/coturn.sh" start-local "$WORK/coturn-local" "$port" static
 "$PY" - "$HERE/nettool.py" "$port" <<'EOF'
 import socket, subprocess, sys
