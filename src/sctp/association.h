@@ -380,8 +380,9 @@ class Association {
   bool ShouldAbandon(Instant now, const OutstandingChunk& c) const;
   bool InRapidStartAccounting(const OutstandingChunk& c) const;
   bool DeclareLost(Instant now, OutstandingChunk& c);
-  bool RackDetectLosses(Instant now, size_t* rapid_lost);
+  bool RackDetectLosses(Instant now, size_t& rapid_lost);
   void OnRackTimer(Instant now);
+  void OnLossesDeclared(size_t newly_acked);
   UnwrappedTsn AdvancedPeerAckPoint() const;
   void WriteForwardTsn(ByteWriter& w);
   void WriteDataChunk(ByteWriter& w, UnwrappedTsn tsn, const Fragment& f, bool immediate) const;

@@ -121,16 +121,12 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
       any_fast = true;
     }
   }
-  if (options_.rack && RackDetectLosses(now, &first_lost)) any_fast = true;
+  if (options_.rack && RackDetectLosses(now, first_lost)) any_fast = true;
   if (t.fast_recovery_exit && cum >= *t.fast_recovery_exit) {
     t.fast_recovery_exit.reset();
     if (t.bbr) t.bbr->OnExitRecovery(&t.cwnd);
   }
-  if (any_fast) {
-    if (!t.fast_recovery_exit) EnterFastRecovery(newly_acked);
-    OnCarefulResumeCongestion();
-    t.fast_retransmit_now = true;
-  }
+  if (any_fast) OnLossesDeclared(newly_acked);
   if (t.bbr) {
     const RateSample rs = t.rate.TakeSample(t.bbr->min_rtt());
     t.bbr->OnAck(now, rs, rtt, newly_acked, t.flight_bytes, t.rate.delivered(), &t.cwnd);
@@ -183,7 +179,7 @@ bool Association::DeclareLost(Instant now, OutstandingChunk& c) {
   return true;
 }
 
-bool Association::RackDetectLosses(Instant now, size_t* rapid_lost) {
+bool Association::RackDetectLosses(Instant now, size_t& rapid_lost) {
   // RFC 8985 section 6.2 (RACK_detect_loss), in time order without a time-sorted list. First
   // transmissions leave in TSN order, so they are walked from a cursor below which no chunk can
   // be an in-flight first transmission again; retransmissions are walked in the order they left
@@ -217,7 +213,7 @@ bool Association::RackDetectLosses(Instant now, size_t* rapid_lost) {
     const bool rapid = InRapidStartAccounting(ch);
     if (DeclareLost(now, ch)) {
       counters_.rack_losses++;
-      if (rapid && rapid_lost) *rapid_lost += ch.size;
+      if (rapid) rapid_lost += ch.size;
       any = true;
     }
     return true;
@@ -248,10 +244,17 @@ bool Association::RackDetectLosses(Instant now, size_t* rapid_lost) {
 void Association::OnRackTimer(Instant now) {
   Tcb& t = *tcb_;
   size_t rapid_lost = 0;
-  if (!RackDetectLosses(now, &rapid_lost)) return;
-  if (!t.fast_recovery_exit) EnterFastRecovery(0);
-  OnCarefulResumeCongestion();
+  if (!RackDetectLosses(now, rapid_lost)) return;
+  OnLossesDeclared(0);
   if (!t.bbr) OnRapidStartRecoveryAck(0, rapid_lost);
+}
+
+void Association::OnLossesDeclared(size_t newly_acked) {
+  // Section 7.2.4 steps 2-3, whichever rule found the losses: one window reduction per recovery
+  // episode, and the next packet may carry the retransmissions whatever cwnd says.
+  Tcb& t = *tcb_;
+  if (!t.fast_recovery_exit) EnterFastRecovery(newly_acked);
+  OnCarefulResumeCongestion();
   t.fast_retransmit_now = true;
 }
 
