@@ -329,9 +329,18 @@ def case_pub_peer_stun(s):
     return pub_peer_asserts(out)
 
 
-def pub_peer_asserts(out):
+def pub_peer_asserts(out, lossy=False):
     expect_success(out)
-    expect_gathered(out["controlling"], "srflx", NAT1_WAN)
+    a = out["controlling"]
+    if not lossy or a.gathering_complete():
+        # Gathering ended, so the STUN transaction ended: with loss, its retransmissions
+        # must have carried it (all five sends failing at 10% loss each way: 0.19^5, ~2.5e-4).
+        expect_gathered(a, "srflx", NAT1_WAN)
+    else:
+        # A lost STUN request or answer waits for its retransmission (250 ms RTO), and the
+        # whole run can finish first. That is correct: a does not need srflx to connect,
+        # and the prflx checks below still prove it learnt nat1's mapping.
+        check(not a.candidates("srflx"), "a signalled srflx but never end-of-candidates")
     sa, sp = selected(out, "controlling"), selected(out, "controlled")
     # a reaches the public peer's host candidate directly. a's side of the valid pair is its
     # NAT mapping: srflx when the STUN answer came first, prflx (RFC 8445 section 7.2.5.3.1)
@@ -372,7 +381,9 @@ def case_pub_peer_stun_loss10(s):
         dropped = loss_counters(s)
     finally:
         s.sh(TOPOLOGY, "loss", s.ns("nat1"), "wan", "0")
-    note = pub_peer_asserts(out)
+    note = pub_peer_asserts(out, lossy=True)
+    if not out["controlling"].gathering_complete():
+        note += "; a finished before its STUN retransmission"
     check(dropped > 0, "the 10% loss rules dropped nothing (are they matching?)")
     c = out["controlling"].result
     check(c.get("echo_received") == 100, "controlling counted %s echoes" % c.get("echo_received"))

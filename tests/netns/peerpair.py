@@ -54,6 +54,10 @@ class Peer:
             except OSError:
                 pass
 
+    def gathering_complete(self):
+        """Whether this peer signalled end-of-candidates."""
+        return any(j.get("type") == "end-of-candidates" for j in self.lines)
+
     def candidates(self, kind=None):
         """The candidate strings this peer signalled (optionally only `typ kind`)."""
         out = []
