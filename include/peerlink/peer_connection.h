@@ -432,6 +432,12 @@ struct SctpTransportStats {
   // 3x, and whether the first loss was recovered from with Rapid Start's gradual reduction.
   uint64_t rapidStartRounds = 0;
   bool rapidStartRecovered = false;
+  // peerlink's own: how `retransmissions` came about (DATA chunks found lost by three miss
+  // reports or by RACK's time rule; expiries of the retransmission timer), and how often HyStart
+  // ended slow start before any loss (an RTT rise or an ack train that already fills the path).
+  uint64_t fastRetransmits = 0;
+  uint64_t retransmissionTimeouts = 0;
+  uint64_t hystartExits = 0;
 };
 struct DataChannelStats {
   std::string label, protocol, state;

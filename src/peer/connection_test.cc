@@ -293,6 +293,57 @@ TEST(PeerConnection, RapidStartIsUsedWhenConfigured) {
   }
 }
 
+// The stats say how retransmissions came about. A clean transfer has none. One lost DATA packet
+// is found by the later SACKs (three miss reports or RACK) and resent without a timeout. A 1.5 s
+// outage in the middle of a transfer costs at least one retransmission timeout.
+TEST(PeerConnection, StatsCountFastRetransmitsAndTimeouts) {
+  enum class Cut { kNone, kOnePacket, kOutage };
+  for (Cut cut : {Cut::kNone, Cut::kOnePacket, Cut::kOutage}) {
+    SCOPED_TRACE(static_cast<int>(cut));
+    Pair p;
+    const auto da = ConnectWithOneOpenChannel(p, "bulk");
+    ASSERT_TRUE(da.has_value());
+    int app_records = 0;
+    std::optional<Instant> outage_from;
+    p.set_filter([&](bool from_a, std::vector<uint8_t>& d) {
+      if (!from_a || d.empty() || d[0] != 23) return false;  // a's DTLS application data only
+      ++app_records;
+      if (cut == Cut::kOnePacket) return app_records == 20;
+      if (cut == Cut::kOutage && app_records >= 20) {
+        if (!outage_from) outage_from = p.now();
+        return p.now() - *outage_from < Duration::Millis(1500);
+      }
+      return false;
+    });
+    constexpr uint8_t kMessages = 16;
+    for (uint8_t i = 0; i < kMessages; ++i)
+      ASSERT_EQ(p.a().Send(p.now(), *da, Pattern(64 * 1024, i), true), datachannel::SendStatus::kOk);
+    ASSERT_TRUE(p.RunUntil([&] { return p.side_b().messages.size() == kMessages; }, Duration::Seconds(20)));
+    for (size_t i = 0; i < kMessages; ++i)
+      EXPECT_EQ(p.side_b().messages[i].payload, Pattern(64 * 1024, static_cast<uint8_t>(i)));
+    const SctpStats s = p.a().GetStats().sctp;
+    switch (cut) {
+      case Cut::kNone:
+        EXPECT_EQ(s.retransmissions, 0u);
+        EXPECT_EQ(s.fastRetransmits, 0u);
+        EXPECT_EQ(s.retransmissionTimeouts, 0u);
+        break;
+      case Cut::kOnePacket:
+        EXPECT_GE(s.retransmissions, 1u);
+        EXPECT_GE(s.fastRetransmits, 1u);
+        EXPECT_EQ(s.retransmissionTimeouts, 0u);
+        break;
+      case Cut::kOutage:
+        EXPECT_GE(s.retransmissionTimeouts, 1u);
+        EXPECT_GT(s.retransmissions, s.fastRetransmits);
+        break;
+    }
+    // The in-memory wire delivers a whole window at once: no ack train, no queue, so HyStart
+    // never ends slow start here.
+    EXPECT_EQ(s.hystartExits, 0u);
+  }
+}
+
 // Options::sctp_resume reaches the association. A first connection reports what a later one may
 // reuse (the retained window and the minimum RTT); a second one given that state jumps after the
 // first round trip, and one given a state from a path with 20 times the RTT does not.

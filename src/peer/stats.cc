@@ -109,6 +109,9 @@ Stats Connection::GetStats() const {
     s.carefulResumeRetreated = m.resume_retreats > 0;
     s.rapidStartRounds = m.rapid_start_rounds;
     s.rapidStartRecovered = m.rapid_start_recoveries > 0;
+    s.fastRetransmits = m.fast_retransmits;
+    s.retransmissionTimeouts = m.t3_expiries;
+    s.hystartExits = m.hystart_exits;
   }
 
   for (const auto& [id, counters] : channel_counters_) {

@@ -181,6 +181,9 @@ struct SctpStats {    // RTCSctpTransportStats plus what sctp::Metrics offers
   bool carefulResumeRetreated = false;        // (peerlink) sctp::Metrics::resume_retreats > 0
   uint64_t rapidStartRounds = 0;              // (peerlink) sctp::Metrics::rapid_start_rounds
   bool rapidStartRecovered = false;           // (peerlink) sctp::Metrics::rapid_start_recoveries > 0
+  uint64_t fastRetransmits = 0;               // (peerlink) sctp::Metrics::fast_retransmits
+  uint64_t retransmissionTimeouts = 0;        // (peerlink) sctp::Metrics::t3_expiries
+  uint64_t hystartExits = 0;                  // (peerlink) sctp::Metrics::hystart_exits
 };
 struct DataChannelStats {  // RTCDataChannelStats
   uint64_t handle = 0;

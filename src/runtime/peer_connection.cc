@@ -1373,7 +1373,10 @@ Stats PeerConnection::Impl::GetStats() {
                                 c.carefulResume,
                                 c.carefulResumeRetreated,
                                 c.rapidStartRounds,
-                                c.rapidStartRecovered};
+                                c.rapidStartRecovered,
+                                c.fastRetransmits,
+                                c.retransmissionTimeouts,
+                                c.hystartExits};
   for (const auto& d : s.dataChannels) {
     out.dataChannels.push_back(DataChannelStats{d.label, d.protocol, d.state, d.dataChannelIdentifier, d.messagesSent,
                                                 d.bytesSent, d.messagesReceived, d.bytesReceived});
