@@ -95,10 +95,10 @@ struct Options {
   // keeps more of a long-RTT pipe after a random loss.
   double loss_decrease_factor = 0.7;
   // HyStart (as in Linux CUBIC): leave slow start when a round's acks arrive
-  // as one train for more than half the minimum RTT (cwnd has reached the
-  // path's BDP), or when the round trip grows by an eighth of the minimum
-  // (clamped to 4..16 ms): the queue is filling, and doubling once more would
-  // overflow it at high BDP.
+  // as one train for more than the minimum RTT (half of it unpaced) plus what
+  // batching alone adds (up to 1 ms): cwnd has reached the path's BDP; or when
+  // the round trip grows by an eighth of the minimum (clamped to 4..16 ms): the
+  // queue is filling, and doubling once more would overflow it at high BDP.
   bool hystart = true;
   // Rapid Start (draft-kazuho-ccwg-rapid-start-02), kReno only: in the first slow start, while
   // the lowest of the last 8 RTT samples stays within min(min_rtt + 4 ms, 1.1 * min_rtt) and
