@@ -15,7 +15,8 @@
 // Deterministic: the verification tags, initial TSN and cookie secret come
 // from the injected Rng; given the same Rng and inputs, the same outputs.
 // Memory is bounded against any peer: receive buffer (reassembly + undelivered)
-// by max_receive_buffer, send queues by max_send_buffer/per_stream_send_buffer.
+// by max_receive_buffer, send queues by max_send_buffer/per_stream_send_buffer,
+// what was sent and awaits the cumulative ack by max_retransmit_buffer.
 // Not thread-safe; call from one thread.
 #pragma once
 
@@ -68,6 +69,13 @@ struct Options {
   // Send queues: total, and per stream (bytes not yet handed to the network).
   size_t max_send_buffer = 16 * 1024 * 1024;
   size_t per_stream_send_buffer = 8 * 1024 * 1024;
+  // What was sent and is kept until the peer's cumulative ack passes it, bytes (chunks the peer
+  // reported in gap blocks too: RFC 9260 section 6.2.1 lets it renege on them). New data waits
+  // while this much is held; retransmissions still go. An honest peer keeps it near the bytes in
+  // flight, which cwnd caps at 64 MiB. A receiver that gap-acks everything but never moves its
+  // cumulative ack would otherwise make the sender hold a window's worth plus whatever its gap
+  // blocks can reach (65535 chunks).
+  size_t max_retransmit_buffer = 64 * 1024 * 1024;
   // OS and MIS we announce in INIT / INIT ACK; the peer may negotiate fewer.
   uint16_t announced_streams = 1024;
   bool enable_interleaving = true;         // I-DATA (RFC 8260), used if both advertise
@@ -238,6 +246,9 @@ struct Metrics {
   size_t peer_rwnd = 0;   // peer's receive window as we currently estimate it
   size_t local_rwnd = 0;  // a_rwnd we announce
   size_t bytes_in_flight = 0;
+  // Bytes of DATA chunks sent and kept until the peer's cumulative ack passes them, including
+  // those it reported in gap blocks (Options::max_retransmit_buffer).
+  size_t retransmit_buffer = 0;
   std::optional<Duration> srtt;
   Duration rto;
   uint64_t packets_sent = 0, packets_received = 0;
@@ -369,6 +380,7 @@ class Association {
   // data.cc
   void HandleData(Instant now, const ChunkView& c);
   bool BuildDataPacket(Instant now, Transmit* out);
+  bool HasRetransmitBufferRoom() const;
   void DeliverMessages();
   // sack.cc
   void HandleSack(Instant now, const ChunkView& c);

@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <deque>
+#include <memory>
 
 #include "src/sctp/control_chunks.h"
 #include "src/sctp/data_chunks.h"
@@ -770,6 +772,112 @@ TEST(Association, MessageBufferPoolIsBoundedAndEmptiedWhenIdle) {
   p.RunFor(Duration::Millis(10));
   p.a().RecycleMessageBuffer(block(64 * 1024));
   EXPECT_EQ(p.a().spare_message_buffers(), 0u);
+}
+
+// A receiver that lies to make the sender hold memory: its SACKs (B's, rewritten) report every
+// chunk after the first one sent in a gap block, never move the cumulative ack past that chunk,
+// and announce a 4 GiB window. B itself receives and delivers everything.
+void LieAboutAcks(Pair& p) {
+  p.keep_messages = false;
+  auto stuck = std::make_shared<std::optional<uint32_t>>();
+  auto highest = std::make_shared<std::optional<uint32_t>>();
+  p.set_filter([stuck, highest](bool from_a, std::vector<uint8_t>& pkt) {
+    auto v = PacketView::Parse(pkt, true, false);
+    if (!v) return false;
+    auto it = v->chunks();
+    ChunkView c;
+    std::optional<uint32_t> cum;
+    while (it.Next(&c)) {
+      const bool data =
+          c.type == static_cast<uint8_t>(ChunkType::kData) || c.type == static_cast<uint8_t>(ChunkType::kIData);
+      if (from_a && data && c.value.size() >= 4) {
+        ByteReader r(c.value);
+        const uint32_t tsn = r.U32();
+        if (!*highest || static_cast<int32_t>(tsn - **highest) > 0) *highest = tsn;
+      }
+      if (!from_a && c.type == static_cast<uint8_t>(ChunkType::kSack)) {
+        if (auto sack = SackChunk::Parse(c)) cum = sack->cumulative_tsn_ack.value();
+      }
+    }
+    if (!cum) return false;
+    if (!*stuck) *stuck = *cum;
+    // The farthest a gap block reaches: 65535 TSNs past the cumulative ack.
+    const int32_t ahead = *highest ? static_cast<int32_t>(**highest - **stuck) : 0;
+    std::vector<GapAckBlock> gaps;
+    if (ahead >= 2) gaps.push_back({2, static_cast<uint16_t>(std::min(ahead, 65535))});
+    std::vector<uint8_t> forged(1200);
+    PacketBuilder b(forged, 5000, 5000, v->header().verification_tag);
+    SackChunk::Serialize(b.writer(), Tsn(**stuck), 0xFFFFFFFF, gaps, {});
+    forged.resize(b.Finish(false));
+    pkt = std::move(forged);
+    return false;
+  });
+}
+
+// Keeps A's send queue full against the liar; returns the most A held for retransmission.
+size_t FeedTheLiar(Pair& p, Duration how_long) {
+  size_t most = 0;
+  const Instant end = p.now() + how_long;
+  for (int step = 0; step < 100000 && p.now() < end && !p.side_a().closed; ++step) {
+    for (int i = 0; i < 1000; ++i)
+      if (p.a().Send(p.now(), StreamId(1), kPpidBinary, Bytes(64 * 1024)) != SendStatus::kOk) break;
+    p.RunFor(Duration::Millis(50));
+    most = std::max(most, p.a().metrics().retransmit_buffer);
+  }
+  return most;
+}
+
+TEST(Association, RetransmitBufferIsBoundedAgainstAReceiverThatNeverAcksCumulatively) {
+  Options o;
+  o.max_retransmit_buffer = 8 * 1024 * 1024;
+  // As over DTLS (peer::Connection, where ICE consent proves the path): a HEARTBEAT ACK would
+  // restart the error counter, and the liar's own SCTP answers them.
+  o.enable_heartbeat = false;
+  Pair p(o);
+  ASSERT_TRUE(p.Connect());
+  LieAboutAcks(p);
+  const size_t most = FeedTheLiar(p, Duration::Seconds(600));
+  const Metrics m = p.a().metrics();
+  std::printf("liar: held at most %zu bytes, %llu chunks sent, %llu fast retransmits, %llu T3 expiries\n", most,
+              static_cast<unsigned long long>(m.data_chunks_sent), static_cast<unsigned long long>(m.fast_retransmits),
+              static_cast<unsigned long long>(m.t3_expiries));
+  EXPECT_GT(most, o.max_retransmit_buffer - 2 * o.mtu);  // it did fill up
+  EXPECT_LE(most, o.max_retransmit_buffer + o.mtu);
+  // The first chunk is never acknowledged, so its retransmissions count as failures (RFC 9260
+  // section 8.3) although SACKs keep arriving: after Max.Retrans timeouts the association gives
+  // up and frees what it held.
+  ASSERT_TRUE(p.side_a().closed.has_value());
+  EXPECT_NE(p.side_a().closed->reason.find("peer unreachable"), std::string::npos) << p.side_a().closed->reason;
+  EXPECT_EQ(p.a().metrics().retransmit_buffer, 0u);
+  EXPECT_EQ(m.t3_expiries, static_cast<uint64_t>(o.max_retransmissions) + 1);
+  // The unacknowledged chunk is sent again only after more new data has been acknowledged (about
+  // one in fifteen chunks here), not in a loop: RACK orders by transmission, not by time and TSN.
+  EXPECT_LT(m.fast_retransmits * 10, m.data_chunks_sent);
+}
+
+// The bound is flow control for an honest peer too: with a buffer of a few packets and loss,
+// everything still arrives, in order, and no more than the bound is ever held.
+TEST(Association, SmallRetransmitBufferStillDeliversEverythingUnderLoss) {
+  Options o;
+  o.max_retransmit_buffer = 8 * o.mtu;
+  Pair p(o);
+  ASSERT_TRUE(p.Connect());
+  int n = 0;
+  size_t most = 0;
+  p.set_filter([&](bool from_a, std::vector<uint8_t>&) {
+    most = std::max(most, p.a().metrics().retransmit_buffer);
+    return from_a && (++n % 11 == 5);
+  });
+  for (uint8_t i = 0; i < 20; ++i)
+    ASSERT_EQ(p.a().Send(p.now(), StreamId(1), kPpidBinary, Bytes(50 * 1000, i)), SendStatus::kOk);
+  p.RunFor(Duration::Seconds(60));
+  ASSERT_EQ(p.side_b().messages.size(), 20u);
+  for (uint8_t i = 0; i < 20; ++i)
+    EXPECT_EQ(p.side_b().messages[i].payload, Bytes(50 * 1000, i)) << int{i};
+  EXPECT_GT(p.a().metrics().retransmissions, 0u);
+  EXPECT_LE(most, o.max_retransmit_buffer + o.mtu);
+  EXPECT_EQ(p.a().metrics().retransmit_buffer, 0u);
+  EXPECT_TRUE(p.a().IsConsistent());
 }
 
 }  // namespace

@@ -368,6 +368,7 @@ Metrics Association::metrics() const {
     size_t held = t.reassembly.buffered_bytes();
     m.local_rwnd = held >= options_.max_receive_buffer ? 0 : options_.max_receive_buffer - held;
     m.bytes_in_flight = t.flight_bytes;
+    m.retransmit_buffer = t.held_bytes;
     m.srtt = t.rto.srtt();
     m.rto = t.rto.rto();
     m.interleaving = t.caps.i_data;
@@ -404,17 +405,18 @@ bool Association::IsConsistent() const {
   if (!tcb_) return true;
   const Tcb& t = *tcb_;
   if (!t.send_queue.IsConsistent() || !t.tracker.IsConsistent() || !t.reassembly.IsConsistent()) return false;
-  size_t flight = 0, outstanding = 0, rtx = 0;
+  size_t flight = 0, outstanding = 0, rtx = 0, held = 0;
   UnwrappedTsn expect = t.cumulative_ack + 1;
   for (const OutstandingChunk& c : t.outstanding) {
     if (c.tsn != expect++) return false;
+    held += c.size;
     if (c.state == OutstandingChunk::State::kInFlight) flight += c.size;
     if (c.state != OutstandingChunk::State::kAcked) outstanding += c.size;
     if (c.state == OutstandingChunk::State::kToRetransmit) ++rtx;
   }
   if (expect != t.next_tsn) return false;
-  return flight == t.flight_bytes && outstanding == t.outstanding_bytes && rtx == t.to_retransmit &&
-         t.cwnd >= options_.mtu;
+  return flight == t.flight_bytes && outstanding == t.outstanding_bytes && held == t.held_bytes &&
+         rtx == t.to_retransmit && t.cwnd >= options_.mtu;
 }
 
 void Association::CheckConsistency() {

@@ -150,6 +150,12 @@ void Association::WriteSack(Instant now, ByteWriter& w) {
   t.data_packets_since_sack = 0;
 }
 
+bool Association::HasRetransmitBufferRoom() const {
+  // Options::max_retransmit_buffer; one chunk may always go, whatever the setting.
+  const Tcb& t = *tcb_;
+  return t.held_bytes < options_.max_retransmit_buffer || t.held_bytes == 0;
+}
+
 bool Association::BuildDataPacket(Instant now, Transmit* out) {
   Tcb& t = *tcb_;
   bool can_send_data = state_ == State::kEstablished || state_ == State::kShutdownPending ||
@@ -158,7 +164,8 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
       state_ == State::kEstablished || state_ == State::kShutdownPending || state_ == State::kShutdownReceived;
   bool want_retransmit = can_send_data && t.to_retransmit > 0 && (t.flight_bytes < t.cwnd || t.fast_retransmit_now);
   bool want_new = new_data_allowed && t.send_queue.HasDataToSend() && t.flight_bytes < t.cwnd &&
-                  (t.peer_rwnd > 0 || t.outstanding_bytes == 0);  // zero window probe: one chunk when idle
+                  (t.peer_rwnd > 0 || t.outstanding_bytes == 0) &&  // zero window probe: one chunk when idle
+                  HasRetransmitBufferRoom();
   // Nothing to send and room in cwnd: rate samples until what is in flight is acked measure the
   // application, not the path.
   if (t.bbr && new_data_allowed && !t.send_queue.HasDataToSend() && t.flight_bytes < t.cwnd && t.to_retransmit == 0)
@@ -223,6 +230,7 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
       c.nacks = 0;
       c.retransmit_fence = t.next_tsn;
       c.sent_at = now;
+      c.send_order = t.next_send_order++;
       if (options_.rack) t.rack_rtx_order.emplace_back(c.tsn, now);
       t.to_retransmit--;
       t.flight_bytes += c.size;
@@ -234,7 +242,7 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
   }
   // 2) New data while cwnd and the peer's window allow (section 6.1 rules A, B).
   if (new_data_allowed && !paced) {
-    while (t.flight_bytes < t.cwnd && (t.peer_rwnd > 0 || t.outstanding_bytes == 0)) {
+    while (t.flight_bytes < t.cwnd && (t.peer_rwnd > 0 || t.outstanding_bytes == 0) && HasRetransmitBufferRoom()) {
       if (w.remaining() < header + 64 && (wrote_data || w.remaining() < header + 1)) break;
       size_t max_payload = w.remaining() - header;
       max_payload &= ~size_t{3};  // keep fragments 4-byte aligned: no padding in full packets
@@ -254,6 +262,7 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
         c.sent_at = now;
         c.state = OutstandingChunk::State::kAbandoned;
         t.outstanding_bytes += c.size;
+        t.held_bytes += c.size;
         const uint64_t message_id = c.fragment.message_id;
         const StreamId stream_id = c.fragment.stream_id;
         t.outstanding.push_back(std::move(c));
@@ -269,9 +278,11 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
       c.size = PadTo4(header + f->length);
       c.fragment = std::move(*f);
       c.sent_at = now;
+      c.send_order = t.next_send_order++;
       if (t.bbr) c.rate = t.rate.OnSend(now, t.flight_bytes);
       t.flight_bytes += c.size;
       t.outstanding_bytes += c.size;
+      t.held_bytes += c.size;
       t.peer_rwnd = t.peer_rwnd > c.size ? t.peer_rwnd - c.size : 0;
       t.outstanding.push_back(std::move(c));
       counters_.data_chunks_sent++;

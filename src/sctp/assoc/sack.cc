@@ -22,7 +22,6 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
   if (cum < t.cumulative_ack) return;
   // Acking a TSN never sent: a protocol violation we ignore rather than trust.
   if (cum >= t.next_tsn) return;
-  t.error_count = 0;  // section 8.3: the peer is reachable
   bool cum_advanced = cum > t.cumulative_ack;
   size_t newly_acked = 0;
   // Options::rapid_start: bytes of what was in flight when recovery began, acked or declared lost
@@ -32,7 +31,7 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
   // RACK: the most recently sent chunk this SACK delivers. A retransmitted chunk counts only when
   // its ack cannot be the original's (RFC 8985 section 6.2 step 2: at least min RTT after it left).
   std::optional<Instant> rack_sent;
-  UnwrappedTsn rack_tsn = 0;
+  uint64_t rack_order = 0;
   auto ack_chunk = [&](OutstandingChunk& ch) {
     switch (ch.state) {
       case OutstandingChunk::State::kAcked: return;
@@ -45,9 +44,9 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
         if (ch.transmissions == 1 && (!rtt || now - ch.sent_at < *rtt)) rtt = now - ch.sent_at;
         if (InRapidStartAccounting(ch)) first_acked += ch.size;
         if ((ch.transmissions == 1 || (t.min_rtt && now - ch.sent_at >= *t.min_rtt)) &&
-            (!rack_sent || ch.sent_at > *rack_sent || (ch.sent_at == *rack_sent && ch.tsn > rack_tsn))) {
+            (!rack_sent || ch.send_order > rack_order)) {
           rack_sent = ch.sent_at;
-          rack_tsn = ch.tsn;
+          rack_order = ch.send_order;
         }
         if (t.bbr) t.rate.OnDelivered(now, ch.rate, ch.sent_at, ch.size);
         break;
@@ -68,6 +67,7 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
     // the buffer non-const; only the Payload handle is const.)
     if (front.fragment.payload.use_count() == 1)
       message_pool_.Put(std::move(const_cast<std::vector<uint8_t>&>(*front.fragment.payload)));
+    t.held_bytes -= front.size;
     t.outstanding.pop_front();
   }
   t.cumulative_ack = cum;
@@ -92,10 +92,9 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
     OnRttSample(now, *rtt);
   }
   t.rack_highest_reported = std::max(t.rack_highest_reported, highest_in_sack);
-  if (rack_sent &&
-      (!t.rack_sent || *rack_sent > *t.rack_sent || (*rack_sent == *t.rack_sent && rack_tsn > t.rack_tsn))) {
+  if (rack_sent && (!t.rack_sent || rack_order > t.rack_order)) {
     t.rack_sent = rack_sent;
-    t.rack_tsn = rack_tsn;
+    t.rack_order = rack_order;
     t.rack_rtt = now - *rack_sent;
   }
   t.round_acked += newly_acked;
@@ -143,6 +142,11 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
 
   // Section 6.2.1: rwnd = a_rwnd - bytes still outstanding.
   t.peer_rwnd = sack->a_rwnd > t.outstanding_bytes ? sack->a_rwnd - t.outstanding_bytes : 0;
+  // Section 8.3: the error counter restarts when a DATA chunk is acknowledged, not on any SACK: a
+  // peer that keeps answering but never acknowledges a chunk sent again and again is not
+  // reachable for it (and would hold what Options::max_retransmit_buffer allows for good).
+  // Section 6.1: nor do unanswered zero window probes count while SACKs come in.
+  if (newly_acked > 0 || t.peer_rwnd < options_.mtu) t.error_count = 0;
 
   // Section 6.3.2 R2/R3.
   if (t.flight_bytes == 0 && t.to_retransmit == 0 && t.outstanding_bytes == 0) {
@@ -198,9 +202,13 @@ bool Association::RackDetectLosses(Instant now, size_t& rapid_lost) {
   if (!t.rack_sent) return false;
   const Duration reo_wnd = t.min_rtt ? std::min(*t.min_rtt / 4, t.rto.srtt().value_or(*t.min_rtt)) : Duration::Zero();
   const UnwrappedTsn front = t.outstanding.front().tsn;
+  // Sent before the reference: by send order, not by time and TSN. Within one instant a
+  // retransmission may leave before or after new data whatever its TSN; read as earlier, one
+  // made at the instant a SACK delivered the reference was lost on the spot and sent again, over
+  // and over while the clock stood still (50,000 times in one exchange on the zero-latency test
+  // pair, against a receiver that never acknowledged it).
   auto sent_before_reference = [&](const OutstandingChunk& ch) {
-    return ch.tsn <= t.rack_highest_reported &&
-           (ch.sent_at < *t.rack_sent || (ch.sent_at == *t.rack_sent && ch.tsn < t.rack_tsn));
+    return ch.tsn <= t.rack_highest_reported && ch.send_order < t.rack_order;
   };
   bool any = false;
   // False when the chunk may still arrive: the timer is set for when it would be lost.

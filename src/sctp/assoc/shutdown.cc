@@ -225,7 +225,17 @@ void Association::CloseWithReason(std::string reason, bool by_peer, bool gracefu
     t.heartbeat_timeout.reset();
     t.t2_shutdown.reset();
     t.reconfig_timer.reset();
+    // Nothing will be sent or retransmitted again: what was kept for that goes now, not when the
+    // owner gets round to destroying the association (metrics stay readable).
+    t.outstanding = {};
+    t.cumulative_ack = t.next_tsn - 1;
+    t.flight_bytes = t.outstanding_bytes = t.held_bytes = t.to_retransmit = 0;
+    t.rack_rtx_order = {};
+    t.rack_rtx_head = 0;
+    t.send_queue.Clear();
   }
+  spare_buffers_ = {};
+  message_pool_.Clear();
   t1_init_.reset();
   t1_cookie_.reset();
   terminated_ = true;

@@ -61,8 +61,9 @@ struct OutstandingChunk {
   // retransmission counts only once a TSN sent after it is acked (it may
   // then itself be fast-retransmitted again instead of waiting for T3).
   UnwrappedTsn retransmit_fence = 0;
-  size_t size = 0;    // chunk bytes counted against cwnd/rwnd
-  RateSnapshot rate;  // the delivery state when last sent (CongestionControl::kBbr only)
+  size_t size = 0;          // chunk bytes counted against cwnd/rwnd
+  uint64_t send_order = 0;  // when last sent, as a count of transmissions (Tcb::next_send_order)
+  RateSnapshot rate;        // the delivery state when last sent (CongestionControl::kBbr only)
 };
 
 struct Association::Negotiated {
@@ -90,7 +91,10 @@ struct Association::Tcb {
   UnwrappedTsn cumulative_ack;   // highest cumulative TSN ack the peer sent
   size_t flight_bytes = 0;       // chunks in state kInFlight
   size_t outstanding_bytes = 0;  // chunks not yet acked by the peer (for rwnd)
-  size_t to_retransmit = 0;      // chunks in state kToRetransmit
+  // Every chunk in `outstanding`, gap-acked and abandoned ones too: what the sender holds until
+  // the cumulative ack passes it, and what Options::max_retransmit_buffer bounds.
+  size_t held_bytes = 0;
+  size_t to_retransmit = 0;  // chunks in state kToRetransmit
   size_t peer_rwnd = 0;
   size_t cwnd = 0, ssthresh = 0, partial_bytes_acked = 0;
   std::optional<UnwrappedTsn> fast_recovery_exit;
@@ -121,10 +125,11 @@ struct Association::Tcb {
   // (Options::pacing_max_lag). A gap spent waiting for acks is not lag to make up.
   bool pacer_limited = false;
   bool fast_retransmit_now = false;  // the next packet may ignore cwnd (RFC 9260 section 7.2.4 step 3)
-  // Options::rack (RFC 8985 section 6): the send time and TSN of the most recently sent chunk a
+  // Options::rack (RFC 8985 section 6): the send time and order of the most recently sent chunk a
   // SACK has delivered, the round trip of that delivery, and when to look for losses again.
   std::optional<Instant> rack_sent;
-  UnwrappedTsn rack_tsn = 0;
+  uint64_t rack_order = 0;  // its OutstandingChunk::send_order
+  uint64_t next_send_order = 1;
   Duration rack_rtt;
   std::optional<Instant> rack_timer;
   // RackDetectLosses' walks: below rack_first_cursor no chunk is an in-flight first transmission;
