@@ -146,6 +146,13 @@ struct Configuration {
   // SCTP receive window (bytes) and send queue limit (bytes, all channels together).
   size_t sctp_receive_buffer = 4 * 1024 * 1024;
   size_t sctp_send_buffer = 16 * 1024 * 1024;
+  // What we sent and keep until the peer's cumulative ack passes it (bytes): new data waits
+  // while this much is held. An honest peer keeps it near the bytes in flight (at most 64 MiB,
+  // the congestion window's cap). It bounds what a peer that acknowledges selectively but never
+  // cumulatively can make us hold, and such a peer is disconnected after the retransmission
+  // limit. A server with many connections may want it lower; at 100 ms RTT every 10 MiB is
+  // ~100 MB/s of throughput at most. Must be positive. Stats::sctp.retransmitBuffer is what is held.
+  size_t sctp_retransmit_buffer = 64 * 1024 * 1024;
   // Offer SCTP zero checksum (RFC 9653; DTLS already authenticates every byte). Off by default:
   // Debian's Pion 3.1 (pion/sctp 1.8.6) drops an INIT carrying the unknown parameter instead of
   // skipping it as RFC 9260 3.2.1 says, so no association comes up. CRC32c costs ~10% of the
@@ -438,6 +445,9 @@ struct SctpTransportStats {
   uint64_t fastRetransmits = 0;
   uint64_t retransmissionTimeouts = 0;
   uint64_t hystartExits = 0;
+  // peerlink's own: bytes sent and kept until the peer's cumulative ack passes them
+  // (Configuration::sctp_retransmit_buffer bounds it).
+  uint64_t retransmitBuffer = 0;
 };
 struct DataChannelStats {
   std::string label, protocol, state;

@@ -135,6 +135,7 @@ RemoteParamsStatus Connection::SetRemoteParameters(Instant now, const RemotePara
   s.max_receive_buffer = options_.sctp_receive_buffer;
   s.max_send_buffer = options_.sctp_send_buffer;
   s.per_stream_send_buffer = options_.sctp_per_stream_send_buffer;
+  s.max_retransmit_buffer = options_.sctp_retransmit_buffer;
   // ICE consent freshness already proves the path is alive (RFC 8831 section 6.2).
   s.enable_heartbeat = false;
   s.enable_zero_checksum = options_.sctp_zero_checksum;

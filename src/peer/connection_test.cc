@@ -344,6 +344,41 @@ TEST(PeerConnection, StatsCountFastRetransmitsAndTimeouts) {
   }
 }
 
+// Options::sctp_retransmit_buffer reaches the association: what the sender holds for
+// retransmission (Stats sctp.retransmitBuffer) stays within it through a lost packet, and
+// everything arrives. With the default the same transfer holds more than that bound allows.
+TEST(PeerConnection, RetransmitBufferOptionBoundsWhatTheSenderHolds) {
+  for (size_t bound : {size_t{32 * 1024}, Options{}.sctp_retransmit_buffer}) {
+    SCOPED_TRACE(bound);
+    Options oa = Pair::DefaultOptions(0);
+    oa.sctp_retransmit_buffer = bound;
+    Pair p(oa, Pair::DefaultOptions(1));
+    const auto da = ConnectWithOneOpenChannel(p, "bulk");
+    ASSERT_TRUE(da.has_value());
+    int app_records = 0;
+    uint64_t most = 0;
+    p.set_filter([&](bool from_a, std::vector<uint8_t>& d) {
+      most = std::max(most, p.a().GetStats().sctp.retransmitBuffer);
+      if (!from_a || d.empty() || d[0] != 23) return false;
+      return ++app_records == 20;
+    });
+    constexpr uint8_t kMessages = 16;
+    for (uint8_t i = 0; i < kMessages; ++i)
+      ASSERT_EQ(p.a().Send(p.now(), *da, Pattern(64 * 1024, i), true), datachannel::SendStatus::kOk);
+    ASSERT_TRUE(p.RunUntil([&] { return p.side_b().messages.size() == kMessages; }, Duration::Seconds(20)));
+    for (size_t i = 0; i < kMessages; ++i)
+      EXPECT_EQ(p.side_b().messages[i].payload, Pattern(64 * 1024, static_cast<uint8_t>(i)));
+    const SctpStats s = p.a().GetStats().sctp;
+    EXPECT_GE(s.fastRetransmits, 1u);
+    if (bound == 32 * 1024) {
+      EXPECT_GT(most, 16u * 1024);
+      EXPECT_LE(most, bound + 1200);
+    } else {
+      EXPECT_GT(most, 32u * 1024 + 1200);  // 57400 here: the window, not the bound, limits
+    }
+  }
+}
+
 // Options::sctp_resume reaches the association. A first connection reports what a later one may
 // reuse (the retained window and the minimum RTT); a second one given that state jumps after the
 // first round trip, and one given a state from a path with 20 times the RTT does not.

@@ -112,6 +112,7 @@ Stats Connection::GetStats() const {
     s.fastRetransmits = m.fast_retransmits;
     s.retransmissionTimeouts = m.t3_expiries;
     s.hystartExits = m.hystart_exits;
+    s.retransmitBuffer = m.retransmit_buffer;
   }
 
   for (const auto& [id, counters] : channel_counters_) {

@@ -36,6 +36,7 @@ struct Options {
   size_t sctp_receive_buffer = 4 * 1024 * 1024;
   size_t sctp_send_buffer = 16 * 1024 * 1024;
   size_t sctp_per_stream_send_buffer = 8 * 1024 * 1024;
+  size_t sctp_retransmit_buffer = 64 * 1024 * 1024;  // sctp::Options::max_retransmit_buffer
   // Our a=sctp-port.
   uint16_t sctp_port = 5000;
   // Offer RFC 9653 zero checksum in INIT/INIT ACK (see include/peerlink/peer_connection.h for
@@ -184,6 +185,7 @@ struct SctpStats {    // RTCSctpTransportStats plus what sctp::Metrics offers
   uint64_t fastRetransmits = 0;               // (peerlink) sctp::Metrics::fast_retransmits
   uint64_t retransmissionTimeouts = 0;        // (peerlink) sctp::Metrics::t3_expiries
   uint64_t hystartExits = 0;                  // (peerlink) sctp::Metrics::hystart_exits
+  uint64_t retransmitBuffer = 0;              // (peerlink) sctp::Metrics::retransmit_buffer
 };
 struct DataChannelStats {  // RTCDataChannelStats
   uint64_t handle = 0;

@@ -721,6 +721,7 @@ PeerConnection::Impl::Impl(Configuration cfg, std::shared_ptr<Runtime> rt)
     loop = runtime->impl().Pick();
   }
   if (config.max_message_size == 0) throw std::invalid_argument("max_message_size must be positive");
+  if (config.sctp_retransmit_buffer == 0) throw std::invalid_argument("sctp_retransmit_buffer must be positive");
   if (config.sctp_resume && !config.sctp_resume->valid())
     throw std::invalid_argument("sctp_resume needs a congestion_window above 0 and a round_trip_time in (0, 60] s");
 
@@ -844,6 +845,7 @@ Expected<void> PeerConnection::Impl::EnsureCore(ice::Role role) {
                                         ? sctp::CongestionControl::kBbr
                                         : sctp::CongestionControl::kReno;
   options.sctp_per_stream_send_buffer = config.sctp_send_buffer;
+  options.sctp_retransmit_buffer = config.sctp_retransmit_buffer;
   options.sctp_rapid_start = config.sctp_rapid_start;
   if (config.sctp_resume)
     options.sctp_resume =
@@ -1376,7 +1378,8 @@ Stats PeerConnection::Impl::GetStats() {
                                 c.rapidStartRecovered,
                                 c.fastRetransmits,
                                 c.retransmissionTimeouts,
-                                c.hystartExits};
+                                c.hystartExits,
+                                c.retransmitBuffer};
   for (const auto& d : s.dataChannels) {
     out.dataChannels.push_back(DataChannelStats{d.label, d.protocol, d.state, d.dataChannelIdentifier, d.messagesSent,
                                                 d.bytesSent, d.messagesReceived, d.bytesReceived});

@@ -369,6 +369,35 @@ TEST(PeerConnectionTest, CarefulResumeFromTheConfiguration) {
   EXPECT_EQ(p.b->GetStats().sctp.carefulResume, "");
 }
 
+// Configuration::sctp_retransmit_buffer: zero is refused; a small one reaches the association,
+// which holds no more than that for retransmission while a transfer runs (sampled from another
+// thread; with the default, loopback's window holds megabytes).
+TEST(PeerConnectionTest, RetransmitBufferFromTheConfiguration) {
+  Configuration bad = Loopback();
+  bad.sctp_retransmit_buffer = 0;
+  EXPECT_THROW(PeerConnection pc(bad), std::invalid_argument);
+
+  constexpr size_t kBound = 24 * 1024;
+  Configuration ca = Loopback();
+  ca.sctp_retransmit_buffer = kBound;
+  Peers p(nullptr, std::move(ca), Loopback());
+  std::atomic<bool> done{false};
+  std::atomic<uint64_t> most{0};
+  std::thread sampler([&] {
+    for (int i = 0; i < 20000 && !done; ++i) {
+      most = std::max<uint64_t>(most, p.a->GetStats().sctp.retransmitBuffer);
+      std::this_thread::sleep_for(200us);
+    }
+  });
+  const bool transferred = TransferOverABulkChannel(p);
+  done = true;
+  sampler.join();
+  ASSERT_TRUE(transferred);
+  EXPECT_GT(most.load(), 0u);
+  EXPECT_LE(most.load(), kBound + 1200);
+  EXPECT_TRUE(WaitFor([&] { return p.a->GetStats().sctp.retransmitBuffer == 0; }));
+}
+
 TEST(PeerConnectionTest, OpenBeforeAnyOnOpenHandlerReachesTheFirstHandlerSetLaterOnce) {
   Peers p;
   auto dcep = p.a->CreateDataChannel("first");
