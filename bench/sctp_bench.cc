@@ -10,6 +10,9 @@
 //  2. Throughput vs RTT and loss in the simulator (tests/sim): a 100 Mbit/s
 //     bottleneck, RTT 0/20/50/100/200 ms, loss 0 and 1%, one large window
 //     (4 MiB receive buffer), goodput over 10 s of virtual time.
+//  3. hostile_sack: CPU time per SACK for a sender whose window a lying peer
+//     holds (64 MiB held for retransmission), when the SACK's one gap block is
+//     repeated in every slot of the chunk, and for the plain one-block SACK.
 //
 //  The in-memory runs build each message in Association::TakeMessageBuffer and hand
 //  delivered ones back (RecycleMessageBuffer), as src/peer does; --no-message-pool
@@ -29,6 +32,8 @@
 
 #include "src/base/check.h"
 #include "src/sctp/association.h"
+#include "src/sctp/data_chunks.h"
+#include "src/sctp/packet.h"
 #include "src/sctp/test_pair.h"
 #include "tests/util/alloc_counter.h"
 #if PEERLINK_BENCH_HAVE_SIM
@@ -105,6 +110,54 @@ InMemoryResult InMemory(size_t total_bytes, bool zero_checksum, bool interleavin
   r.cpu_mb_per_s = static_cast<double>(received * kMessage) / cpu_secs / 1e6;
   r.ns_per_packet = cpu_secs * 1e9 / static_cast<double>(r.packets);
   r.allocs_per_packet = static_cast<double>(allocs) / static_cast<double>(r.packets);
+  return r;
+}
+
+// A peer that holds the sender's window with SACKs that never move the cumulative ack
+// (testing::LieAboutAcks), then sends SACKs whose one gap block fills every slot of the chunk:
+// the sender's CPU time per such SACK, against the honest one-block SACK that says the same.
+struct HostileSackResult {
+  size_t held_bytes = 0;
+  size_t blocks = 0;
+  double us_per_hostile_sack = 0, us_per_one_block_sack = 0;
+};
+
+HostileSackResult HostileSack() {
+  Options o;
+  o.enable_heartbeat = false;
+  sctp::testing::Pair p(o, 5);
+  HostileSackResult r;
+  if (!p.Connect()) return r;
+  auto liar = sctp::testing::LieAboutAcks(p);
+  for (int step = 0; step < 2000 && p.a().metrics().retransmit_buffer + 64 * 1024 < o.max_retransmit_buffer; ++step) {
+    for (int i = 0; i < 256; ++i)
+      if (p.a().Send(p.now(), StreamId(1), kPpidBinary, std::vector<uint8_t>(64 * 1024, 7)) != SendStatus::kOk) break;
+    p.RunFor(Duration::Millis(10));
+  }
+  if (!liar->stuck || !liar->highest) return r;
+  r.held_bytes = p.a().metrics().retransmit_buffer;
+  const auto reach = static_cast<uint16_t>(std::min<uint32_t>(*liar->highest - *liar->stuck, 65535));
+  auto sack_packet = [&](size_t blocks) {
+    std::vector<GapAckBlock> gaps(blocks, GapAckBlock{2, reach});
+    std::vector<uint8_t> packet(1200);
+    PacketBuilder b(packet, 5000, 5000, liar->tag);
+    SackChunk::Serialize(b.writer(), Tsn(*liar->stuck), 0xFFFFFFFF, gaps, {});
+    packet.resize(b.Finish(false));
+    return packet;
+  };
+  r.blocks = (1200 - 12 - SackChunk::kHeaderSize) / 4;
+  auto time_per_sack = [&](const std::vector<uint8_t>& packet) {
+    constexpr int kReps = 20;
+    const double start = CpuSeconds();
+    for (int i = 0; i < kReps; ++i) {
+      p.a().HandlePacket(p.now(), packet);
+      for (int k = 0; k < 1000; ++k)
+        if (std::holds_alternative<Deadline>(p.a().PollOutput(p.now()))) break;
+    }
+    return (CpuSeconds() - start) * 1e6 / kReps;
+  };
+  r.us_per_one_block_sack = time_per_sack(sack_packet(1));
+  r.us_per_hostile_sack = time_per_sack(sack_packet(r.blocks));
   return r;
 }
 
@@ -206,6 +259,12 @@ int main(int argc, char** argv) {
   row("crc32c", "I-DATA", crc, false);
   row("zero (RFC 9653)", "DATA", data, true);
   json << "  ]";
+  const HostileSackResult hostile = HostileSack();
+  std::snprintf(buf, sizeof(buf),
+                ",\n  \"hostile_sack\": {\"held_bytes\": %zu, \"gap_blocks\": %zu, \"us_per_hostile_sack\": %.1f, "
+                "\"us_per_one_block_sack\": %.1f}",
+                hostile.held_bytes, hostile.blocks, hostile.us_per_hostile_sack, hostile.us_per_one_block_sack);
+  json << buf;
 #if PEERLINK_BENCH_HAVE_SIM
   if (!in_memory_only) {
     json << ",\n  \"sim_100mbit\": [\n";

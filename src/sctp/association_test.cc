@@ -774,46 +774,6 @@ TEST(Association, MessageBufferPoolIsBoundedAndEmptiedWhenIdle) {
   EXPECT_EQ(p.a().spare_message_buffers(), 0u);
 }
 
-// A receiver that lies to make the sender hold memory: its SACKs (B's, rewritten) report every
-// chunk after the first one sent in a gap block, never move the cumulative ack past that chunk,
-// and announce a 4 GiB window. B itself receives and delivers everything.
-void LieAboutAcks(Pair& p) {
-  p.keep_messages = false;
-  auto stuck = std::make_shared<std::optional<uint32_t>>();
-  auto highest = std::make_shared<std::optional<uint32_t>>();
-  p.set_filter([stuck, highest](bool from_a, std::vector<uint8_t>& pkt) {
-    auto v = PacketView::Parse(pkt, true, false);
-    if (!v) return false;
-    auto it = v->chunks();
-    ChunkView c;
-    std::optional<uint32_t> cum;
-    while (it.Next(&c)) {
-      const bool data =
-          c.type == static_cast<uint8_t>(ChunkType::kData) || c.type == static_cast<uint8_t>(ChunkType::kIData);
-      if (from_a && data && c.value.size() >= 4) {
-        ByteReader r(c.value);
-        const uint32_t tsn = r.U32();
-        if (!*highest || static_cast<int32_t>(tsn - **highest) > 0) *highest = tsn;
-      }
-      if (!from_a && c.type == static_cast<uint8_t>(ChunkType::kSack)) {
-        if (auto sack = SackChunk::Parse(c)) cum = sack->cumulative_tsn_ack.value();
-      }
-    }
-    if (!cum) return false;
-    if (!*stuck) *stuck = *cum;
-    // The farthest a gap block reaches: 65535 TSNs past the cumulative ack.
-    const int32_t ahead = *highest ? static_cast<int32_t>(**highest - **stuck) : 0;
-    std::vector<GapAckBlock> gaps;
-    if (ahead >= 2) gaps.push_back({2, static_cast<uint16_t>(std::min(ahead, 65535))});
-    std::vector<uint8_t> forged(1200);
-    PacketBuilder b(forged, 5000, 5000, v->header().verification_tag);
-    SackChunk::Serialize(b.writer(), Tsn(**stuck), 0xFFFFFFFF, gaps, {});
-    forged.resize(b.Finish(false));
-    pkt = std::move(forged);
-    return false;
-  });
-}
-
 // Keeps A's send queue full against the liar; returns the most A held for retransmission.
 size_t FeedTheLiar(Pair& p, Duration how_long) {
   size_t most = 0;
@@ -835,7 +795,7 @@ TEST(Association, RetransmitBufferIsBoundedAgainstAReceiverThatNeverAcksCumulati
   o.enable_heartbeat = false;
   Pair p(o);
   ASSERT_TRUE(p.Connect());
-  LieAboutAcks(p);
+  testing::LieAboutAcks(p);
   const size_t most = FeedTheLiar(p, Duration::Seconds(600));
   const Metrics m = p.a().metrics();
   std::printf("liar: held at most %zu bytes, %llu chunks sent, %llu fast retransmits, %llu T3 expiries\n", most,
@@ -877,6 +837,57 @@ TEST(Association, SmallRetransmitBufferStillDeliversEverythingUnderLoss) {
   EXPECT_GT(p.a().metrics().retransmissions, 0u);
   EXPECT_LE(most, o.max_retransmit_buffer + o.mtu);
   EXPECT_EQ(p.a().metrics().retransmit_buffer, 0u);
+  EXPECT_TRUE(p.a().IsConsistent());
+}
+
+// Gap blocks out of order, repeated and nested (a peer's mistake, or an attempt to make the
+// sender walk its window many times per SACK) acknowledge exactly what they cover: with two
+// packets lost and every SACK's blocks so mangled, exactly those two chunks are sent again.
+TEST(Association, GapBlocksOutOfOrderOrRepeatedAckWhatTheyCover) {
+  Pair p;
+  ASSERT_TRUE(p.Connect());
+  int data_packets = 0, mangled = 0;
+  p.set_filter([&](bool from_a, std::vector<uint8_t>& pkt) {
+    if (from_a) {
+      if (!HasChunk(pkt, ChunkType::kIData)) return false;
+      ++data_packets;
+      return data_packets == 3 || data_packets == 6;
+    }
+    auto v = PacketView::Parse(pkt, true, false);
+    if (!v || v->chunk_count() != 1) return false;
+    auto it = v->chunks();
+    ChunkView c;
+    if (!it.Next(&c) || c.type != static_cast<uint8_t>(ChunkType::kSack)) return false;
+    auto sack = SackChunk::Parse(c);
+    if (!sack || sack->gap_block_count == 0) return false;
+    std::vector<GapAckBlock> gaps;
+    for (size_t i = sack->gap_block_count; i-- > 0;) {
+      const GapAckBlock g = sack->gap_block(i);
+      gaps.push_back(g);
+      gaps.push_back({g.start, g.start});
+      gaps.push_back(g);
+      gaps.push_back({g.end, g.end});
+    }
+    std::vector<Tsn> dups;
+    for (size_t i = 0; i < sack->duplicate_count; ++i)
+      dups.push_back(sack->duplicate(i));
+    std::vector<uint8_t> out(1200);
+    PacketBuilder b(out, 5000, 5000, v->header().verification_tag);
+    SackChunk::Serialize(b.writer(), sack->cumulative_tsn_ack, sack->a_rwnd, gaps, dups);
+    out.resize(b.Finish(false));
+    pkt = std::move(out);
+    ++mangled;
+    return false;
+  });
+  for (uint8_t i = 0; i < 20; ++i)
+    ASSERT_EQ(p.a().Send(p.now(), StreamId(1), kPpidBinary, Bytes(20 * 1000, i)), SendStatus::kOk);
+  p.RunFor(Duration::Seconds(10));
+  ASSERT_EQ(p.side_b().messages.size(), 20u);
+  for (uint8_t i = 0; i < 20; ++i)
+    EXPECT_EQ(p.side_b().messages[i].payload, Bytes(20 * 1000, i)) << int{i};
+  EXPECT_GT(mangled, 0);
+  EXPECT_EQ(p.a().metrics().retransmissions, 2u);
+  EXPECT_EQ(p.a().metrics().t3_expiries, 0u);
   EXPECT_TRUE(p.a().IsConsistent());
 }
 

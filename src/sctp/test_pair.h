@@ -6,10 +6,14 @@
 #include <algorithm>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <vector>
 
+#include "src/base/byte_io.h"
 #include "src/base/rng.h"
 #include "src/sctp/association.h"
+#include "src/sctp/data_chunks.h"
+#include "src/sctp/packet.h"
 
 namespace peerlink::sctp::testing {
 
@@ -130,5 +134,54 @@ class Pair {
   uint64_t packets_ = 0;
   uint64_t bytes_delivered_ = 0;
 };
+
+// A receiver that lies to make A hold memory: its SACKs (B's, rewritten) report every chunk
+// after the first one A sent in a gap block, never move the cumulative ack past that chunk, and
+// announce a 4 GiB window. B itself receives and delivers everything (and keeps no messages).
+// Replaces the filter.
+struct Liar {
+  std::optional<uint32_t> stuck;    // the cumulative TSN ack it never moves past
+  std::optional<uint32_t> highest;  // the highest TSN A sent
+  VerificationTag tag;              // of B's packets to A
+};
+inline std::shared_ptr<const Liar> LieAboutAcks(Pair& p) {
+  p.keep_messages = false;
+  auto liar = std::make_shared<Liar>();
+  p.set_filter([liar](bool from_a, std::vector<uint8_t>& pkt) {
+    std::optional<uint32_t>& stuck = liar->stuck;
+    std::optional<uint32_t>& highest = liar->highest;
+    auto v = PacketView::Parse(pkt, true, false);
+    if (!v) return false;
+    auto it = v->chunks();
+    ChunkView c;
+    std::optional<uint32_t> cum;
+    while (it.Next(&c)) {
+      const bool data =
+          c.type == static_cast<uint8_t>(ChunkType::kData) || c.type == static_cast<uint8_t>(ChunkType::kIData);
+      if (from_a && data && c.value.size() >= 4) {
+        ByteReader r(c.value);
+        const uint32_t tsn = r.U32();
+        if (!highest || static_cast<int32_t>(tsn - *highest) > 0) highest = tsn;
+      }
+      if (!from_a && c.type == static_cast<uint8_t>(ChunkType::kSack)) {
+        if (auto sack = SackChunk::Parse(c)) cum = sack->cumulative_tsn_ack.value();
+      }
+    }
+    if (!cum) return false;
+    if (!stuck) stuck = *cum;
+    // The farthest a gap block reaches: 65535 TSNs past the cumulative ack.
+    const int32_t ahead = highest ? static_cast<int32_t>(*highest - *stuck) : 0;
+    std::vector<GapAckBlock> gaps;
+    if (ahead >= 2) gaps.push_back({2, static_cast<uint16_t>(std::min(ahead, 65535))});
+    std::vector<uint8_t> forged(1200);
+    liar->tag = v->header().verification_tag;
+    PacketBuilder b(forged, 5000, 5000, liar->tag);
+    SackChunk::Serialize(b.writer(), Tsn(*stuck), 0xFFFFFFFF, gaps, {});
+    forged.resize(b.Finish(false));
+    pkt = std::move(forged);
+    return false;
+  });
+  return liar;
+}
 
 }  // namespace peerlink::sctp::testing
