@@ -392,6 +392,7 @@ class Association {
   bool ShouldAbandon(Instant now, const OutstandingChunk& c) const;
   bool InRapidStartAccounting(const OutstandingChunk& c) const;
   bool DeclareLost(Instant now, OutstandingChunk& c);
+  size_t NextUnacked(size_t index);
   bool RackDetectLosses(Instant now, size_t& rapid_lost);
   void OnRackTimer(Instant now);
   void OnLossesDeclared(size_t newly_acked);

@@ -261,6 +261,7 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
         c.fragment = std::move(*f);
         c.sent_at = now;
         c.state = OutstandingChunk::State::kAbandoned;
+        c.skip = 1;
         t.outstanding_bytes += c.size;
         t.held_bytes += c.size;
         const uint64_t message_id = c.fragment.message_id;

@@ -60,6 +60,7 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
     }
     t.outstanding_bytes -= ch.size;
     ch.state = OutstandingChunk::State::kAcked;
+    ch.skip = 1;
   };
   while (!t.outstanding.empty() && t.outstanding.front().tsn <= cum) {
     OutstandingChunk& front = t.outstanding.front();
@@ -75,16 +76,16 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
 
   UnwrappedTsn highest_newly_acked = cum;
   UnwrappedTsn highest_in_sack = cum;
-  auto ack_offsets = [&](uint32_t from, uint32_t to) {  // gap offsets from `cum`, inclusive
-    for (uint32_t off = from; off <= to; ++off) {
-      size_t idx = off - 1;
-      if (idx >= t.outstanding.size()) break;
+  auto ack_offsets = [&](uint32_t from, uint32_t to) {              // gap offsets from `cum`, inclusive
+    const size_t end = std::min<size_t>(to, t.outstanding.size());  // index past the block
+    if (from > end) return;
+    highest_in_sack = std::max(highest_in_sack, t.outstanding[end - 1].tsn);
+    // Only what is not acked yet: a SACK reports every gap-acked chunk again, and walking them
+    // all made each SACK cost the window (bench/sctp_bench.cc, "hostile_sack").
+    for (size_t idx = NextUnacked(from - 1); idx < end; idx = NextUnacked(idx + 1)) {
       OutstandingChunk& ch = t.outstanding[idx];
-      if (ch.state != OutstandingChunk::State::kAcked && ch.state != OutstandingChunk::State::kAbandoned) {
-        ack_chunk(ch);
-        highest_newly_acked = std::max(highest_newly_acked, ch.tsn);
-      }
-      highest_in_sack = std::max(highest_in_sack, ch.tsn);
+      ack_chunk(ch);
+      highest_newly_acked = std::max(highest_newly_acked, ch.tsn);
     }
   };
   // Section 3.3.4: the blocks come in ascending order, apart, and are walked as they come. Out of
@@ -130,7 +131,8 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
   UnwrappedTsn limit = (in_recovery && cum_advanced) ? highest_in_sack : highest_newly_acked;
   bool any_fast = false;
   if (sack->gap_block_count > 0) {
-    for (OutstandingChunk& ch : t.outstanding) {
+    for (size_t idx = NextUnacked(0); idx < t.outstanding.size(); idx = NextUnacked(idx + 1)) {
+      OutstandingChunk& ch = t.outstanding[idx];
       if (ch.tsn >= limit) break;
       if (ch.state != OutstandingChunk::State::kInFlight) continue;
       // A retransmitted chunk is missing only if something sent after its
@@ -180,6 +182,26 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
   }
   if (t.caps.forward_tsn && AdvancedPeerAckPoint() > t.cumulative_ack) t.forward_tsn_needed = true;
   if (!spare_buffers_.empty() && !HasDataInFlight()) spare_buffers_ = {};  // idle: keep no spares
+}
+
+size_t Association::NextUnacked(size_t i) {
+  // The first index at or after i whose chunk is neither acked nor abandoned (or the end). Those
+  // states are final, and each such chunk's `skip` spans only chunks in them, so the walk jumps
+  // over runs; every chunk passed is then pointed at the answer (path compression), and a later
+  // walk over the same run takes one step.
+  std::deque<OutstandingChunk>& q = tcb_->outstanding;
+  auto done = [&](size_t k) {
+    return q[k].state == OutstandingChunk::State::kAcked || q[k].state == OutstandingChunk::State::kAbandoned;
+  };
+  size_t j = i;
+  while (j < q.size() && done(j))
+    j += q[j].skip;
+  for (size_t k = i; k < j;) {
+    const size_t next = k + q[k].skip;
+    q[k].skip = static_cast<uint32_t>(j - k);
+    k = next;
+  }
+  return j;
 }
 
 bool Association::InRapidStartAccounting(const OutstandingChunk& c) const {
@@ -304,7 +326,10 @@ void Association::AbandonMessage(uint64_t message_id, StreamId stream_id) {
     if (ch.fragment.message_id != message_id) continue;
     if (ch.state == OutstandingChunk::State::kInFlight) t.flight_bytes -= ch.size;
     if (ch.state == OutstandingChunk::State::kToRetransmit) t.to_retransmit--;
-    if (ch.state != OutstandingChunk::State::kAcked) ch.state = OutstandingChunk::State::kAbandoned;
+    if (ch.state != OutstandingChunk::State::kAcked) {
+      ch.state = OutstandingChunk::State::kAbandoned;
+      ch.skip = 1;
+    }
   }
   // RFC 3758 section 3.5 A3: the unsent rest of the message is dropped too.
   t.send_queue.DiscardRest(stream_id, message_id);

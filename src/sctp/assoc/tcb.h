@@ -63,7 +63,10 @@ struct OutstandingChunk {
   UnwrappedTsn retransmit_fence = 0;
   size_t size = 0;          // chunk bytes counted against cwnd/rwnd
   uint64_t send_order = 0;  // when last sent, as a count of transmissions (Tcb::next_send_order)
-  RateSnapshot rate;        // the delivery state when last sent (CongestionControl::kBbr only)
+  // Acked or abandoned (final states): how many chunks from this one on are too, at least 1
+  // (Association::NextUnacked). Relative, so it survives the front being acked away.
+  uint32_t skip = 0;
+  RateSnapshot rate;  // the delivery state when last sent (CongestionControl::kBbr only)
 };
 
 struct Association::Negotiated {
