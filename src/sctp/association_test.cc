@@ -891,5 +891,45 @@ TEST(Association, GapBlocksOutOfOrderOrRepeatedAckWhatTheyCover) {
   EXPECT_TRUE(p.a().IsConsistent());
 }
 
+// A gap block that starts at offset 1 claims the very chunk the SACK's cumulative ack says is
+// missing. Believed, the lost chunk would count as delivered and never be sent again, and the
+// receiver would wait for it for good; it is sent again and everything arrives.
+TEST(Association, GapBlockClaimingTheMissingChunkDoesNotAckIt) {
+  Pair p;
+  ASSERT_TRUE(p.Connect());
+  int data_packets = 0, claimed = 0;
+  p.set_filter([&](bool from_a, std::vector<uint8_t>& pkt) {
+    if (from_a) return HasChunk(pkt, ChunkType::kIData) && ++data_packets == 3;
+    auto v = PacketView::Parse(pkt, true, false);
+    if (!v || v->chunk_count() != 1) return false;
+    auto it = v->chunks();
+    ChunkView c;
+    if (!it.Next(&c) || c.type != static_cast<uint8_t>(ChunkType::kSack)) return false;
+    auto sack = SackChunk::Parse(c);
+    if (!sack || sack->gap_block_count == 0) return false;
+    std::vector<GapAckBlock> gaps;
+    for (size_t i = 0; i < sack->gap_block_count; ++i)
+      gaps.push_back(sack->gap_block(i));
+    if (gaps[0].start != 2) return false;
+    gaps[0].start = 1;
+    std::vector<uint8_t> out(1200);
+    PacketBuilder b(out, 5000, 5000, v->header().verification_tag);
+    SackChunk::Serialize(b.writer(), sack->cumulative_tsn_ack, sack->a_rwnd, gaps, {});
+    out.resize(b.Finish(false));
+    pkt = std::move(out);
+    ++claimed;
+    return false;
+  });
+  for (uint8_t i = 0; i < 10; ++i)
+    ASSERT_EQ(p.a().Send(p.now(), StreamId(1), kPpidBinary, Bytes(20 * 1000, i)), SendStatus::kOk);
+  p.RunFor(Duration::Seconds(10));
+  EXPECT_GT(claimed, 0);
+  ASSERT_EQ(p.side_b().messages.size(), 10u);
+  for (uint8_t i = 0; i < 10; ++i)
+    EXPECT_EQ(p.side_b().messages[i].payload, Bytes(20 * 1000, i)) << int{i};
+  EXPECT_GE(p.a().metrics().retransmissions, 1u);
+  EXPECT_TRUE(p.a().IsConsistent());
+}
+
 }  // namespace
 }  // namespace peerlink::sctp

@@ -76,7 +76,12 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
 
   UnwrappedTsn highest_newly_acked = cum;
   UnwrappedTsn highest_in_sack = cum;
-  auto ack_offsets = [&](uint32_t from, uint32_t to) {              // gap offsets from `cum`, inclusive
+  // Gap offsets from `cum`, inclusive. Offset 1 is the chunk the cumulative ack says is missing:
+  // a block that claims it contradicts the SACK's own cumulative ack, and taken at its word it
+  // left that chunk acked but unsent for good (and the front of the queue acked, which the
+  // FORWARD-TSN walks step over on every SACK). Blocks count from offset 2.
+  auto ack_offsets = [&](uint32_t from, uint32_t to) {
+    from = std::max<uint32_t>(from, 2);
     const size_t end = std::min<size_t>(to, t.outstanding.size());  // index past the block
     if (from > end) return;
     highest_in_sack = std::max(highest_in_sack, t.outstanding[end - 1].tsn);
