@@ -296,6 +296,16 @@ TEST(PeerConnection, RapidStartIsUsedWhenConfigured) {
 // The stats say how retransmissions came about. A clean transfer has none. One lost DATA packet
 // is found by the later SACKs (three miss reports or RACK) and resent without a timeout. A 1.5 s
 // outage in the middle of a transfer costs at least one retransmission timeout.
+// Sends 16 binary 64 KiB messages on `channel` from a and checks that b gets all, in order.
+void SendSixteenBlocksAndExpectThem(Pair& p, ChannelId channel) {
+  constexpr uint8_t kMessages = 16;
+  for (uint8_t i = 0; i < kMessages; ++i)
+    ASSERT_EQ(p.a().Send(p.now(), channel, Pattern(64 * 1024, i), true), datachannel::SendStatus::kOk);
+  ASSERT_TRUE(p.RunUntil([&] { return p.side_b().messages.size() == kMessages; }, Duration::Seconds(20)));
+  for (size_t i = 0; i < kMessages; ++i)
+    EXPECT_EQ(p.side_b().messages[i].payload, Pattern(64 * 1024, static_cast<uint8_t>(i)));
+}
+
 TEST(PeerConnection, StatsCountFastRetransmitsAndTimeouts) {
   enum class Cut { kNone, kOnePacket, kOutage };
   for (Cut cut : {Cut::kNone, Cut::kOnePacket, Cut::kOutage}) {
@@ -315,12 +325,7 @@ TEST(PeerConnection, StatsCountFastRetransmitsAndTimeouts) {
       }
       return false;
     });
-    constexpr uint8_t kMessages = 16;
-    for (uint8_t i = 0; i < kMessages; ++i)
-      ASSERT_EQ(p.a().Send(p.now(), *da, Pattern(64 * 1024, i), true), datachannel::SendStatus::kOk);
-    ASSERT_TRUE(p.RunUntil([&] { return p.side_b().messages.size() == kMessages; }, Duration::Seconds(20)));
-    for (size_t i = 0; i < kMessages; ++i)
-      EXPECT_EQ(p.side_b().messages[i].payload, Pattern(64 * 1024, static_cast<uint8_t>(i)));
+    ASSERT_NO_FATAL_FAILURE(SendSixteenBlocksAndExpectThem(p, *da));
     const SctpStats s = p.a().GetStats().sctp;
     switch (cut) {
       case Cut::kNone:
@@ -362,12 +367,7 @@ TEST(PeerConnection, RetransmitBufferOptionBoundsWhatTheSenderHolds) {
       if (!from_a || d.empty() || d[0] != 23) return false;
       return ++app_records == 20;
     });
-    constexpr uint8_t kMessages = 16;
-    for (uint8_t i = 0; i < kMessages; ++i)
-      ASSERT_EQ(p.a().Send(p.now(), *da, Pattern(64 * 1024, i), true), datachannel::SendStatus::kOk);
-    ASSERT_TRUE(p.RunUntil([&] { return p.side_b().messages.size() == kMessages; }, Duration::Seconds(20)));
-    for (size_t i = 0; i < kMessages; ++i)
-      EXPECT_EQ(p.side_b().messages[i].payload, Pattern(64 * 1024, static_cast<uint8_t>(i)));
+    ASSERT_NO_FATAL_FAILURE(SendSixteenBlocksAndExpectThem(p, *da));
     const SctpStats s = p.a().GetStats().sctp;
     EXPECT_GE(s.fastRetransmits, 1u);
     if (bound == 32 * 1024) {

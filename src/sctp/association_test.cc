@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <deque>
+#include <functional>
 #include <memory>
 
 #include "src/sctp/control_chunks.h"
@@ -774,6 +775,19 @@ TEST(Association, MessageBufferPoolIsBoundedAndEmptiedWhenIdle) {
   EXPECT_EQ(p.a().spare_message_buffers(), 0u);
 }
 
+// Sends `n` messages of `size` bytes from A on stream 1, message i filled from seed i; then
+// (ExpectNumberedArrive) runs for `how_long` and checks B got exactly those, in order.
+void SendNumbered(Pair& p, uint8_t n, size_t size) {
+  for (uint8_t i = 0; i < n; ++i)
+    ASSERT_EQ(p.a().Send(p.now(), StreamId(1), kPpidBinary, Bytes(size, i)), SendStatus::kOk);
+}
+void ExpectNumberedArrive(Pair& p, uint8_t n, size_t size, Duration how_long) {
+  p.RunFor(how_long);
+  ASSERT_EQ(p.side_b().messages.size(), n);
+  for (uint8_t i = 0; i < n; ++i)
+    EXPECT_EQ(p.side_b().messages[i].payload, Bytes(size, i)) << int{i};
+}
+
 // Keeps A's send queue full against the liar; returns the most A held for retransmission.
 size_t FeedTheLiar(Pair& p, Duration how_long) {
   size_t most = 0;
@@ -828,16 +842,37 @@ TEST(Association, SmallRetransmitBufferStillDeliversEverythingUnderLoss) {
     most = std::max(most, p.a().metrics().retransmit_buffer);
     return from_a && (++n % 11 == 5);
   });
-  for (uint8_t i = 0; i < 20; ++i)
-    ASSERT_EQ(p.a().Send(p.now(), StreamId(1), kPpidBinary, Bytes(50 * 1000, i)), SendStatus::kOk);
-  p.RunFor(Duration::Seconds(60));
-  ASSERT_EQ(p.side_b().messages.size(), 20u);
-  for (uint8_t i = 0; i < 20; ++i)
-    EXPECT_EQ(p.side_b().messages[i].payload, Bytes(50 * 1000, i)) << int{i};
+  SendNumbered(p, 20, 50 * 1000);
+  ExpectNumberedArrive(p, 20, 50 * 1000, Duration::Seconds(60));
   EXPECT_GT(p.a().metrics().retransmissions, 0u);
   EXPECT_LE(most, o.max_retransmit_buffer + o.mtu);
   EXPECT_EQ(p.a().metrics().retransmit_buffer, 0u);
   EXPECT_TRUE(p.a().IsConsistent());
+}
+
+// Rewrites the gap blocks of a packet that holds one SACK with gap blocks and nothing else:
+// `edit` gets them in order and returns false to leave the packet alone. True if rewritten.
+bool EditSackBlocks(std::vector<uint8_t>& pkt, const std::function<bool(std::vector<GapAckBlock>&)>& edit) {
+  auto v = PacketView::Parse(pkt, true, false);
+  if (!v || v->chunk_count() != 1) return false;
+  auto it = v->chunks();
+  ChunkView c;
+  if (!it.Next(&c) || c.type != static_cast<uint8_t>(ChunkType::kSack)) return false;
+  auto sack = SackChunk::Parse(c);
+  if (!sack || sack->gap_block_count == 0) return false;
+  std::vector<GapAckBlock> gaps;
+  for (size_t i = 0; i < sack->gap_block_count; ++i)
+    gaps.push_back(sack->gap_block(i));
+  if (!edit(gaps)) return false;
+  std::vector<Tsn> dups;
+  for (size_t i = 0; i < sack->duplicate_count; ++i)
+    dups.push_back(sack->duplicate(i));
+  std::vector<uint8_t> out(1200);
+  PacketBuilder b(out, 5000, 5000, v->header().verification_tag);
+  SackChunk::Serialize(b.writer(), sack->cumulative_tsn_ack, sack->a_rwnd, gaps, dups);
+  out.resize(b.Finish(false));
+  pkt = std::move(out);
+  return true;
 }
 
 // Gap blocks out of order, repeated and nested (a peer's mistake, or an attempt to make the
@@ -853,38 +888,20 @@ TEST(Association, GapBlocksOutOfOrderOrRepeatedAckWhatTheyCover) {
       ++data_packets;
       return data_packets == 3 || data_packets == 6;
     }
-    auto v = PacketView::Parse(pkt, true, false);
-    if (!v || v->chunk_count() != 1) return false;
-    auto it = v->chunks();
-    ChunkView c;
-    if (!it.Next(&c) || c.type != static_cast<uint8_t>(ChunkType::kSack)) return false;
-    auto sack = SackChunk::Parse(c);
-    if (!sack || sack->gap_block_count == 0) return false;
-    std::vector<GapAckBlock> gaps;
-    for (size_t i = sack->gap_block_count; i-- > 0;) {
-      const GapAckBlock g = sack->gap_block(i);
-      gaps.push_back(g);
-      gaps.push_back({g.start, g.start});
-      gaps.push_back(g);
-      gaps.push_back({g.end, g.end});
-    }
-    std::vector<Tsn> dups;
-    for (size_t i = 0; i < sack->duplicate_count; ++i)
-      dups.push_back(sack->duplicate(i));
-    std::vector<uint8_t> out(1200);
-    PacketBuilder b(out, 5000, 5000, v->header().verification_tag);
-    SackChunk::Serialize(b.writer(), sack->cumulative_tsn_ack, sack->a_rwnd, gaps, dups);
-    out.resize(b.Finish(false));
-    pkt = std::move(out);
-    ++mangled;
+    if (EditSackBlocks(pkt, [](std::vector<GapAckBlock>& gaps) {
+          std::vector<GapAckBlock> mangled_gaps;
+          for (size_t i = gaps.size(); i-- > 0;) {
+            const GapAckBlock g = gaps[i];
+            mangled_gaps.insert(mangled_gaps.end(), {g, {g.start, g.start}, g, {g.end, g.end}});
+          }
+          gaps = std::move(mangled_gaps);
+          return true;
+        }))
+      ++mangled;
     return false;
   });
-  for (uint8_t i = 0; i < 20; ++i)
-    ASSERT_EQ(p.a().Send(p.now(), StreamId(1), kPpidBinary, Bytes(20 * 1000, i)), SendStatus::kOk);
-  p.RunFor(Duration::Seconds(10));
-  ASSERT_EQ(p.side_b().messages.size(), 20u);
-  for (uint8_t i = 0; i < 20; ++i)
-    EXPECT_EQ(p.side_b().messages[i].payload, Bytes(20 * 1000, i)) << int{i};
+  SendNumbered(p, 20, 20 * 1000);
+  ExpectNumberedArrive(p, 20, 20 * 1000, Duration::Seconds(10));
   EXPECT_GT(mangled, 0);
   EXPECT_EQ(p.a().metrics().retransmissions, 2u);
   EXPECT_EQ(p.a().metrics().t3_expiries, 0u);
@@ -900,33 +917,17 @@ TEST(Association, GapBlockClaimingTheMissingChunkDoesNotAckIt) {
   int data_packets = 0, claimed = 0;
   p.set_filter([&](bool from_a, std::vector<uint8_t>& pkt) {
     if (from_a) return HasChunk(pkt, ChunkType::kIData) && ++data_packets == 3;
-    auto v = PacketView::Parse(pkt, true, false);
-    if (!v || v->chunk_count() != 1) return false;
-    auto it = v->chunks();
-    ChunkView c;
-    if (!it.Next(&c) || c.type != static_cast<uint8_t>(ChunkType::kSack)) return false;
-    auto sack = SackChunk::Parse(c);
-    if (!sack || sack->gap_block_count == 0) return false;
-    std::vector<GapAckBlock> gaps;
-    for (size_t i = 0; i < sack->gap_block_count; ++i)
-      gaps.push_back(sack->gap_block(i));
-    if (gaps[0].start != 2) return false;
-    gaps[0].start = 1;
-    std::vector<uint8_t> out(1200);
-    PacketBuilder b(out, 5000, 5000, v->header().verification_tag);
-    SackChunk::Serialize(b.writer(), sack->cumulative_tsn_ack, sack->a_rwnd, gaps, {});
-    out.resize(b.Finish(false));
-    pkt = std::move(out);
-    ++claimed;
+    if (EditSackBlocks(pkt, [](std::vector<GapAckBlock>& gaps) {
+          if (gaps[0].start != 2) return false;
+          gaps[0].start = 1;
+          return true;
+        }))
+      ++claimed;
     return false;
   });
-  for (uint8_t i = 0; i < 10; ++i)
-    ASSERT_EQ(p.a().Send(p.now(), StreamId(1), kPpidBinary, Bytes(20 * 1000, i)), SendStatus::kOk);
-  p.RunFor(Duration::Seconds(10));
+  SendNumbered(p, 10, 20 * 1000);
+  ExpectNumberedArrive(p, 10, 20 * 1000, Duration::Seconds(10));
   EXPECT_GT(claimed, 0);
-  ASSERT_EQ(p.side_b().messages.size(), 10u);
-  for (uint8_t i = 0; i < 10; ++i)
-    EXPECT_EQ(p.side_b().messages[i].payload, Bytes(20 * 1000, i)) << int{i};
   EXPECT_GE(p.a().metrics().retransmissions, 1u);
   EXPECT_TRUE(p.a().IsConsistent());
 }

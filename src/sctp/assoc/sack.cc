@@ -200,9 +200,9 @@ size_t Association::NextUnacked(size_t i) {
   };
   size_t j = i;
   while (j < q.size() && done(j))
-    j += q[j].skip;
+    j += std::max<uint32_t>(q[j].skip, 1);  // never 0 (IsConsistent); a slip must not hang the walk
   for (size_t k = i; k < j;) {
-    const size_t next = k + q[k].skip;
+    const size_t next = k + std::max<uint32_t>(q[k].skip, 1);
     q[k].skip = static_cast<uint32_t>(j - k);
     k = next;
   }
