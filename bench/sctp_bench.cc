@@ -145,7 +145,7 @@ HostileSackResult HostileSack() {
     packet.resize(b.Finish(false));
     return packet;
   };
-  r.blocks = (1200 - 12 - SackChunk::kHeaderSize) / 4;
+  r.blocks = (1200 - kCommonHeaderSize - SackChunk::kHeaderSize) / 4;
   auto time_per_sack = [&](const std::vector<uint8_t>& packet) {
     constexpr int kReps = 20;
     const double start = CpuSeconds();

@@ -9,6 +9,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <set>
 
 #include "src/sctp/control_chunks.h"
 #include "src/sctp/data_chunks.h"
@@ -875,34 +876,39 @@ bool EditSackBlocks(std::vector<uint8_t>& pkt, const std::function<bool(std::vec
   return true;
 }
 
+// Drops A's DATA packets whose number (from 1) is in `lost`, and passes each of B's SACKs
+// through EditSackBlocks(`edit`); the returned counter says how many were rewritten.
+std::shared_ptr<int> LoseDataAndEditSacks(Pair& p,
+                                          std::set<int> lost,
+                                          std::function<bool(std::vector<GapAckBlock>&)> edit) {
+  auto edited = std::make_shared<int>(0);
+  p.set_filter([lost = std::move(lost), edit = std::move(edit), edited, data_packets = 0](
+                   bool from_a, std::vector<uint8_t>& pkt) mutable {
+    if (from_a) return HasChunk(pkt, ChunkType::kIData) && lost.count(++data_packets) > 0;
+    if (EditSackBlocks(pkt, edit)) ++*edited;
+    return false;
+  });
+  return edited;
+}
+
 // Gap blocks out of order, repeated and nested (a peer's mistake, or an attempt to make the
 // sender walk its window many times per SACK) acknowledge exactly what they cover: with two
 // packets lost and every SACK's blocks so mangled, exactly those two chunks are sent again.
 TEST(Association, GapBlocksOutOfOrderOrRepeatedAckWhatTheyCover) {
   Pair p;
   ASSERT_TRUE(p.Connect());
-  int data_packets = 0, mangled = 0;
-  p.set_filter([&](bool from_a, std::vector<uint8_t>& pkt) {
-    if (from_a) {
-      if (!HasChunk(pkt, ChunkType::kIData)) return false;
-      ++data_packets;
-      return data_packets == 3 || data_packets == 6;
+  auto mangled = LoseDataAndEditSacks(p, {3, 6}, [](std::vector<GapAckBlock>& gaps) {
+    std::vector<GapAckBlock> mangled_gaps;
+    for (size_t i = gaps.size(); i-- > 0;) {
+      const GapAckBlock g = gaps[i];
+      mangled_gaps.insert(mangled_gaps.end(), {g, {g.start, g.start}, g, {g.end, g.end}});
     }
-    if (EditSackBlocks(pkt, [](std::vector<GapAckBlock>& gaps) {
-          std::vector<GapAckBlock> mangled_gaps;
-          for (size_t i = gaps.size(); i-- > 0;) {
-            const GapAckBlock g = gaps[i];
-            mangled_gaps.insert(mangled_gaps.end(), {g, {g.start, g.start}, g, {g.end, g.end}});
-          }
-          gaps = std::move(mangled_gaps);
-          return true;
-        }))
-      ++mangled;
-    return false;
+    gaps = std::move(mangled_gaps);
+    return true;
   });
   SendNumbered(p, 20, 20 * 1000);
   ExpectNumberedArrive(p, 20, 20 * 1000, Duration::Seconds(10));
-  EXPECT_GT(mangled, 0);
+  EXPECT_GT(*mangled, 0);
   EXPECT_EQ(p.a().metrics().retransmissions, 2u);
   EXPECT_EQ(p.a().metrics().t3_expiries, 0u);
   EXPECT_TRUE(p.a().IsConsistent());
@@ -914,20 +920,14 @@ TEST(Association, GapBlocksOutOfOrderOrRepeatedAckWhatTheyCover) {
 TEST(Association, GapBlockClaimingTheMissingChunkDoesNotAckIt) {
   Pair p;
   ASSERT_TRUE(p.Connect());
-  int data_packets = 0, claimed = 0;
-  p.set_filter([&](bool from_a, std::vector<uint8_t>& pkt) {
-    if (from_a) return HasChunk(pkt, ChunkType::kIData) && ++data_packets == 3;
-    if (EditSackBlocks(pkt, [](std::vector<GapAckBlock>& gaps) {
-          if (gaps[0].start != 2) return false;
-          gaps[0].start = 1;
-          return true;
-        }))
-      ++claimed;
-    return false;
+  auto claimed = LoseDataAndEditSacks(p, {3}, [](std::vector<GapAckBlock>& gaps) {
+    if (gaps[0].start != 2) return false;
+    gaps[0].start = 1;
+    return true;
   });
   SendNumbered(p, 10, 20 * 1000);
   ExpectNumberedArrive(p, 10, 20 * 1000, Duration::Seconds(10));
-  EXPECT_GT(claimed, 0);
+  EXPECT_GT(*claimed, 0);
   EXPECT_GE(p.a().metrics().retransmissions, 1u);
   EXPECT_TRUE(p.a().IsConsistent());
 }

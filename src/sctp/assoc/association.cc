@@ -407,14 +407,11 @@ bool Association::IsConsistent() const {
   if (!t.send_queue.IsConsistent() || !t.tracker.IsConsistent() || !t.reassembly.IsConsistent()) return false;
   size_t flight = 0, outstanding = 0, rtx = 0, held = 0;
   UnwrappedTsn expect = t.cumulative_ack + 1;
-  auto done = [](const OutstandingChunk& c) {
-    return c.state == OutstandingChunk::State::kAcked || c.state == OutstandingChunk::State::kAbandoned;
-  };
   for (size_t i = 0; i < t.outstanding.size(); ++i) {
     const OutstandingChunk& c = t.outstanding[i];
     if (c.tsn != expect++) return false;
     // NextUnacked's skips end inside the queue, on a chunk in a final state.
-    if (done(c) && (c.skip == 0 || i + c.skip > t.outstanding.size() || !done(t.outstanding[i + c.skip - 1])))
+    if (c.Final() && (c.skip == 0 || i + c.skip > t.outstanding.size() || !t.outstanding[i + c.skip - 1].Final()))
       return false;
     held += c.size;
     if (c.state == OutstandingChunk::State::kInFlight) flight += c.size;

@@ -195,11 +195,8 @@ size_t Association::NextUnacked(size_t i) {
   // over runs; every chunk passed is then pointed at the answer (path compression), and a later
   // walk over the same run takes one step.
   std::deque<OutstandingChunk>& q = tcb_->outstanding;
-  auto done = [&](size_t k) {
-    return q[k].state == OutstandingChunk::State::kAcked || q[k].state == OutstandingChunk::State::kAbandoned;
-  };
   size_t j = i;
-  while (j < q.size() && done(j))
+  while (j < q.size() && q[j].Final())
     j += std::max<uint32_t>(q[j].skip, 1);  // never 0 (IsConsistent); a slip must not hang the walk
   for (size_t k = i; k < j;) {
     const size_t next = k + std::max<uint32_t>(q[k].skip, 1);
@@ -346,7 +343,7 @@ UnwrappedTsn Association::AdvancedPeerAckPoint() const {
   const Tcb& t = *tcb_;
   UnwrappedTsn point = t.cumulative_ack;
   for (const OutstandingChunk& ch : t.outstanding) {
-    if (ch.state != OutstandingChunk::State::kAcked && ch.state != OutstandingChunk::State::kAbandoned) break;
+    if (!ch.Final()) break;
     // With DATA the receiver drops fragments up to the new cumulative TSN, so
     // the point never splits a message that is still being delivered.
     if (t.caps.i_data || ch.state == OutstandingChunk::State::kAbandoned || ch.fragment.ending) point = ch.tsn;

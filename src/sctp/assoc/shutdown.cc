@@ -228,7 +228,7 @@ void Association::CloseWithReason(std::string reason, bool by_peer, bool gracefu
     // Nothing will be sent or retransmitted again: what was kept for that goes now, not when the
     // owner gets round to destroying the association (metrics stay readable).
     t.outstanding = {};
-    t.cumulative_ack = t.next_tsn - 1;
+    t.cumulative_ack = t.next_tsn - 1;  // an empty queue starts at cum + 1 (IsConsistent)
     t.flight_bytes = t.outstanding_bytes = t.held_bytes = t.to_retransmit = 0;
     t.rack_rtx_order = {};
     t.rack_rtx_head = 0;

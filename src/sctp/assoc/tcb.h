@@ -50,6 +50,8 @@ class RtoEstimator {
 
 struct OutstandingChunk {
   enum class State : uint8_t { kInFlight, kAcked, kToRetransmit, kAbandoned };
+  // Acked and abandoned are final: a chunk in either never changes state again.
+  bool Final() const { return state == State::kAcked || state == State::kAbandoned; }
   UnwrappedTsn tsn = 0;
   Fragment fragment;
   Instant sent_at;
