@@ -13,6 +13,8 @@
 //  3. hostile_sack: CPU time per SACK for a sender whose window a lying peer
 //     holds (64 MiB held for retransmission), when the SACK's one gap block is
 //     repeated in every slot of the chunk, and for the plain one-block SACK.
+//  4. partial_reliability: CPU time for one timeout that abandons 20,000 messages sent with
+//     max_retransmits 0, and per SACK against a peer that never acts on the FORWARD-TSN.
 //
 //  The in-memory runs build each message in Association::TakeMessageBuffer and hand
 //  delivered ones back (RecycleMessageBuffer), as src/peer does; --no-message-pool
@@ -161,6 +163,78 @@ HostileSackResult HostileSack() {
   return r;
 }
 
+// Partial reliability (RFC 3758) against a window of single-chunk messages sent with
+// max_retransmits = 0:
+//  - t3_abandon: the sender's CPU time for the one timeout that abandons all of them, none
+//    having been acknowledged (every DATA packet is lost);
+//  - liar: the sender's CPU time per SACK (and the FORWARD-TSN it answers with) when the peer
+//    reports every chunk but the first in a gap block and never moves its cumulative ack past
+//    it, although that chunk is abandoned and announced (testing::LieAboutAcks).
+struct AbandonResult {
+  size_t messages = 0;
+  double t3_abandon_ms = 0;
+  size_t liar_held_bytes = 0;
+  double us_per_liar_sack = 0;
+};
+
+AbandonResult Abandon() {
+  AbandonResult r;
+  Options o;
+  o.enable_heartbeat = false;
+  o.initial_cwnd_mtus = 30000;  // the whole batch leaves in the first flight
+  o.max_send_buffer = o.per_stream_send_buffer = 64 * 1024 * 1024;
+  o.max_receive_buffer = 64 * 1024 * 1024;
+  SendOptions rtx0;
+  rtx0.max_retransmits = 0;
+  {
+    sctp::testing::Pair p(o, 7);
+    if (!p.Connect()) return r;
+    p.set_filter([](bool from_a, std::vector<uint8_t>&) { return from_a; });
+    constexpr size_t kMessages = 20000;
+    for (size_t i = 0; i < kMessages; ++i)
+      if (p.a().Send(p.now(), StreamId(1), kPpidBinary, std::vector<uint8_t>(1000, 3), rtx0) != SendStatus::kOk)
+        return r;
+    p.Drain(p.side_a());
+    p.side_a().outbox.clear();
+    if (p.a().metrics().bytes_in_flight < kMessages * 1000) return r;
+    const Instant t3 = p.side_a().deadline;
+    const double start = CpuSeconds();
+    p.a().HandleTimeout(t3);
+    r.t3_abandon_ms = (CpuSeconds() - start) * 1e3;
+    if (p.a().metrics().messages_abandoned != kMessages) return r;
+    r.messages = kMessages;
+  }
+  {
+    Options lo = o;
+    lo.initial_cwnd_mtus = 10;
+    sctp::testing::Pair p(lo, 8);
+    if (!p.Connect()) return r;
+    auto liar = sctp::testing::LieAboutAcks(p);
+    for (int step = 0; step < 400 && p.a().metrics().retransmit_buffer < 16 * 1024 * 1024; ++step) {
+      for (int i = 0; i < 256; ++i)
+        if (p.a().Send(p.now(), StreamId(1), kPpidBinary, std::vector<uint8_t>(1000, 4), rtx0) != SendStatus::kOk)
+          break;
+      p.RunFor(Duration::Millis(10));
+    }
+    if (!liar->stuck || !liar->highest || p.a().metrics().messages_abandoned == 0) return r;
+    r.liar_held_bytes = p.a().metrics().retransmit_buffer;
+    const auto reach = static_cast<uint16_t>(std::min<uint32_t>(*liar->highest - *liar->stuck, 65535));
+    std::vector<uint8_t> packet(1200);
+    PacketBuilder b(packet, 5000, 5000, liar->tag);
+    SackChunk::Serialize(b.writer(), Tsn(*liar->stuck), 0xFFFFFFFF, std::vector<GapAckBlock>{{2, reach}}, {});
+    packet.resize(b.Finish(false));
+    constexpr int kReps = 20;
+    const double start = CpuSeconds();
+    for (int i = 0; i < kReps; ++i) {
+      p.a().HandlePacket(p.now(), packet);
+      for (int k = 0; k < 1000; ++k)
+        if (std::holds_alternative<Deadline>(p.a().PollOutput(p.now()))) break;
+    }
+    r.us_per_liar_sack = (CpuSeconds() - start) * 1e6 / kReps;
+  }
+  return r;
+}
+
 #if PEERLINK_BENCH_HAVE_SIM
 struct SimResult {
   int rtt_ms = 0;
@@ -264,6 +338,12 @@ int main(int argc, char** argv) {
                 ",\n  \"hostile_sack\": {\"held_bytes\": %zu, \"gap_blocks\": %zu, \"us_per_hostile_sack\": %.1f, "
                 "\"us_per_one_block_sack\": %.1f}",
                 hostile.held_bytes, hostile.blocks, hostile.us_per_hostile_sack, hostile.us_per_one_block_sack);
+  json << buf;
+  const AbandonResult abandon = Abandon();
+  std::snprintf(buf, sizeof(buf),
+                ",\n  \"partial_reliability\": {\"messages\": %zu, \"t3_abandon_ms\": %.2f, \"liar_held_bytes\": %zu, "
+                "\"us_per_liar_sack\": %.1f}",
+                abandon.messages, abandon.t3_abandon_ms, abandon.liar_held_bytes, abandon.us_per_liar_sack);
   json << buf;
 #if PEERLINK_BENCH_HAVE_SIM
   if (!in_memory_only) {

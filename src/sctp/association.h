@@ -388,7 +388,7 @@ class Association {
   void OnT3Expired(Instant now);
   void UpdateT3(Instant now);
   void WriteSack(Instant now, ByteWriter& w);
-  void AbandonMessage(uint64_t message_id, StreamId stream_id);
+  void AbandonMessage(const OutstandingChunk& c);
   bool ShouldAbandon(Instant now, const OutstandingChunk& c) const;
   bool InRapidStartAccounting(const OutstandingChunk& c) const;
   bool DeclareLost(Instant now, OutstandingChunk& c);
@@ -396,7 +396,8 @@ class Association {
   bool RackDetectLosses(Instant now, size_t& rapid_lost);
   void OnRackTimer(Instant now);
   void OnLossesDeclared(size_t newly_acked);
-  UnwrappedTsn AdvancedPeerAckPoint() const;
+  UnwrappedTsn AdvancedPeerAckPoint();
+  void UpdateForwardTsnSummary(UnwrappedTsn point);
   void WriteForwardTsn(ByteWriter& w);
   void WriteDataChunk(ByteWriter& w, UnwrappedTsn tsn, const Fragment& f, bool immediate) const;
   size_t DataHeaderSize() const;

@@ -419,6 +419,15 @@ bool Association::IsConsistent() const {
     if (c.state == OutstandingChunk::State::kToRetransmit) ++rtx;
   }
   if (expect != t.next_tsn) return false;
+  if (t.forward_tsn) {
+    // The FORWARD-TSN summary says what a fresh walk of the same chunks says.
+    const ForwardTsnSummary& s = *t.forward_tsn;
+    const UnwrappedTsn from = std::max(s.walked, t.cumulative_ack);
+    if (from >= t.next_tsn || s.trimmed_at > t.cumulative_ack) return false;
+    ForwardTsnSummary fresh;
+    fresh.Walk(t.outstanding, t.caps.i_data, 0, static_cast<size_t>(from - t.cumulative_ack));
+    if (!s.SameAs(std::move(fresh), t.cumulative_ack)) return false;
+  }
   return flight == t.flight_bytes && outstanding == t.outstanding_bytes && held == t.held_bytes &&
          rtx == t.to_retransmit && t.cwnd >= options_.mtu;
 }

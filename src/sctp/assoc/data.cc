@@ -210,7 +210,7 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
       if (t.to_retransmit == 0) break;
       if (c.state != OutstandingChunk::State::kToRetransmit) continue;
       if (ShouldAbandon(now, c)) {
-        AbandonMessage(c.fragment.message_id, c.fragment.stream_id);
+        AbandonMessage(c);
         continue;
       }
       if (!t.fast_retransmit_now && t.flight_bytes >= t.cwnd) break;
@@ -264,10 +264,8 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
         c.skip = 1;
         t.outstanding_bytes += c.size;
         t.held_bytes += c.size;
-        const uint64_t message_id = c.fragment.message_id;
-        const StreamId stream_id = c.fragment.stream_id;
         t.outstanding.push_back(std::move(c));
-        AbandonMessage(message_id, stream_id);
+        AbandonMessage(t.outstanding.back());
         continue;
       }
       bool last = !t.send_queue.HasDataToSend();

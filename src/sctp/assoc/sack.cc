@@ -218,7 +218,7 @@ bool Association::InRapidStartAccounting(const OutstandingChunk& c) const {
 bool Association::DeclareLost(Instant now, OutstandingChunk& c) {
   Tcb& t = *tcb_;
   if (ShouldAbandon(now, c)) {
-    AbandonMessage(c.fragment.message_id, c.fragment.stream_id);
+    AbandonMessage(c);
     return false;
   }
   c.state = OutstandingChunk::State::kToRetransmit;
@@ -322,9 +322,21 @@ bool Association::ShouldAbandon(Instant now, const OutstandingChunk& c) const {
   return false;
 }
 
-void Association::AbandonMessage(uint64_t message_id, StreamId stream_id) {
+void Association::AbandonMessage(const OutstandingChunk& c) {
+  // RFC 3758 section 3.5 A1-A3, for the message `c` belongs to. Its fragments take rising TSNs,
+  // from its first to its last, and without I-DATA nothing else lies between them: the walk spans
+  // the message (and whatever interleaved with it), not the window. A fragment before it may be
+  // acked and gone, and the rest may not have been sent yet.
   Tcb& t = *tcb_;
-  for (OutstandingChunk& ch : t.outstanding) {
+  std::deque<OutstandingChunk>& q = t.outstanding;
+  const uint64_t message_id = c.fragment.message_id;
+  const StreamId stream_id = c.fragment.stream_id;
+  size_t i = static_cast<size_t>(c.tsn - q.front().tsn);
+  PL_DCHECK(i < q.size() && &q[i] == &c);
+  while (i > 0 && !(q[i].fragment.message_id == message_id && q[i].fragment.beginning))
+    --i;
+  for (; i < q.size(); ++i) {
+    OutstandingChunk& ch = q[i];
     if (ch.fragment.message_id != message_id) continue;
     if (ch.state == OutstandingChunk::State::kInFlight) t.flight_bytes -= ch.size;
     if (ch.state == OutstandingChunk::State::kToRetransmit) t.to_retransmit--;
@@ -332,66 +344,115 @@ void Association::AbandonMessage(uint64_t message_id, StreamId stream_id) {
       ch.state = OutstandingChunk::State::kAbandoned;
       ch.skip = 1;
     }
+    if (ch.fragment.ending) break;
   }
-  // RFC 3758 section 3.5 A3: the unsent rest of the message is dropped too.
+  // A3: the unsent rest of the message is dropped too.
   t.send_queue.DiscardRest(stream_id, message_id);
   t.forward_tsn_needed = true;
   counters_.messages_abandoned++;
 }
 
-UnwrappedTsn Association::AdvancedPeerAckPoint() const {
+UnwrappedTsn Association::AdvancedPeerAckPoint() {
+  // RFC 3758 section 3.5 C1: the last chunk of the run of acked or abandoned chunks at the front
+  // (NextUnacked finds its end), stepped back to the end of a message unless I-DATA is used:
+  // with DATA the receiver drops fragments up to the new cumulative TSN, so the point never
+  // splits a message that is still being delivered. An abandoned chunk ends the step back (its
+  // whole message is abandoned), as does the last fragment of the message before, so it is at
+  // most one message long.
   const Tcb& t = *tcb_;
-  UnwrappedTsn point = t.cumulative_ack;
-  for (const OutstandingChunk& ch : t.outstanding) {
-    if (!ch.Final()) break;
-    // With DATA the receiver drops fragments up to the new cumulative TSN, so
-    // the point never splits a message that is still being delivered.
-    if (t.caps.i_data || ch.state == OutstandingChunk::State::kAbandoned || ch.fragment.ending) point = ch.tsn;
+  for (size_t k = NextUnacked(0); k > 0; --k) {
+    const OutstandingChunk& ch = t.outstanding[k - 1];
+    if (t.caps.i_data || ch.state == OutstandingChunk::State::kAbandoned || ch.fragment.ending) return ch.tsn;
   }
-  return point;
+  return t.cumulative_ack;
+}
+
+void ForwardTsnSummary::Walk(const std::deque<OutstandingChunk>& outstanding, bool i_data, size_t from, size_t to) {
+  for (size_t i = from; i < to; ++i) {
+    const OutstandingChunk& ch = outstanding[i];
+    if (ch.state != OutstandingChunk::State::kAbandoned) continue;
+    const Fragment& f = ch.fragment;
+    if (!f.unordered) {
+      ordered[f.stream_id.value()] = {f.ssn_or_mid, ch.tsn};
+    } else if (i_data) {  // with DATA an unordered message needs no entry
+      if (unordered.empty() || unordered.back().stream != f.stream_id.value() || unordered.back().mid != f.ssn_or_mid)
+        unordered.push_back({f.stream_id.value(), f.ssn_or_mid, ch.tsn});
+      else
+        unordered.back().tsn = ch.tsn;
+    }
+  }
+}
+
+void ForwardTsnSummary::Trim(UnwrappedTsn cumulative_ack) {
+  if (trimmed_at == cumulative_ack) return;
+  trimmed_at = cumulative_ack;
+  std::erase_if(ordered, [&](const auto& e) { return e.second.tsn <= cumulative_ack; });
+  while (!unordered.empty() && unordered.front().tsn <= cumulative_ack)
+    unordered.pop_front();
+}
+
+bool ForwardTsnSummary::SameAs(ForwardTsnSummary other, UnwrappedTsn cumulative_ack) const {
+  ForwardTsnSummary self = *this;
+  self.Trim(cumulative_ack);
+  other.Trim(cumulative_ack);
+  auto same_latest = [](const auto& a, const auto& b) {
+    return a.first == b.first && a.second.ssn_or_mid == b.second.ssn_or_mid && a.second.tsn == b.second.tsn;
+  };
+  auto same_unordered = [](const Unordered& a, const Unordered& b) {
+    return a.stream == b.stream && a.mid == b.mid && a.tsn == b.tsn;
+  };
+  return std::equal(self.ordered.begin(), self.ordered.end(), other.ordered.begin(), other.ordered.end(),
+                    same_latest) &&
+         std::equal(self.unordered.begin(), self.unordered.end(), other.unordered.begin(), other.unordered.end(),
+                    same_unordered);
+}
+
+void Association::UpdateForwardTsnSummary(UnwrappedTsn point) {
+  // Walks only what the point has moved past since the last FORWARD-TSN. The cumulative ack only
+  // rises, and every chunk up to the point is in a final state, so the point does not fall below
+  // what was walked; were it ever to, the summary is built again.
+  Tcb& t = *tcb_;
+  if (!t.forward_tsn) {
+    t.forward_tsn = std::make_unique<ForwardTsnSummary>();
+    t.forward_tsn->walked = t.forward_tsn->trimmed_at = t.cumulative_ack;
+  }
+  ForwardTsnSummary& s = *t.forward_tsn;
+  if (point < s.walked) {
+    s = ForwardTsnSummary{};
+    s.walked = s.trimmed_at = t.cumulative_ack;
+  }
+  s.Trim(t.cumulative_ack);
+  s.walked = std::max(s.walked, t.cumulative_ack);
+  const UnwrappedTsn front = t.cumulative_ack + 1;
+  s.Walk(t.outstanding, t.caps.i_data, static_cast<size_t>(s.walked + 1 - front),
+         static_cast<size_t>(point + 1 - front));
+  s.walked = point;
 }
 
 void Association::WriteForwardTsn(ByteWriter& w) {
   Tcb& t = *tcb_;
-  UnwrappedTsn point = AdvancedPeerAckPoint();
-  size_t room = w.remaining() > 64 ? (w.remaining() - 64) : 0;
+  const UnwrappedTsn point = AdvancedPeerAckPoint();
+  UpdateForwardTsnSummary(point);
+  const ForwardTsnSummary& s = *t.forward_tsn;
+  const size_t room = w.remaining() > 64 ? (w.remaining() - 64) : 0;
   if (t.caps.i_data) {
-    // One entry per abandoned message: (stream, U, MID).
-    std::map<std::tuple<uint16_t, bool>, uint32_t> highest;
-    for (const OutstandingChunk& ch : t.outstanding) {
-      if (ch.tsn > point) break;
-      if (ch.state != OutstandingChunk::State::kAbandoned) continue;
-      auto key = std::make_tuple(ch.fragment.stream_id.value(), ch.fragment.unordered);
-      auto it = highest.find(key);
-      if (it == highest.end() || SerialLess(it->second, ch.fragment.ssn_or_mid)) highest[key] = ch.fragment.ssn_or_mid;
-    }
-    // Unordered messages are listed individually (their MIDs are independent).
+    // One entry per abandoned message: (stream, U, MID); unordered ones first, one by one (their
+    // MIDs are independent), then the latest ordered one per stream.
     std::vector<IForwardTsnChunk::Skipped> skipped;
-    for (const OutstandingChunk& ch : t.outstanding) {
-      if (ch.tsn > point || skipped.size() * 8 >= room) break;
-      if (ch.state != OutstandingChunk::State::kAbandoned || !ch.fragment.unordered) continue;
-      IForwardTsnChunk::Skipped s{ch.fragment.stream_id, true, Mid(ch.fragment.ssn_or_mid)};
-      if (skipped.empty() || skipped.back().stream_id != s.stream_id || skipped.back().mid != s.mid)
-        skipped.push_back(s);
+    for (const ForwardTsnSummary::Unordered& u : s.unordered) {
+      if (skipped.size() * 8 >= room) break;
+      skipped.push_back({StreamId(u.stream), true, Mid(u.mid)});
     }
-    for (const auto& [key, mid] : highest) {
-      if (std::get<1>(key) || skipped.size() * 8 >= room) continue;
-      skipped.push_back({StreamId(std::get<0>(key)), false, Mid(mid)});
+    for (const auto& [sid, latest] : s.ordered) {
+      if (skipped.size() * 8 >= room) break;
+      skipped.push_back({StreamId(sid), false, Mid(latest.ssn_or_mid)});
     }
     IForwardTsnChunk::Serialize(w, TsnUnwrapper::Wrap(point), skipped);
   } else {
-    std::map<uint16_t, uint16_t> highest;  // ordered streams only
-    for (const OutstandingChunk& ch : t.outstanding) {
-      if (ch.tsn > point) break;
-      if (ch.state != OutstandingChunk::State::kAbandoned || ch.fragment.unordered) continue;
-      uint16_t ssn = static_cast<uint16_t>(ch.fragment.ssn_or_mid);
-      auto it = highest.find(ch.fragment.stream_id.value());
-      if (it == highest.end() || SerialLess(it->second, ssn)) highest[ch.fragment.stream_id.value()] = ssn;
-    }
     std::vector<ForwardTsnChunk::Skipped> skipped;
-    for (const auto& [sid, ssn] : highest) {
+    for (const auto& [sid, latest] : s.ordered) {
       if (skipped.size() * 4 >= room) break;
-      skipped.push_back({StreamId(sid), Ssn(ssn)});
+      skipped.push_back({StreamId(sid), Ssn(static_cast<uint16_t>(latest.ssn_or_mid))});
     }
     ForwardTsnChunk::Serialize(w, TsnUnwrapper::Wrap(point), skipped);
   }
@@ -444,7 +505,7 @@ void Association::OnT3Expired(Instant now) {
   for (OutstandingChunk& ch : t.outstanding) {
     if (ch.state != OutstandingChunk::State::kInFlight) continue;
     if (ShouldAbandon(now, ch)) {
-      AbandonMessage(ch.fragment.message_id, ch.fragment.stream_id);
+      AbandonMessage(ch);
       continue;
     }
     ch.state = OutstandingChunk::State::kToRetransmit;

@@ -232,6 +232,7 @@ void Association::CloseWithReason(std::string reason, bool by_peer, bool gracefu
     t.flight_bytes = t.outstanding_bytes = t.held_bytes = t.to_retransmit = 0;
     t.rack_rtx_order = {};
     t.rack_rtx_head = 0;
+    t.forward_tsn.reset();
     t.send_queue.Clear();
   }
   spare_buffers_ = {};

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <deque>
+#include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <utility>
@@ -69,6 +71,38 @@ struct OutstandingChunk {
   // (Association::NextUnacked). Relative, so it survives the front being acked away.
   uint32_t skip = 0;
   RateSnapshot rate;  // the delivery state when last sent (CongestionControl::kBbr only)
+};
+
+// What the FORWARD-TSN names (RFC 3758 section 3.2, RFC 8260 section 2.3.1): the abandoned
+// messages in (cumulative_ack, walked], walked up to the Advanced.Peer.Ack.Point as it moves and
+// trimmed as the cumulative ack passes them. Those chunks are in final states, so what was walked
+// stays true, and a FORWARD-TSN repeated to a peer that never acts on it costs what is new since
+// the last one, not the window (Association::UpdateForwardTsnSummary).
+struct ForwardTsnSummary {
+  UnwrappedTsn walked = 0;
+  UnwrappedTsn trimmed_at = 0;  // the cumulative ack the entries were last trimmed against
+  // Ordered messages, per stream: the SSN (DATA) or MID (I-DATA) of the latest one by TSN, and
+  // that TSN. Within a stream both rise together (a stream's numbers restart only once a reset
+  // is performed, after the peer has everything sent before it), so the latest is the highest.
+  struct Latest {
+    uint32_t ssn_or_mid = 0;
+    UnwrappedTsn tsn = 0;
+  };
+  std::map<uint16_t, Latest> ordered;
+  // I-DATA only: unordered messages are named one by one, in TSN order; `tsn` is the last of the
+  // message's abandoned fragments walked (consecutive fragments share an entry).
+  struct Unordered {
+    uint16_t stream = 0;
+    uint32_t mid = 0;
+    UnwrappedTsn tsn = 0;
+  };
+  std::deque<Unordered> unordered;
+  // Adds the abandoned chunks of outstanding[from, to), walked in TSN order.
+  void Walk(const std::deque<OutstandingChunk>& outstanding, bool i_data, size_t from, size_t to);
+  // Drops what the cumulative ack has passed.
+  void Trim(UnwrappedTsn cumulative_ack);
+  // The same messages, once both are trimmed to `cumulative_ack` (Association::IsConsistent).
+  bool SameAs(ForwardTsnSummary other, UnwrappedTsn cumulative_ack) const;
 };
 
 struct Association::Negotiated {
@@ -145,6 +179,8 @@ struct Association::Tcb {
   UnwrappedTsn rack_highest_reported = 0;  // the highest TSN any SACK has acknowledged
   std::vector<std::pair<UnwrappedTsn, Instant>> rack_rtx_order;
   bool forward_tsn_needed = false;
+  // Built at the first FORWARD-TSN: most associations never abandon a message (T3 memory).
+  std::unique_ptr<ForwardTsnSummary> forward_tsn;
   RtoEstimator rto;
   // CongestionControl::kBbr: the delivery-rate estimator and the model (bbr.h).
   DeliveryRateEstimator rate;
