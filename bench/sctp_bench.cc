@@ -235,6 +235,36 @@ AbandonResult Abandon() {
   return r;
 }
 
+// Loss recovery with a large window: 20,000 single-chunk reliable messages leave in one flight
+// (initial cwnd 30,000 MTUs) and either all of them are lost once ("timeout": go-back-N from
+// one MTU) or every DATA packet, retransmissions too, is lost with probability 1/50 ("random").
+// The CPU time from the first flight until the peer has every message, in milliseconds, both
+// associations included (one process).
+double LossRecoveryMs(bool lose_first_flight) {
+  Options o;
+  o.enable_heartbeat = false;
+  o.initial_cwnd_mtus = 30000;
+  o.max_send_buffer = o.per_stream_send_buffer = 64 * 1024 * 1024;
+  o.max_receive_buffer = 64 * 1024 * 1024;
+  sctp::testing::Pair p(o, 9);
+  p.keep_messages = false;
+  if (!p.Connect()) return 0;
+  bool lose_all = lose_first_flight;
+  SeededRng rng(17);
+  p.set_filter([&](bool from_a, std::vector<uint8_t>&) {
+    return from_a && (lose_first_flight ? lose_all : rng.Below(50) == 0);
+  });
+  constexpr size_t kMessages = 20000;
+  for (size_t i = 0; i < kMessages; ++i)
+    if (p.a().Send(p.now(), StreamId(1), kPpidBinary, std::vector<uint8_t>(1000, 5)) != SendStatus::kOk) return 0;
+  const double start = CpuSeconds();
+  p.Exchange();
+  lose_all = false;
+  p.RunFor(Duration::Seconds(60));
+  const double ms = (CpuSeconds() - start) * 1e3;
+  return p.b().metrics().messages_received == kMessages ? ms : 0;
+}
+
 #if PEERLINK_BENCH_HAVE_SIM
 struct SimResult {
   int rtt_ms = 0;
@@ -344,6 +374,10 @@ int main(int argc, char** argv) {
                 ",\n  \"partial_reliability\": {\"messages\": %zu, \"t3_abandon_ms\": %.2f, \"liar_held_bytes\": %zu, "
                 "\"us_per_liar_sack\": %.1f}",
                 abandon.messages, abandon.t3_abandon_ms, abandon.liar_held_bytes, abandon.us_per_liar_sack);
+  json << buf;
+  const double timeout_recovery = LossRecoveryMs(true);
+  std::snprintf(buf, sizeof(buf), ",\n  \"loss_recovery_ms\": {\"timeout\": %.1f, \"random\": %.1f}", timeout_recovery,
+                LossRecoveryMs(false));
   json << buf;
 #if PEERLINK_BENCH_HAVE_SIM
   if (!in_memory_only) {
