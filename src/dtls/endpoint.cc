@@ -450,7 +450,8 @@ struct Endpoint::Impl {
   size_t MinProtectedLength() const {
     // RFC 5288 / 7905: the 16-byte tag, plus GCM's 8-byte explicit nonce. Before the suite is
     // chosen no epoch-1 record can be authentic, so the larger minimum is safe then.
-    const SSL_CIPHER* c = SSL_get_current_cipher(ssl);
+    if (direct) return direct->has_explicit_nonce() ? 24 : 16;
+    const SSL_CIPHER* c = ssl != nullptr ? SSL_get_current_cipher(ssl) : nullptr;
     return c != nullptr && SSL_CIPHER_get_cipher_nid(c) == NID_chacha20_poly1305 ? 16 : 24;
   }
   // 2^14 plus the 256 bytes of expansion TLS allows an AEAD suite (ours add 24 at most);
@@ -541,13 +542,61 @@ struct Endpoint::Impl {
         OpenDirect(*h, record.subspan(kRecordHeaderSize));
         if (state != State::kConnected) return;
       } else if (!Admissible(*h, min_protected) ||
-                 (h->epoch == 1 && !Authentic(*h, record.subspan(kRecordHeaderSize)))) {
+                 (h->epoch == 1 && ssl != nullptr && !Authentic(*h, record.subspan(kRecordHeaderSize)))) {
         ++stats.records_screened;
+      } else if (ssl == nullptr) {
+        HandleWithoutOpenSsl(*h, record.subspan(kRecordHeaderSize));
+        if (state != State::kConnected) return;
       } else {
         for_openssl.insert(for_openssl.end(), record.begin(), record.end());
       }
     }
     hand_over();
+  }
+
+  // Once OpenSSL is released (ReleaseOpenSsl), what it would still have read: an authenticated
+  // alert of epoch 1. close_notify is answered and closes; a fatal alert fails the connection.
+  // Everything else is dropped: a handshake record of either epoch is a late retransmission
+  // (both sides have finished) or a renegotiation, which is off; a warning alert asks nothing.
+  void HandleWithoutOpenSsl(const RecordHeader& h, ByteView fragment) {
+    if (h.type != static_cast<uint8_t>(ContentType::kAlert) || h.epoch != 1) {
+      ++stats.records_ignored;
+      return;
+    }
+    std::vector<uint8_t> plain = TakeBuffer();
+    const bool ok = replay.IsFresh(h.seq) && direct->Open(h, fragment, plain);
+    ERR_clear_error();
+    if (!ok) {
+      ++stats.direct_records_refused;
+      RecycleBuffer(std::move(plain));
+      return;
+    }
+    replay.Mark(h.seq);
+    ++stats.direct_records_opened;
+    const AlertAction action = ActionForAlert(plain);
+    const int description = plain.size() == 2 ? plain[1] : -1;
+    RecycleBuffer(std::move(plain));
+    switch (action) {
+      case AlertAction::kClose:  // answered with ours (RFC 5246 section 7.2.1)
+        SealCloseNotify();
+        state = State::kClosed;
+        events.push_back(Closed{"the peer sent close_notify", true});
+        break;
+      case AlertAction::kFail: Fail("the peer sent fatal alert " + std::to_string(description)); break;
+      case AlertAction::kMalformed: Fail("the peer sent a malformed alert"); break;
+      case AlertAction::kIgnore: ++stats.records_ignored; break;
+    }
+  }
+
+  // Frees the SSL object once both directions are direct: nothing is left for OpenSSL to read,
+  // write or retransmit (the client has the server's Finished, and the server has seen the
+  // client use the keys). Called only between inputs, never while OpenSSL is on the stack.
+  void MaybeReleaseOpenSsl() {
+    if (ssl == nullptr || !direct_read || !direct_write || state != State::kConnected) return;
+    SSL_free(ssl);  // the BIO with it
+    ssl = nullptr;
+    buffers_released = false;
+    stats.openssl_released = true;
   }
 
   void OpenDirect(const RecordHeader& h, ByteView fragment) {
@@ -617,9 +666,9 @@ struct Endpoint::Impl {
     spare = {};
     // Refused (0) while a record is partly read or written; cannot happen between inputs with
     // this BIO, but then simply try again later.
-    if (SSL_free_buffers(ssl) == 1) {
+    if (ssl == nullptr || SSL_free_buffers(ssl) == 1) {
       release_at.reset();
-      buffers_released = true;
+      buffers_released = ssl != nullptr;
       ++stats.buffer_releases;
     } else {
       release_at = now + options.idle_buffer_release;
@@ -758,6 +807,7 @@ void Endpoint::HandleDatagram(Instant now, ByteView datagram) {
   if (datagram.empty() || datagram[0] < 20 || datagram[0] > 63) return;
   if (d.direct_read && d.state == State::kConnected) {
     d.HandleDirect(now, datagram);
+    d.MaybeReleaseOpenSsl();
     d.NoteTraffic(now);
     PL_DCHECK(IsConsistent());
     return;
@@ -773,6 +823,7 @@ void Endpoint::HandleDatagram(Instant now, ByteView datagram) {
   d.Drive(now);
   d.has_pending_in = false;
   d.pending_in = {};
+  d.MaybeReleaseOpenSsl();
   d.NoteTraffic(now);
   PL_DCHECK(IsConsistent());
 }
@@ -783,6 +834,10 @@ void Endpoint::HandleTimeout(Instant now) {
   d.BeginInput();
   if (d.handshake_deadline && now >= *d.handshake_deadline) {
     d.Fail("DTLS handshake timed out after " + d.options.handshake_timeout.ToString());
+    return;
+  }
+  if (d.ssl == nullptr) {  // released: no handshake timer runs, only the idle release
+    d.MaybeReleaseBuffers(now);
     return;
   }
   if (d.buffers_released) {
@@ -800,6 +855,7 @@ void Endpoint::HandleTimeout(Instant now) {
     d.Fail(d.HandshakeError("DTLS retransmission failed"));
   }
   d.MaybeReleaseBuffers(now);
+  d.MaybeReleaseOpenSsl();
   PL_DCHECK(IsConsistent());
 }
 
@@ -859,9 +915,9 @@ Output Endpoint::PollOutput(Instant now) {
     return e;
   }
   Instant at = Instant::Max();
-  if (d.ssl != nullptr && (d.state == State::kHandshaking || d.state == State::kConnected)) {
+  if (d.state == State::kHandshaking || d.state == State::kConnected) {
     timeval tv{};
-    if (DTLSv1_get_timeout(d.ssl, &tv) == 1) {
+    if (d.ssl != nullptr && DTLSv1_get_timeout(d.ssl, &tv) == 1) {
       at = now + Duration::Seconds(tv.tv_sec) + Duration::Micros(tv.tv_usec);
     }
     if (d.handshake_deadline) at = std::min(at, *d.handshake_deadline);
@@ -893,6 +949,8 @@ bool Endpoint::IsConsistent() const {
   const Impl& d = *impl_;
   if (d.state == State::kConnected && !d.remote_fingerprint) return false;
   if ((d.direct_read || d.direct_write) && !d.direct.has_value()) return false;
+  // Without OpenSSL only the direct path is left to read and write.
+  if (d.ssl == nullptr && d.stats.openssl_released && (!d.direct_read || !d.direct_write)) return false;
   if (d.sealed > d.out.size() + 1) return false;
   for (const auto& dgram : d.out) {
     if (dgram.size() > d.options.mtu) return false;

@@ -23,14 +23,20 @@
 //
 // Memory: once connected, OpenSSL's record buffers (~33 KB) are freed after
 // Options::idle_buffer_release without records (a Deadline) and reallocated by the next record;
-// so are the direct record contexts (Options::direct_records).
+// so are the direct record contexts (Options::direct_records). Once both directions are direct,
+// OpenSSL has nothing left to do and its SSL object is freed with everything it holds (the
+// handshake buffer it keeps for retransmissions over UDP, the session, the peer's
+// certificate: about 30 KB); alerts are then read here.
 //
 // Records (Options::direct_records, the default): after the handshake, application data is
 // sealed and opened with OpenSSL's AEAD directly. Reading switches at once. Sending switches at
 // once on the client; the server keeps OpenSSL's record layer until the first authenticated
 // application record from the client proves that the client has the server's Finished, since
 // until then OpenSSL may have to retransmit that flight in the same epoch. After the switch
-// nothing OpenSSL writes is sent, and close_notify is sealed here.
+// nothing OpenSSL writes is sent, and close_notify is sealed here. From then on OpenSSL is
+// freed (Stats::openssl_released): an authenticated close_notify closes the connection, a
+// fatal alert fails it, and any other record (a late handshake retransmission, a warning
+// alert, a renegotiation attempt, which OpenSSL refuses too) is dropped and counted.
 //
 // Threading: none inside; one Endpoint must be used from one thread at a time. Endpoints with
 // the same cipher_suites share one immutable, process-wide SSL_CTX (built on first use, never
@@ -152,6 +158,11 @@ struct Stats {
   // content type, an epoch above 1, a length no AEAD record has, or (direct_records) an
   // epoch-1 alert, handshake or change_cipher_spec record that fails authentication.
   uint64_t records_screened = 0;
+  // Options::direct_records: OpenSSL's SSL object was freed once both directions were direct,
+  // and the records that then came for it (anything but application data and the two alerts
+  // acted on) and were dropped.
+  bool openssl_released = false;
+  uint64_t records_ignored = 0;
 };
 
 class Endpoint {

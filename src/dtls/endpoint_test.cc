@@ -991,16 +991,105 @@ TEST(DtlsDirectRecords, OpenSslWritesAfterTheSwitchAreSuppressed) {
   ASSERT_TRUE(p.Handshake());
   ASSERT_FALSE(held.empty());
   EXPECT_GE(p.client.ep->stats().handshake_timeouts, 2u);
-  ExchangeBothWays(p, 5, 31);
-  ASSERT_GT(p.server.ep->stats().direct_records_sealed, 0u);
+  // The client's first application record switches the server to sealing; the held flight is
+  // packed behind it, so OpenSSL still reads it (it is freed only after the datagram).
+  ASSERT_EQ(p.client.ep->Send(Now(), std::vector<uint8_t>(100, 5)), SendResult::kOk);
+  std::vector<std::vector<uint8_t>> first = p.Drain(p.client);
+  ASSERT_EQ(first.size(), 1u);
+  std::vector<uint8_t> packed = first[0];
+  packed.insert(packed.end(), held.begin(), held.end());
   const size_t sent_before = p.server.sent.size();
-  p.server.ep->HandleDatagram(Now(), held);
+  p.server.ep->HandleDatagram(Now(), packed);
   (void)p.Drain(p.server);
   EXPECT_EQ(p.server.sent.size(), sent_before);
   EXPECT_GE(p.server.ep->stats().openssl_writes_suppressed, 1u);
+  EXPECT_TRUE(p.server.ep->stats().openssl_released);
+  ASSERT_EQ(p.server.Received().size(), 1u);
+  // Once OpenSSL is freed, the same flight again is dropped and counted, and nothing is sent.
+  p.server.ep->HandleDatagram(Now(), held);
+  (void)p.Drain(p.server);
+  EXPECT_EQ(p.server.sent.size(), sent_before);
+  EXPECT_GE(p.server.ep->stats().records_ignored, 1u);
   ExchangeBothWays(p, 5, 37);  // still fine both ways
   EXPECT_EQ(p.client.ep->stats().direct_records_refused, 0u);
   EXPECT_EQ(p.server.Find<Failed>(), nullptr);
+}
+
+// Once both directions are direct, OpenSSL's SSL object (with its handshake buffer, session and
+// the peer's certificate) is freed: on the client at once, on the server when the client's first
+// record shows it has the server's Finished. Data still flows both ways, an idle release still
+// frees the cipher contexts, and close_notify, now read here, still closes both sides.
+TEST(DtlsDirectRecords, OpenSslIsFreedOnceBothDirectionsAreDirect) {
+  for (CipherSuite suite : AllCipherSuites()) {
+    for (bool client_closes : {true, false}) {
+      SCOPED_TRACE(std::string(ToString(suite)) + " client_closes=" + std::to_string(client_closes));
+      Options o = Fast();
+      o.cipher_suites = {suite};
+      o.idle_buffer_release = Duration::Millis(20);
+      Pair p(o, o);
+      ASSERT_TRUE(p.Handshake());
+      EXPECT_TRUE(p.client.ep->stats().openssl_released);
+      EXPECT_FALSE(p.server.ep->stats().openssl_released);
+      ExchangeBothWays(p, 10, 71);
+      EXPECT_TRUE(p.server.ep->stats().openssl_released);
+      const uint64_t releases = p.server.ep->stats().buffer_releases;
+      ASSERT_TRUE(p.RunUntil([&] { return p.server.ep->stats().buffer_releases > releases; }));
+      ExchangeBothWays(p, 10, 73);
+      Side& closer = client_closes ? p.client : p.server;
+      Side& other = client_closes ? p.server : p.client;
+      closer.ep->Close(Now());
+      ASSERT_TRUE(p.RunUntil([&] { return other.Find<Closed>() != nullptr; }));
+      EXPECT_TRUE(other.Find<Closed>()->by_peer);
+      EXPECT_EQ(other.Find<Closed>()->reason, "the peer sent close_notify");
+      EXPECT_EQ(closer.ep->state(), State::kClosed);
+      EXPECT_EQ(other.ep->state(), State::kClosed);
+      EXPECT_EQ(p.client.Find<Failed>(), nullptr);
+      EXPECT_EQ(p.server.Find<Failed>(), nullptr);
+    }
+  }
+}
+
+// With the client freed at once and the server on OpenSSL's record layer (direct_records off),
+// a late retransmission of the client's last flight makes the server's OpenSSL resend its own;
+// the client, which has nothing left to do with it, drops it and carries on. (As in the test
+// above: the server's last flight is lost and the client's first retransmission held back.)
+TEST(DtlsDirectRecords, AFreedEndpointIgnoresALateHandshakeFlight) {
+  Options plain = Fast();
+  plain.direct_records = false;
+  Pair p(Fast(), plain);
+  std::vector<uint8_t> held;
+  p.drop = [&held](bool from_client, size_t i, const std::vector<uint8_t>& d) {
+    if (!from_client) return i == 1;
+    if (i == 2) {
+      held = d;
+      return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(p.Handshake());
+  ASSERT_FALSE(held.empty());
+  p.drop = nullptr;
+  ASSERT_TRUE(p.client.ep->stats().openssl_released);
+  const size_t server_sent = p.server.sent.size();
+  p.server.ep->HandleDatagram(Now(), held);
+  auto resent = p.Drain(p.server);
+  ASSERT_GT(p.server.sent.size(), server_sent) << "the server's OpenSSL did not resend its flight";
+  p.Deliver(false, std::move(resent));
+  (void)p.Drain(p.client);
+  EXPECT_GE(p.client.ep->stats().records_ignored, 1u);
+  EXPECT_EQ(p.client.ep->state(), State::kConnected);
+  ExchangeBothWays(p, 5, 79);
+}
+
+TEST(DtlsDirectRecords, AlertsReadWithoutOpenSsl) {
+  using V = std::vector<uint8_t>;
+  EXPECT_EQ(ActionForAlert(V{1, 0}), AlertAction::kClose);
+  EXPECT_EQ(ActionForAlert(V{2, 0}), AlertAction::kClose);
+  EXPECT_EQ(ActionForAlert(V{2, 40}), AlertAction::kFail);     // handshake_failure
+  EXPECT_EQ(ActionForAlert(V{1, 100}), AlertAction::kIgnore);  // no_renegotiation, a warning
+  EXPECT_EQ(ActionForAlert(V{}), AlertAction::kMalformed);
+  EXPECT_EQ(ActionForAlert(V{2}), AlertAction::kMalformed);
+  EXPECT_EQ(ActionForAlert(V{1, 0, 0}), AlertAction::kMalformed);
 }
 
 // An idle connection frees the cipher contexts with OpenSSL's buffers, and the next record

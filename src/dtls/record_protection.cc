@@ -60,6 +60,12 @@ void Aad(uint16_t epoch, uint64_t seq, uint8_t type, uint16_t version, size_t pl
 }
 }  // namespace
 
+AlertAction ActionForAlert(ByteView plaintext) {
+  if (plaintext.size() != 2) return AlertAction::kMalformed;
+  if (plaintext[1] == 0) return AlertAction::kClose;  // close_notify, whatever its level
+  return plaintext[0] == 2 ? AlertAction::kFail : AlertAction::kIgnore;
+}
+
 std::optional<RecordHeader> ParseRecordHeader(ByteView in) {
   ByteReader r(in);
   RecordHeader h;

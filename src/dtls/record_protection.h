@@ -41,6 +41,12 @@ struct RecordHeader {
 // The header at the start of `in`, or nullopt if fewer than 13 bytes are left.
 std::optional<RecordHeader> ParseRecordHeader(ByteView in);
 
+// What an authenticated alert's plaintext (RFC 5246 section 7.2: level, description) asks of
+// an endpoint that reads alerts itself: close_notify closes (and is answered), a fatal alert
+// fails the connection, a warning asks nothing, anything but two bytes is malformed.
+enum class AlertAction : uint8_t { kClose, kFail, kIgnore, kMalformed };
+AlertAction ActionForAlert(ByteView plaintext);
+
 // The AEADs of the suites Endpoint offers.
 enum class Aead : uint8_t { kAes128Gcm, kAes256Gcm, kChacha20Poly1305 };
 
