@@ -554,7 +554,7 @@ struct Endpoint::Impl {
     hand_over();
   }
 
-  // Once OpenSSL is released (ReleaseOpenSsl), what it would still have read: an authenticated
+  // Once OpenSSL is freed (MaybeReleaseOpenSsl), what it would still have read: an authenticated
   // alert of epoch 1. close_notify is answered and closes; a fatal alert fails the connection.
   // Everything else is dropped: a handshake record of either epoch is a late retransmission
   // (both sides have finished) or a renegotiation, which is off; a warning alert asks nothing.
