@@ -124,6 +124,30 @@ struct HostileSackResult {
   double us_per_hostile_sack = 0, us_per_one_block_sack = 0;
 };
 
+// The liar's SACK: its stuck cumulative ack, a 4 GiB window, and `blocks` copies of the one gap
+// block that reaches from the chunk after the stuck one to the highest TSN sent (at most 65535).
+std::vector<uint8_t> LiarSack(const sctp::testing::Liar& liar, size_t blocks) {
+  const auto reach = static_cast<uint16_t>(std::min<uint32_t>(*liar.highest - *liar.stuck, 65535));
+  std::vector<GapAckBlock> gaps(blocks, GapAckBlock{2, reach});
+  std::vector<uint8_t> packet(1200);
+  PacketBuilder b(packet, 5000, 5000, liar.tag);
+  SackChunk::Serialize(b.writer(), Tsn(*liar.stuck), 0xFFFFFFFF, gaps, {});
+  packet.resize(b.Finish(false));
+  return packet;
+}
+
+// A's CPU time per SACK `packet` in microseconds, with whatever it sends in answer (20 times).
+double CpuMicrosPerSack(sctp::testing::Pair& p, const std::vector<uint8_t>& packet) {
+  constexpr int kReps = 20;
+  const double start = CpuSeconds();
+  for (int i = 0; i < kReps; ++i) {
+    p.a().HandlePacket(p.now(), packet);
+    for (int k = 0; k < 1000; ++k)
+      if (std::holds_alternative<Deadline>(p.a().PollOutput(p.now()))) break;
+  }
+  return (CpuSeconds() - start) * 1e6 / kReps;
+}
+
 HostileSackResult HostileSack() {
   Options o;
   o.enable_heartbeat = false;
@@ -138,28 +162,9 @@ HostileSackResult HostileSack() {
   }
   if (!liar->stuck || !liar->highest) return r;
   r.held_bytes = p.a().metrics().retransmit_buffer;
-  const auto reach = static_cast<uint16_t>(std::min<uint32_t>(*liar->highest - *liar->stuck, 65535));
-  auto sack_packet = [&](size_t blocks) {
-    std::vector<GapAckBlock> gaps(blocks, GapAckBlock{2, reach});
-    std::vector<uint8_t> packet(1200);
-    PacketBuilder b(packet, 5000, 5000, liar->tag);
-    SackChunk::Serialize(b.writer(), Tsn(*liar->stuck), 0xFFFFFFFF, gaps, {});
-    packet.resize(b.Finish(false));
-    return packet;
-  };
   r.blocks = (1200 - kCommonHeaderSize - SackChunk::kHeaderSize) / 4;
-  auto time_per_sack = [&](const std::vector<uint8_t>& packet) {
-    constexpr int kReps = 20;
-    const double start = CpuSeconds();
-    for (int i = 0; i < kReps; ++i) {
-      p.a().HandlePacket(p.now(), packet);
-      for (int k = 0; k < 1000; ++k)
-        if (std::holds_alternative<Deadline>(p.a().PollOutput(p.now()))) break;
-    }
-    return (CpuSeconds() - start) * 1e6 / kReps;
-  };
-  r.us_per_one_block_sack = time_per_sack(sack_packet(1));
-  r.us_per_hostile_sack = time_per_sack(sack_packet(r.blocks));
+  r.us_per_one_block_sack = CpuMicrosPerSack(p, LiarSack(*liar, 1));
+  r.us_per_hostile_sack = CpuMicrosPerSack(p, LiarSack(*liar, r.blocks));
   return r;
 }
 
@@ -218,19 +223,7 @@ AbandonResult Abandon() {
     }
     if (!liar->stuck || !liar->highest || p.a().metrics().messages_abandoned == 0) return r;
     r.liar_held_bytes = p.a().metrics().retransmit_buffer;
-    const auto reach = static_cast<uint16_t>(std::min<uint32_t>(*liar->highest - *liar->stuck, 65535));
-    std::vector<uint8_t> packet(1200);
-    PacketBuilder b(packet, 5000, 5000, liar->tag);
-    SackChunk::Serialize(b.writer(), Tsn(*liar->stuck), 0xFFFFFFFF, std::vector<GapAckBlock>{{2, reach}}, {});
-    packet.resize(b.Finish(false));
-    constexpr int kReps = 20;
-    const double start = CpuSeconds();
-    for (int i = 0; i < kReps; ++i) {
-      p.a().HandlePacket(p.now(), packet);
-      for (int k = 0; k < 1000; ++k)
-        if (std::holds_alternative<Deadline>(p.a().PollOutput(p.now()))) break;
-    }
-    r.us_per_liar_sack = (CpuSeconds() - start) * 1e6 / kReps;
+    r.us_per_liar_sack = CpuMicrosPerSack(p, LiarSack(*liar, 1));
   }
   return r;
 }

@@ -973,6 +973,20 @@ TEST(DtlsDirectRecords, DataPackedBehindCloseNotifyIsNotDelivered) {
   EXPECT_TRUE(p.server.Find<Closed>()->by_peer);
 }
 
+// The handshake of the tests below: the server's last flight (ChangeCipherSpec + Finished) is
+// lost, and the client's first retransmission of Certificate .. Finished is kept in `held`
+// instead of delivered; its second retransmission completes the handshake.
+void LoseServerFinishedAndHoldClientRetransmission(Pair& p, std::vector<uint8_t>& held) {
+  p.drop = [&held](bool from_client, size_t i, const std::vector<uint8_t>& d) {
+    if (!from_client) return i == 1;
+    if (i == 2) {
+      held = d;
+      return true;
+    }
+    return false;
+  };
+}
+
 // Once the server has switched, a late retransmission of the client's last flight makes
 // OpenSSL retransmit its own in epoch 1, with sequence numbers and nonces that are now ours:
 // it must not be sent. The server's last flight is lost, the client's first retransmission is
@@ -980,14 +994,7 @@ TEST(DtlsDirectRecords, DataPackedBehindCloseNotifyIsNotDelivered) {
 TEST(DtlsDirectRecords, OpenSslWritesAfterTheSwitchAreSuppressed) {
   Pair p(Fast(), Fast());
   std::vector<uint8_t> held;
-  p.drop = [&held](bool from_client, size_t i, const std::vector<uint8_t>& d) {
-    if (!from_client) return i == 1;  // the server's ChangeCipherSpec + Finished
-    if (i == 2) {
-      held = d;  // the client's first retransmission of Certificate .. Finished
-      return true;
-    }
-    return false;
-  };
+  LoseServerFinishedAndHoldClientRetransmission(p, held);
   ASSERT_TRUE(p.Handshake());
   ASSERT_FALSE(held.empty());
   EXPECT_GE(p.client.ep->stats().handshake_timeouts, 2u);
@@ -1058,14 +1065,7 @@ TEST(DtlsDirectRecords, AFreedEndpointIgnoresALateHandshakeFlight) {
   plain.direct_records = false;
   Pair p(Fast(), plain);
   std::vector<uint8_t> held;
-  p.drop = [&held](bool from_client, size_t i, const std::vector<uint8_t>& d) {
-    if (!from_client) return i == 1;
-    if (i == 2) {
-      held = d;
-      return true;
-    }
-    return false;
-  };
+  LoseServerFinishedAndHoldClientRetransmission(p, held);
   ASSERT_TRUE(p.Handshake());
   ASSERT_FALSE(held.empty());
   p.drop = nullptr;
