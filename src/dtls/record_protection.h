@@ -4,7 +4,9 @@
 // Why: OpenSSL 3.0's DTLS record layer spends more per 1.2 KB record on its own bookkeeping
 // (error-queue clearing, OSSL_PARAM lookups, BIO calls, buffer copies) than AES-GCM costs. The
 // Endpoint therefore lets OpenSSL do everything that is protocol (handshake, certificate check,
-// alerts, retransmissions) and seals / opens only application-data records of epoch 1 itself.
+// alerts, retransmissions) and seals / opens only application-data records of epoch 1 itself,
+// until both directions are direct: then OpenSSL is freed and the endpoint reads the alerts
+// too (ActionForAlert).
 // Nothing here is a cipher, a MAC or a KDF: the key block comes from OpenSSL's TLS1-PRF
 // (EVP_KDF) over the session's master secret, and each record is one EVP AEAD operation.
 //
