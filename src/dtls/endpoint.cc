@@ -595,6 +595,7 @@ struct Endpoint::Impl {
     if (ssl == nullptr || !direct_read || !direct_write || state != State::kConnected) return;
     SSL_free(ssl);  // the BIO with it
     ssl = nullptr;
+    cert.reset();  // nothing signs again: our identity is the owner's to keep or let go
     buffers_released = false;
     stats.openssl_released = true;
   }

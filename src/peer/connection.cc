@@ -48,6 +48,7 @@ std::string_view ToString(ConnectionState s) {
 Connection::Connection(const Options& options, Rng& rng, Instant now)
     : options_(options), rng_(rng), controller_(MakeControllerConfig(options)) {
   PL_CHECK(options_.certificate != nullptr);
+  local_fingerprint_ = options_.certificate->GetFingerprint();
   ice_ = std::make_unique<ice::Agent>(options_.ice, rng_, now);
 }
 
@@ -58,7 +59,7 @@ const ice::Credentials& Connection::local_ice_credentials() const {
 }
 
 dtls::Fingerprint Connection::local_fingerprint() const {
-  return options_.certificate->GetFingerprint();
+  return local_fingerprint_;
 }
 
 ice::State Connection::ice_state() const {
@@ -121,7 +122,7 @@ RemoteParamsStatus Connection::SetRemoteParameters(Instant now, const RemotePara
   d.mtu = options_.mtu;
   d.handshake_timeout = options_.dtls_handshake_timeout;
   d.idle_buffer_release = options_.dtls_idle_buffer_release;
-  dtls_ = std::make_unique<dtls::Endpoint>(d, options_.certificate, rng_);
+  dtls_ = std::make_unique<dtls::Endpoint>(d, std::move(options_.certificate), rng_);
 
   sctp::Options s;
   s.local_port = options_.sctp_port;

@@ -137,7 +137,10 @@ class Connection {
   void HandleChannelEvent(datachannel::Event& e);
   void QueueEvent(Event e);
 
+  // options_.certificate is let go once the DTLS endpoint holds it (which lets go of it in turn
+  // once the handshake is behind it); the fingerprint it had is kept for later descriptions.
   Options options_;
+  dtls::Fingerprint local_fingerprint_;
   Rng& rng_;
   std::unique_ptr<ice::Agent> ice_;
   std::unique_ptr<dtls::Endpoint> dtls_;

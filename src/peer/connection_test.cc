@@ -1,11 +1,13 @@
 // Two Connections back to back in memory: ICE, DTLS (real OpenSSL), SCTP and data channels.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "src/base/crypto.h"
+#include "src/dtls/test_certificate.h"
 #include "src/peer/test_pair.h"
 #include "src/stun/message.h"
 
@@ -217,6 +219,31 @@ TEST(PeerConnection, IdleDtlsBuffersAreReleasedAndMessagesStillFlow) {
   }
   EXPECT_EQ(p.a().connection_state(), ConnectionState::kConnected);
   EXPECT_EQ(p.b().connection_state(), ConnectionState::kConnected);
+}
+
+// Once DTLS has switched to our records both ways, neither connection keeps its certificate:
+// nothing signs again, and the identity is the caller's to keep. With the test's references
+// dropped the certificates are freed, the channel still works, and the fingerprint every later
+// description carries is unchanged.
+TEST(PeerConnection, AConnectedPairLetsGoOfItsCertificatesAndKeepsItsFingerprint) {
+  Options oa = Pair::DefaultOptions(0), ob = Pair::DefaultOptions(1);
+  oa.certificate = dtls::TestCertificate(31);  // not the pair's shared ones, which a cache keeps
+  ob.certificate = dtls::TestCertificate(32);
+  const std::weak_ptr<const dtls::Certificate> ca = oa.certificate, cb = ob.certificate;
+  const dtls::Fingerprint fa = oa.certificate->GetFingerprint(), fb = ob.certificate->GetFingerprint();
+  Pair p(std::move(oa), std::move(ob));
+  EXPECT_FALSE(ca.expired() || cb.expired());  // the connections hold them until the handshake
+  const auto da = ConnectWithOneOpenChannel(p, "certs");
+  ASSERT_TRUE(da.has_value());
+  EXPECT_TRUE(p.a().GetStats().transport.dtlsOpenSslReleased);
+  EXPECT_TRUE(p.b().GetStats().transport.dtlsOpenSslReleased);
+  EXPECT_TRUE(ca.expired());
+  EXPECT_TRUE(cb.expired());
+  EXPECT_EQ(p.a().local_fingerprint(), fa);
+  EXPECT_EQ(p.b().local_fingerprint(), fb);
+  ASSERT_EQ(p.a().Send(p.now(), *da, Pattern(3000, 9), true), datachannel::SendStatus::kOk);
+  ASSERT_TRUE(p.RunUntil([&] { return !p.side_b().messages.empty(); }, Duration::Seconds(5)));
+  EXPECT_EQ(p.side_b().messages.back().payload, Pattern(3000, 9));
 }
 
 // Large messages reuse the blocks of finished ones: the sender's copy of the application's

@@ -83,7 +83,10 @@ Stats Connection::GetStats() const {
   t.packetsSent = datagrams_sent_;
   t.packetsReceived = datagrams_received_;
   t.packetsDiscarded = datagrams_discarded_;
-  if (dtls_) t.dtlsBufferReleases = dtls_->stats().buffer_releases;
+  if (dtls_) {
+    t.dtlsBufferReleases = dtls_->stats().buffer_releases;
+    t.dtlsOpenSslReleased = dtls_->stats().openssl_released;
+  }
 
   SctpStats& s = st.sctp;
   s.state = SctpStateName(sctp_state(), sctp_closed_);

@@ -161,6 +161,7 @@ struct TransportStats {    // RTCTransportStats
   uint64_t packetsSent = 0, packetsReceived = 0;  // datagrams
   uint64_t packetsDiscarded = 0;                  // RFC 7983 classes we do not carry, or no path
   uint64_t dtlsBufferReleases = 0;                // (peerlink) idle releases of OpenSSL's record buffers
+  bool dtlsOpenSslReleased = false;               // (peerlink) OpenSSL freed after the handshake (dtls::Stats)
 };
 struct SctpStats {    // RTCSctpTransportStats plus what sctp::Metrics offers
   std::string state;  // connecting/connected/closed

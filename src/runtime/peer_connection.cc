@@ -515,7 +515,10 @@ struct PeerConnection::Impl : std::enable_shared_from_this<PeerConnection::Impl>
   std::shared_ptr<std::promise<void>> released;  // set by ~PeerConnection off the loop thread
   std::shared_ptr<Loop> loop;
   std::unique_ptr<CryptoRng> rng = std::make_unique<CryptoRng>();
+  // Our DTLS identity until the core takes it (which lets go of it once the handshake is behind
+  // it), and its fingerprint, which every later description repeats.
   std::shared_ptr<const dtls::Certificate> certificate;
+  dtls::Fingerprint local_fingerprint;
   ice::AgentConfig ice_config;
   std::vector<IpAddress> bind_ips;
   runtime::TlsClientConfig tls;
@@ -732,6 +735,7 @@ PeerConnection::Impl::Impl(Configuration cfg, std::shared_ptr<Runtime> rt)
     if (!generated.ok()) throw std::runtime_error("cannot generate a DTLS certificate: " + generated.error());
     certificate = std::move(generated).value();
   }
+  local_fingerprint = certificate->GetFingerprint();
 
   ice_config.policy = config.ice_transport_policy == IceTransportPolicy::kRelay ? ice::TransportPolicy::kRelay
                                                                                 : ice::TransportPolicy::kAll;
@@ -853,6 +857,7 @@ Expected<void> PeerConnection::Impl::EnsureCore(ice::Role role) {
                                    Duration::Nanos(static_cast<int64_t>(config.sctp_resume->round_trip_time * 1e9))};
   const Instant now = runtime::Now();
   core = std::make_unique<peer::Connection>(options, *rng, now);
+  certificate.reset();
   for (const SocketAddress& bound : HostAddresses())
     core->AddLocalAddress(now, bound);
   if (config.udp_mux)
@@ -894,7 +899,7 @@ sdp::LocalParams PeerConnection::Impl::MakeLocalParams() {
   const ice::Credentials& creds = core ? core->local_ice_credentials() : ice_config.local_credentials;
   p.ice_ufrag = creds.ufrag;
   p.ice_pwd = creds.pwd;
-  p.fingerprints = {certificate->GetFingerprint()};
+  p.fingerprints = {local_fingerprint};
   p.max_message_size = config.max_message_size;
   return p;
 }
