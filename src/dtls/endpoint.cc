@@ -563,16 +563,9 @@ struct Endpoint::Impl {
       ++stats.records_ignored;
       return;
     }
-    std::vector<uint8_t> plain = TakeBuffer();
-    const bool ok = replay.IsFresh(h.seq) && direct->Open(h, fragment, plain);
-    ERR_clear_error();
-    if (!ok) {
-      ++stats.direct_records_refused;
-      RecycleBuffer(std::move(plain));
-      return;
-    }
-    replay.Mark(h.seq);
-    ++stats.direct_records_opened;
+    std::optional<std::vector<uint8_t>> opened = OpenRecord(h, fragment);
+    if (!opened) return;
+    std::vector<uint8_t>& plain = *opened;
     const AlertAction action = ActionForAlert(plain);
     const int description = plain.size() == 2 ? plain[1] : -1;
     RecycleBuffer(std::move(plain));
@@ -600,16 +593,26 @@ struct Endpoint::Impl {
     stats.openssl_released = true;
   }
 
-  void OpenDirect(const RecordHeader& h, ByteView fragment) {
+  // The plaintext of an epoch-1 record of ours to open: DTLS 1.2, not replayed, and
+  // authenticated with our read keys (then marked in the replay window and counted). nullopt,
+  // counted as refused, otherwise: RFC 6347 4.1.2.7 drops invalid records silently.
+  std::optional<std::vector<uint8_t>> OpenRecord(const RecordHeader& h, ByteView fragment) {
     std::vector<uint8_t> plain = TakeBuffer();
     if (h.version != kDtls12Version || !replay.IsFresh(h.seq) || !direct->Open(h, fragment, plain)) {
-      ++stats.direct_records_refused;  // RFC 6347 4.1.2.7: invalid records are dropped silently
+      ++stats.direct_records_refused;
       ERR_clear_error();
       RecycleBuffer(std::move(plain));
-      return;
+      return std::nullopt;
     }
     replay.Mark(h.seq);
     ++stats.direct_records_opened;
+    return plain;
+  }
+
+  void OpenDirect(const RecordHeader& h, ByteView fragment) {
+    std::optional<std::vector<uint8_t>> opened = OpenRecord(h, fragment);
+    if (!opened) return;
+    std::vector<uint8_t>& plain = *opened;
     // An authenticated application record: the client has our Finished (server side).
     if (!direct_write) StartDirectWrite();
     if (plain.empty() || events.size() >= options.max_queued_events) {
