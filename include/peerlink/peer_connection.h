@@ -442,9 +442,12 @@ struct SctpTransportStats {
   // peerlink's own: how `retransmissions` came about (DATA chunks found lost by three miss
   // reports or by RACK's time rule; expiries of the retransmission timer), and how often HyStart
   // ended slow start before any loss (an RTT rise or an ack train that already fills the path).
+  // tailLossProbes: packets sent because two round trips passed with data in flight and no
+  // SACK (RFC 8985's tail loss probe); one that had no new data to carry resends a chunk.
   uint64_t fastRetransmits = 0;
   uint64_t retransmissionTimeouts = 0;
   uint64_t hystartExits = 0;
+  uint64_t tailLossProbes = 0;
   // peerlink's own: bytes sent and kept until the peer's cumulative ack passes them
   // (Configuration::sctp_retransmit_buffer bounds it).
   uint64_t retransmitBuffer = 0;

@@ -359,6 +359,7 @@ TEST(PeerConnection, StatsCountFastRetransmitsAndTimeouts) {
         EXPECT_EQ(s.retransmissions, 0u);
         EXPECT_EQ(s.fastRetransmits, 0u);
         EXPECT_EQ(s.retransmissionTimeouts, 0u);
+        EXPECT_EQ(s.tailLossProbes, 0u);
         break;
       case Cut::kOnePacket:
         EXPECT_GE(s.retransmissions, 1u);
@@ -368,6 +369,8 @@ TEST(PeerConnection, StatsCountFastRetransmitsAndTimeouts) {
       case Cut::kOutage:
         EXPECT_GE(s.retransmissionTimeouts, 1u);
         EXPECT_GT(s.retransmissions, s.fastRetransmits);
+        // Two SRTTs into the outage the probe went first, and was lost as well.
+        EXPECT_GE(s.tailLossProbes, 1u);
         break;
     }
     // The in-memory wire delivers a whole window at once: no ack train, no queue, so HyStart

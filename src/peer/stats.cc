@@ -115,6 +115,7 @@ Stats Connection::GetStats() const {
     s.fastRetransmits = m.fast_retransmits;
     s.retransmissionTimeouts = m.t3_expiries;
     s.hystartExits = m.hystart_exits;
+    s.tailLossProbes = m.tlp_probes;
     s.retransmitBuffer = m.retransmit_buffer;
   }
 

@@ -1384,6 +1384,7 @@ Stats PeerConnection::Impl::GetStats() {
                                 c.fastRetransmits,
                                 c.retransmissionTimeouts,
                                 c.hystartExits,
+                                c.tailLossProbes,
                                 c.retransmitBuffer};
   for (const auto& d : s.dataChannels) {
     out.dataChannels.push_back(DataChannelStats{d.label, d.protocol, d.state, d.dataChannelIdentifier, d.messagesSent,

@@ -41,6 +41,7 @@
 namespace peerlink::sctp {
 
 struct ChunkView;
+struct SackChunk;
 struct OutstandingChunk;
 struct Fragment;
 class PacketBuilder;
@@ -126,6 +127,14 @@ struct Options {
   // checks again when that time comes. It catches losses that three later SACKs never report:
   // near the end of a burst, or a lost retransmission with little sent after it.
   bool rack = true;
+  // Tail loss probe (RFC 8985 section 7), with `rack`: when data is in flight and neither a SACK
+  // nor new data has come or gone for two SRTTs + 2 ms (plus `delayed_ack` for a flight of one packet
+  // that did not ask for an immediate SACK), one packet goes out whatever cwnd says: new data if
+  // there is some, else the most recently sent chunk again. Its SACK shows the loss to RACK
+  // instead of leaving it to T3 (cwnd one MTU, go-back-N). A probe that resent a chunk the peer
+  // did not report as a duplicate repaired a loss, and cwnd is reduced once for it. Not armed
+  // when T3 would fire first (RFC 8985 would send the probe then; we keep RFC 9260's T3).
+  bool tail_loss_probe = true;
   // Pacing (sans-I/O): new DATA leaves at most at gain * cwnd / SRTT (gain 2
   // in slow start, 1.25 after, as Linux fq), the core asking to be woken with
   // a Deadline for the next packet. Without it a window is sent as a burst at
@@ -257,6 +266,9 @@ struct Metrics {
   uint64_t retransmissions = 0;  // DATA chunks sent again (any reason)
   uint64_t fast_retransmits = 0;
   uint64_t rack_losses = 0;  // of those, declared lost by RACK's time rule (Options::rack)
+  // Options::tail_loss_probe: probes sent, and probes that resent a chunk the peer had not
+  // received (it did not report the probe as a duplicate): a tail loss repaired without T3.
+  uint64_t tlp_probes = 0, tlp_repairs = 0;
   uint64_t t3_expiries = 0;
   uint64_t hystart_exits = 0;                      // slow start left on an RTT increase (Options::hystart)
   uint64_t hystart_undos = 0;                      // ... and resumed: the RTT was back at its minimum within 3 rounds
@@ -396,6 +408,10 @@ class Association {
   bool RackDetectLosses(Instant now, size_t& rapid_lost);
   void OnRackTimer(Instant now);
   void OnLossesDeclared(size_t newly_acked);
+  void ArmTailLossProbe(Instant now);
+  void OnTailLossProbeTimer();
+  bool WriteTailLossProbe(Instant now, ByteWriter& w);
+  void OnTailLossProbeSack(const SackChunk& sack, UnwrappedTsn cum, size_t newly_acked);
   UnwrappedTsn AdvancedPeerAckPoint();
   void UpdateForwardTsnSummary(UnwrappedTsn point);
   void WriteForwardTsn(ByteWriter& w);

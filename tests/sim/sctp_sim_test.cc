@@ -466,6 +466,189 @@ TEST(SctpLossRecovery, RackRepairsALossNearTheEndOfABurst) {
   EXPECT_LT(with.seconds, without.seconds);
 }
 
+// Tail loss probe (Options::tail_loss_probe, RFC 8985 section 7). A message of five packets on an
+// idle 20 ms path (RTO at its 200 ms floor), with `drop` deciding the fate of each of the sender's
+// data packets (counted from 1) and of each of the receiver's packets in the first 30 ms.
+struct ProbeRun {
+  double seconds = 0;  // from Send() to the message's delivery
+  sctp::Metrics before, after;
+};
+ProbeRun FiveOnAnIdlePath(bool tlp, std::function<bool(int data_packet)> drop_data, bool drop_early_sacks = false) {
+  LinkConditions link;
+  link.latency = Duration::Millis(5);  // two links each way: 20 ms RTT
+  sctp::Options o;
+  o.tail_loss_probe = tlp;
+  LinkedPair p(link, o, 5);
+  Network& net = p.net;
+  SctpEndpoint &a = p.a, &b = p.b;
+  EXPECT_TRUE(p.Connect());
+  int delivered = 0;
+  Instant delivered_at;
+  b.on_event = [&](Instant now, sctp::Event& e) {
+    if (std::holds_alternative<sctp::MessageReceived>(e)) {
+      delivered++;
+      delivered_at = now;
+    }
+  };
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(a.assoc().Send(net.now(), StreamId(0), sctp::kPpidBinary, std::vector<uint8_t>(100, 1)),
+              sctp::SendStatus::kOk);
+    a.Drain(net.now());
+    net.RunFor(Duration::Millis(50));
+  }
+  net.RunFor(Duration::Seconds(1));
+  const Instant start = net.now();
+  int data_packets = 0;
+  net.SetDropFilter([&](const SocketAddress& from, const SocketAddress&, ByteView payload) {
+    if (from == a.local()) return payload.size() > 200 && drop_data(++data_packets);
+    return drop_early_sacks && net.now() - start < Duration::Millis(30);
+  });
+  ProbeRun r;
+  r.before = a.assoc().metrics();
+  EXPECT_EQ(a.assoc().Send(net.now(), StreamId(0), sctp::kPpidBinary, std::vector<uint8_t>(5000, 2)),
+            sctp::SendStatus::kOk);
+  a.Drain(net.now());
+  EXPECT_TRUE(net.RunUntilCondition([&] { return delivered == 11; }, net.now() + Duration::Seconds(10)));
+  net.RunFor(Duration::Millis(100));  // the last SACKs
+  EXPECT_GE(data_packets, 5);
+  r.seconds = (delivered_at - start).seconds_f();
+  r.after = a.assoc().metrics();
+  return r;
+}
+
+// The last packet of the burst is lost: nothing is sent after it, so neither three miss
+// indications nor RACK can see it. Without a probe it waits for T3 (cwnd falls to one MTU).
+TEST(SctpLossRecovery, TailLossProbeRepairsALostLastPacket) {
+  auto fifth = [](int n) { return n == 5; };
+  const ProbeRun without = FiveOnAnIdlePath(false, fifth);
+  const ProbeRun with = FiveOnAnIdlePath(true, fifth);
+  std::printf(
+      "lost 5th of 5 at 20 ms: without TLP %.3f s (%llu T3, cwnd %zu), with TLP %.3f s (%llu T3, %llu probes, "
+      "%llu repairs, cwnd %zu -> %zu)\n",
+      without.seconds, static_cast<unsigned long long>(without.after.t3_expiries), without.after.cwnd, with.seconds,
+      static_cast<unsigned long long>(with.after.t3_expiries), static_cast<unsigned long long>(with.after.tlp_probes),
+      static_cast<unsigned long long>(with.after.tlp_repairs), with.before.cwnd, with.after.cwnd);
+  EXPECT_EQ(without.after.t3_expiries, 1u) << "the scenario no longer needs a probe";
+  EXPECT_EQ(without.after.tlp_probes, 0u);
+  EXPECT_EQ(with.after.t3_expiries, 0u);
+  EXPECT_EQ(with.after.tlp_probes, 1u);
+  EXPECT_EQ(with.after.tlp_repairs, 1u);
+  EXPECT_EQ(with.after.retransmissions - with.before.retransmissions, 1u) << "the probe alone";
+  // Two SRTTs + 2 ms after the SACK for the first four (20 ms), then the probe's one-way trip:
+  // ~72 ms (0.075 measured; T3: 0.233).
+  EXPECT_LT(with.seconds, 0.1);
+  EXPECT_GT(without.seconds, 0.2);
+  // The repaired loss reduces cwnd once, by the decrease factor, not to one MTU.
+  EXPECT_EQ(with.after.cwnd, static_cast<size_t>(static_cast<double>(with.before.cwnd) * 0.7));
+  EXPECT_EQ(with.after.ssthresh, with.after.cwnd);
+}
+
+// Nothing was lost, only the SACKs: the probe resends the last chunk, the receiver reports it as a
+// duplicate, and the sender takes that as no loss: cwnd and ssthresh stay.
+TEST(SctpLossRecovery, ATailLossProbeForLostSacksChangesNothing) {
+  const ProbeRun r = FiveOnAnIdlePath(
+      true, [](int) { return false; }, /*drop_early_sacks=*/true);
+  EXPECT_EQ(r.after.tlp_probes, 1u);
+  EXPECT_EQ(r.after.tlp_repairs, 0u);
+  EXPECT_EQ(r.after.t3_expiries, 0u);
+  EXPECT_EQ(r.after.fast_retransmits, 0u);
+  EXPECT_EQ(r.after.ssthresh, r.before.ssthresh);
+  EXPECT_GE(r.after.cwnd, r.before.cwnd);
+}
+
+// A message that may not be retransmitted (max_retransmits = 0) is not resent by a probe either.
+TEST(SctpLossRecovery, ATailLossProbeKeepsToARetransmissionBudgetOfZero) {
+  LinkConditions link;
+  link.latency = Duration::Millis(5);
+  LinkedPair p(link, sctp::Options{}, 5);
+  Network& net = p.net;
+  SctpEndpoint &a = p.a, &b = p.b;
+  ASSERT_TRUE(p.Connect());
+  int delivered = 0;
+  b.on_event = [&](Instant, sctp::Event& e) { delivered += std::holds_alternative<sctp::MessageReceived>(e); };
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(a.assoc().Send(net.now(), StreamId(0), sctp::kPpidBinary, std::vector<uint8_t>(100, 1)),
+              sctp::SendStatus::kOk);
+    a.Drain(net.now());
+    net.RunFor(Duration::Millis(50));
+  }
+  int data_packets = 0;
+  net.SetDropFilter([&](const SocketAddress& from, const SocketAddress&, ByteView payload) {
+    return from == a.local() && payload.size() > 200 && ++data_packets == 1;
+  });
+  sctp::SendOptions once;
+  once.max_retransmits = 0;
+  const uint64_t rtx_before = a.assoc().metrics().retransmissions;
+  ASSERT_EQ(a.assoc().Send(net.now(), StreamId(1), sctp::kPpidBinary, std::vector<uint8_t>(500, 3), once),
+            sctp::SendStatus::kOk);
+  a.Drain(net.now());
+  net.RunFor(Duration::Seconds(2));
+  const sctp::Metrics m = a.assoc().metrics();
+  EXPECT_EQ(data_packets, 1);
+  EXPECT_EQ(m.retransmissions, rtx_before);
+  EXPECT_EQ(m.tlp_probes, 0u);
+  EXPECT_EQ(m.messages_abandoned, 1u);
+  EXPECT_EQ(delivered, 10);
+}
+
+// A whole window lost: the sender, limited by cwnd, waits with everything in flight. The probe
+// carries new data beyond cwnd; its SACK shows the rest missing, and RACK repairs it in one
+// recovery instead of a T3 and a restart from one MTU.
+struct BlackoutRun {
+  double seconds = 0;
+  sctp::Metrics sender;
+};
+BlackoutRun LoseAWindow(bool tlp) {
+  LinkConditions link;
+  link.latency = Duration::Millis(5);
+  sctp::Options o;
+  o.tail_loss_probe = tlp;
+  LinkedPair p(link, o, 7);
+  Network& net = p.net;
+  SctpEndpoint &a = p.a, &b = p.b;
+  EXPECT_TRUE(p.Connect());
+  uint64_t bytes = 0;
+  b.on_event = [&](Instant, sctp::Event& e) {
+    if (auto* m = std::get_if<sctp::MessageReceived>(&e)) bytes += m->payload.size();
+  };
+  // Data sent in the 25 ms after the 200th data packet is lost: more than a round trip.
+  int data_packets = 0;
+  std::optional<Instant> blackout;
+  net.SetDropFilter([&](const SocketAddress& from, const SocketAddress&, ByteView payload) {
+    if (from != a.local() || payload.size() <= 200) return false;
+    if (++data_packets == 200) blackout = net.now();
+    return blackout && net.now() - *blackout < Duration::Millis(25);
+  });
+  const Instant start = net.now();
+  std::vector<uint8_t> message(1000, 1);
+  for (int i = 0; i < 4000; ++i)
+    EXPECT_EQ(a.assoc().Send(net.now(), StreamId(0), sctp::kPpidBinary, message), sctp::SendStatus::kOk);
+  a.Drain(net.now());
+  EXPECT_TRUE(net.RunUntilCondition([&] { return bytes == 4000u * 1000; }, net.now() + Duration::Seconds(30)));
+  EXPECT_TRUE(blackout.has_value());
+  return {(net.now() - start).seconds_f(), a.assoc().metrics()};
+}
+
+TEST(SctpLossRecovery, TailLossProbeRepairsALostWindowWithoutATimeout) {
+  const BlackoutRun without = LoseAWindow(false);
+  const BlackoutRun with = LoseAWindow(true);
+  std::printf(
+      "25 ms blackout at 20 ms: without TLP %.3f s (%llu T3, %llu rtx), with TLP %.3f s (%llu T3, %llu rtx, "
+      "%llu probes, %llu RACK losses)\n",
+      without.seconds, static_cast<unsigned long long>(without.sender.t3_expiries),
+      static_cast<unsigned long long>(without.sender.retransmissions), with.seconds,
+      static_cast<unsigned long long>(with.sender.t3_expiries),
+      static_cast<unsigned long long>(with.sender.retransmissions),
+      static_cast<unsigned long long>(with.sender.tlp_probes),
+      static_cast<unsigned long long>(with.sender.rack_losses));
+  EXPECT_GE(without.sender.t3_expiries, 1u) << "the scenario no longer needs a probe";
+  EXPECT_EQ(with.sender.t3_expiries, 0u);
+  EXPECT_GE(with.sender.tlp_probes, 1u);
+  EXPECT_EQ(with.sender.tlp_repairs, 0u) << "the probe was new data";
+  EXPECT_GT(with.sender.rack_losses, 0u);
+  EXPECT_LT(with.seconds, without.seconds);
+}
+
 // HyStart: slow start ends near the BDP instead of doubling into a loss burst.
 TEST(SctpCongestion, SlowStartLeavesBeforeTheQueueOverflows) {
   sctp::Options o;

@@ -203,6 +203,7 @@ void Association::HandleTimeout(Instant now) {
   if ((t1_init_ && *t1_init_ <= now) || (t1_cookie_ && *t1_cookie_ <= now)) OnT1Expired(now);
   if (tcb_ && tcb_->t3_rtx && *tcb_->t3_rtx <= now) OnT3Expired(now);
   if (tcb_ && tcb_->rack_timer && *tcb_->rack_timer <= now) OnRackTimer(now);
+  if (tcb_ && tcb_->tlp_timer && *tcb_->tlp_timer <= now) OnTailLossProbeTimer();
   if (tcb_ && tcb_->delayed_ack && *tcb_->delayed_ack <= now) {
     tcb_->delayed_ack.reset();
     tcb_->sack_now = true;
@@ -227,6 +228,7 @@ Instant Association::NextDeadline() const {
   if (tcb_) {
     consider(tcb_->t3_rtx);
     consider(tcb_->rack_timer);
+    consider(tcb_->tlp_timer);
     consider(tcb_->delayed_ack);
     consider(tcb_->t2_shutdown);
     consider(tcb_->heartbeat);
@@ -419,6 +421,9 @@ bool Association::IsConsistent() const {
     if (c.state == OutstandingChunk::State::kToRetransmit) ++rtx;
   }
   if (expect != t.next_tsn) return false;
+  // A tail loss probe in flight was sent, and what it resent was sent up to it.
+  if (t.tlp_end && *t.tlp_end >= t.next_tsn) return false;
+  if (t.tlp_resent && (!t.tlp_end || *t.tlp_resent > *t.tlp_end)) return false;
   if (t.forward_tsn) {
     // The FORWARD-TSN summary says what a fresh walk of the same chunks says.
     const ForwardTsnSummary& s = *t.forward_tsn;

@@ -162,8 +162,12 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
                        state_ == State::kShutdownReceived || state_ == State::kShutdownSent;
   bool new_data_allowed =
       state_ == State::kEstablished || state_ == State::kShutdownPending || state_ == State::kShutdownReceived;
+  // Options::tail_loss_probe: the probe timeout fired, and this packet carries one packet's worth
+  // whatever cwnd and the pacer say (RFC 8985 section 7.3).
+  const bool probe = t.tlp_due && can_send_data;
+  t.tlp_due = false;
   bool want_retransmit = can_send_data && t.to_retransmit > 0 && (t.flight_bytes < t.cwnd || t.fast_retransmit_now);
-  bool want_new = new_data_allowed && t.send_queue.HasDataToSend() && t.flight_bytes < t.cwnd &&
+  bool want_new = new_data_allowed && t.send_queue.HasDataToSend() && (t.flight_bytes < t.cwnd || probe) &&
                   (t.peer_rwnd > 0 || t.outstanding_bytes == 0) &&  // zero window probe: one chunk when idle
                   HasRetransmitBufferRoom();
   // Nothing to send and room in cwnd: rate samples until what is in flight is acked measure the
@@ -174,7 +178,7 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
   // wakes us then.
   auto srtt = t.rto.srtt();
   Duration slack = srtt && *srtt < options_.pacing_slack_below_srtt ? options_.pacing_slack : Duration::Zero();
-  bool paced = want_new && options_.enable_pacing && now + slack < t.pacing_next;
+  bool paced = want_new && !probe && options_.enable_pacing && now + slack < t.pacing_next;
   if (paced) {
     want_new = false;
     t.pacing_timer = t.pacing_next - slack;
@@ -184,7 +188,7 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
     if (!want_new) t.pacer_limited = false;
   }
   bool want_fwd = t.forward_tsn_needed && t.caps.forward_tsn && AdvancedPeerAckPoint() > t.cumulative_ack;
-  if (!t.sack_now && !want_retransmit && !want_new && !want_fwd) {
+  if (!t.sack_now && !want_retransmit && !want_new && !want_fwd && !probe) {
     t.forward_tsn_needed = false;
     return false;
   }
@@ -203,7 +207,7 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
     t.forward_tsn_needed = false;
   }
   size_t header = DataHeaderSize();
-  bool wrote_data = false;
+  bool wrote_data = false, wrote_new = false;
   // 1) Retransmissions, lowest TSN first (section 6.1 rule C / 7.2.4).
   if (want_retransmit) {
     for (OutstandingChunk& c : t.outstanding) {
@@ -242,7 +246,9 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
   }
   // 2) New data while cwnd and the peer's window allow (section 6.1 rules A, B).
   if (new_data_allowed && !paced) {
-    while (t.flight_bytes < t.cwnd && (t.peer_rwnd > 0 || t.outstanding_bytes == 0) && HasRetransmitBufferRoom()) {
+    // A probe may take this one packet beyond cwnd.
+    while ((t.flight_bytes < t.cwnd || probe) && (t.peer_rwnd > 0 || t.outstanding_bytes == 0) &&
+           HasRetransmitBufferRoom()) {
       if (w.remaining() < header + 64 && (wrote_data || w.remaining() < header + 1)) break;
       size_t max_payload = w.remaining() - header;
       max_payload &= ~size_t{3};  // keep fragments 4-byte aligned: no padding in full packets
@@ -270,8 +276,9 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
       }
       bool last = !t.send_queue.HasDataToSend();
       // RFC 7053: ask for an immediate SACK when the queue runs dry, so the
-      // last packet of a burst is not held by the peer's delayed ack.
-      WriteDataChunk(w, tsn, *f, last);
+      // last packet of a burst is not held by the peer's delayed ack; and for a probe.
+      WriteDataChunk(w, tsn, *f, last || probe);
+      t.last_data_immediate = last || probe;
       OutstandingChunk c;
       c.tsn = tsn;
       c.size = PadTo4(header + f->length);
@@ -285,7 +292,22 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
       t.peer_rwnd = t.peer_rwnd > c.size ? t.peer_rwnd - c.size : 0;
       t.outstanding.push_back(std::move(c));
       counters_.data_chunks_sent++;
-      wrote_data = true;
+      wrote_data = wrote_new = true;
+    }
+  }
+  // The probe: the new data just written, or else the most recently sent chunk again.
+  bool probed = false;
+  if (probe && !want_retransmit) {
+    if (wrote_new) {
+      t.tlp_resent.reset();
+      probed = true;
+    } else if (WriteTailLossProbe(now, w)) {
+      probed = wrote_data = true;
+    }
+    if (probed) {
+      t.tlp_end = t.next_tsn - 1;
+      t.tlp_duplicate = false;
+      counters_.tlp_probes++;
     }
   }
   // A message abandoned while building (above) is announced in this packet: nothing else
@@ -298,6 +320,8 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
   if (wrote_data) {
     t.last_data_sent = now;
     if (!t.t3_rtx) t.t3_rtx = now + t.rto.rto();  // section 6.3.2 R1
+    if (probed) t.t3_rtx = now + t.rto.rto();     // RFC 8985 section 7.3: the RTO restarts after a probe
+    ArmTailLossProbe(now);
   }
   if (w.size() == kCommonHeaderSize) {
     RecycleBuffer(std::move(out->packet));

@@ -157,6 +157,7 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
     if (t.bbr) t.bbr->OnExitRecovery(&t.cwnd);
   }
   if (any_fast) OnLossesDeclared(newly_acked);
+  if (t.tlp_end) OnTailLossProbeSack(*sack, cum, newly_acked);
   if (t.bbr) {
     const RateSample rs = t.rate.TakeSample(t.bbr->min_rtt());
     t.bbr->OnAck(now, rs, rtt, newly_acked, t.flight_bytes, t.rate.delivered(), &t.cwnd);
@@ -186,6 +187,7 @@ void Association::HandleSack(Instant now, const ChunkView& c) {
     t.t3_rtx = now + t.rto.rto();
   }
   if (t.caps.forward_tsn && AdvancedPeerAckPoint() > t.cumulative_ack) t.forward_tsn_needed = true;
+  ArmTailLossProbe(now);
   if (!spare_buffers_.empty() && !HasDataInFlight()) spare_buffers_ = {};  // idle: keep no spares
 }
 
@@ -303,6 +305,83 @@ void Association::OnRackTimer(Instant now) {
   if (!RackDetectLosses(now, rapid_lost)) return;
   OnLossesDeclared(0);
   if (!t.bbr) OnRapidStartRecoveryAck(0, rapid_lost);
+}
+
+void Association::ArmTailLossProbe(Instant now) {
+  // RFC 8985 section 7.2, after new data leaves or a SACK arrives: a probe timeout of two SRTTs
+  // while data is in flight, no probe is outstanding and no loss is being repaired.
+  Tcb& t = *tcb_;
+  t.tlp_timer.reset();
+  const std::optional<Duration> srtt = t.rto.srtt();
+  if (!options_.tail_loss_probe || !options_.rack || !srtt || t.flight_bytes == 0 || t.tlp_end ||
+      t.fast_recovery_exit || t.to_retransmit > 0 || !t.t3_rtx)
+    return;
+  // Plus 2 ms, as Linux adds two timer ticks: below a millisecond of RTT (loopback, namespaces)
+  // two SRTTs are shorter than one scheduling delay of either process, and each such wait would
+  // send a probe for nothing.
+  Duration pto = *srtt * 2 + Duration::Millis(2);
+  // The SACK for a flight of one packet may wait for the peer's delayed-ack timer, unless that
+  // packet asked for an immediate one; we take the peer's timer to be what ours is.
+  if (t.flight_bytes <= options_.mtu && !t.last_data_immediate) pto += options_.delayed_ack;
+  // T3 first: it stays RFC 9260's (RFC 8985 would send the probe at that time instead).
+  if (now + pto < *t.t3_rtx) t.tlp_timer = now + pto;
+}
+
+void Association::OnTailLossProbeTimer() {
+  Tcb& t = *tcb_;
+  t.tlp_timer.reset();
+  // Armed only in the state below, and any change since (a SACK, a loss, a T3) re-armed or
+  // cleared it; checked again all the same.
+  if (t.flight_bytes == 0 || t.tlp_end || t.fast_recovery_exit || t.to_retransmit > 0) return;
+  t.tlp_due = true;
+}
+
+bool Association::WriteTailLossProbe(Instant now, ByteWriter& w) {
+  // RFC 8985 section 7.3 with no new data to send: the highest TSN sent, again. If it is acked or
+  // abandoned there is nothing to probe for (a reported chunk above a hole is RACK's to judge).
+  Tcb& t = *tcb_;
+  if (t.outstanding.empty()) return false;
+  OutstandingChunk& c = t.outstanding.back();
+  // A probe is a retransmission: a message past its PR-SCTP budget is not resent for it (T3 or
+  // the next SACK abandons it).
+  if (c.state != OutstandingChunk::State::kInFlight || ShouldAbandon(now, c)) return false;
+  if (w.remaining() < PadTo4(DataHeaderSize() + c.fragment.length)) return false;
+  WriteDataChunk(w, c.tsn, c.fragment, true);  // and the peer SACKs at once
+  if (t.bbr) c.rate = t.rate.OnSend(now, t.flight_bytes);
+  // Still in flight (nothing was declared lost); sent again, so no RTT sample from its SACK.
+  c.transmissions++;
+  c.nacks = 0;
+  c.retransmit_fence = t.next_tsn;
+  c.sent_at = now;
+  c.send_order = t.next_send_order++;
+  if (options_.rack) t.rack_rtx_order.emplace_back(c.tsn, now);
+  t.tlp_resent = c.tsn;
+  counters_.retransmissions++;
+  counters_.data_chunks_sent++;
+  return true;
+}
+
+void Association::OnTailLossProbeSack(const SackChunk& sack, UnwrappedTsn cum, size_t newly_acked) {
+  // RFC 8985 section 7.4: once everything sent up to the probe is acked, the episode is over. A
+  // probe that resent a chunk the peer never reported as a duplicate delivered it: the original
+  // was lost, and the loss is answered like any other, once per recovery episode.
+  Tcb& t = *tcb_;
+  if (t.tlp_resent && !t.tlp_duplicate) {
+    const Tsn resent = TsnUnwrapper::Wrap(*t.tlp_resent);
+    for (size_t i = 0; i < sack.duplicate_count && !t.tlp_duplicate; ++i)
+      t.tlp_duplicate = sack.duplicate(i) == resent;
+  }
+  if (cum < *t.tlp_end) return;
+  const bool repaired = t.tlp_resent && !t.tlp_duplicate;
+  t.tlp_end.reset();
+  t.tlp_resent.reset();
+  t.tlp_duplicate = false;
+  if (!repaired) return;
+  counters_.tlp_repairs++;
+  t.round_lossy = true;
+  if (t.fast_recovery_exit) return;  // this episode's reduction is made
+  EnterFastRecovery(newly_acked);
+  OnCarefulResumeCongestion();
 }
 
 void Association::OnLossesDeclared(size_t newly_acked) {
@@ -496,6 +575,10 @@ void Association::HandleForwardTsn(Instant now, const ChunkView& c) {
 void Association::OnT3Expired(Instant now) {
   Tcb& t = *tcb_;
   t.t3_rtx.reset();
+  // The probe, if one was sent, did not prevent the timeout: its episode ends (RFC 8985 7.4.1).
+  t.tlp_timer.reset();
+  t.tlp_end.reset();
+  t.tlp_resent.reset();
   counters_.t3_expiries++;
   t.round_lossy = true;
   if (CountError(now, "retransmission timeout")) return;

@@ -220,6 +220,7 @@ void Association::CloseWithReason(std::string reason, bool by_peer, bool gracefu
     DeliverMessages();
     Tcb& t = *tcb_;
     t.t3_rtx.reset();
+    t.tlp_timer.reset();
     t.delayed_ack.reset();
     t.heartbeat.reset();
     t.heartbeat_timeout.reset();

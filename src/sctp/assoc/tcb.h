@@ -178,6 +178,17 @@ struct Association::Tcb {
   size_t rack_rtx_head = 0;
   UnwrappedTsn rack_highest_reported = 0;  // the highest TSN any SACK has acknowledged
   std::vector<std::pair<UnwrappedTsn, Instant>> rack_rtx_order;
+  // Options::tail_loss_probe (RFC 8985 section 7): when the probe timeout fires, and that a probe
+  // is due in the next packet. The probe in flight: the highest TSN sent when it left
+  // (TLP.end_seq), the chunk it resent if it resent one (TLP.is_retrans), and whether a SACK has
+  // since reported that chunk as a duplicate (the original had arrived: nothing was lost).
+  std::optional<Instant> tlp_timer;
+  bool tlp_due = false;
+  std::optional<UnwrappedTsn> tlp_end, tlp_resent;
+  bool tlp_duplicate = false;
+  // The last packet with new data asked for an immediate SACK (RFC 7053): the peer does not hold
+  // its SACK for a flight of one packet that ends with it.
+  bool last_data_immediate = false;
   bool forward_tsn_needed = false;
   // Built at the first FORWARD-TSN: most associations never abandon a message (T3 memory).
   std::unique_ptr<ForwardTsnSummary> forward_tsn;
