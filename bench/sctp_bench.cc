@@ -230,10 +230,13 @@ AbandonResult Abandon() {
 
 // Loss recovery with a large window: 20,000 single-chunk reliable messages leave in one flight
 // (initial cwnd 30,000 MTUs) and either all of them are lost once ("timeout": go-back-N from
-// one MTU) or every DATA packet, retransmissions too, is lost with probability 1/50 ("random").
+// one MTU) or every DATA packet, retransmissions too, is lost with probability 1/50 ("random"),
+// and in "front_held" also every packet with the first message until 3 s have passed, so the
+// cumulative ack stays in front of the window while the losses behind it are repaired.
 // The CPU time from the first flight until the peer has every message, in milliseconds, both
 // associations included (one process).
-double LossRecoveryMs(bool lose_first_flight) {
+enum class LossMode { kTimeout, kRandom, kRandomFrontHeld };
+double LossRecoveryMs(LossMode mode) {
   Options o;
   o.enable_heartbeat = false;
   o.initial_cwnd_mtus = 30000;
@@ -242,10 +245,30 @@ double LossRecoveryMs(bool lose_first_flight) {
   sctp::testing::Pair p(o, 9);
   p.keep_messages = false;
   if (!p.Connect()) return 0;
+  const bool lose_first_flight = mode == LossMode::kTimeout;
   bool lose_all = lose_first_flight;
   SeededRng rng(17);
-  p.set_filter([&](bool from_a, std::vector<uint8_t>&) {
-    return from_a && (lose_first_flight ? lose_all : rng.Below(50) == 0);
+  std::optional<uint32_t> first_tsn;
+  const Instant hold_until = p.now() + Duration::Seconds(3);
+  p.set_filter([&](bool from_a, std::vector<uint8_t>& packet) {
+    if (!from_a) return false;
+    if (lose_first_flight) return lose_all;
+    if (mode == LossMode::kRandomFrontHeld && p.now() < hold_until) {
+      auto v = PacketView::Parse(packet, true, false);
+      if (!v) return false;
+      auto it = v->chunks();
+      ChunkView c;
+      while (it.Next(&c)) {
+        const bool data =
+            c.type == static_cast<uint8_t>(ChunkType::kData) || c.type == static_cast<uint8_t>(ChunkType::kIData);
+        if (!data || c.value.size() < 4) continue;
+        ByteReader r(c.value);
+        const uint32_t tsn = r.U32();
+        if (!first_tsn) first_tsn = tsn;
+        if (tsn == *first_tsn) return true;
+      }
+    }
+    return rng.Below(50) == 0;
   });
   constexpr size_t kMessages = 20000;
   for (size_t i = 0; i < kMessages; ++i)
@@ -368,9 +391,11 @@ int main(int argc, char** argv) {
                 "\"us_per_liar_sack\": %.1f}",
                 abandon.messages, abandon.t3_abandon_ms, abandon.liar_held_bytes, abandon.us_per_liar_sack);
   json << buf;
-  const double timeout_recovery = LossRecoveryMs(true);
-  std::snprintf(buf, sizeof(buf), ",\n  \"loss_recovery_ms\": {\"timeout\": %.1f, \"random\": %.1f}", timeout_recovery,
-                LossRecoveryMs(false));
+  const double timeout_recovery = LossRecoveryMs(LossMode::kTimeout);
+  const double random_recovery = LossRecoveryMs(LossMode::kRandom);
+  std::snprintf(buf, sizeof(buf),
+                ",\n  \"loss_recovery_ms\": {\"timeout\": %.1f, \"random\": %.1f, \"random_front_held\": %.1f}",
+                timeout_recovery, random_recovery, LossRecoveryMs(LossMode::kRandomFrontHeld));
   json << buf;
 #if PEERLINK_BENCH_HAVE_SIM
   if (!in_memory_only) {
