@@ -105,7 +105,7 @@ struct Options {
   double loss_decrease_factor = 0.7;
   // HyStart (as in Linux CUBIC): leave slow start when a round's acks arrive
   // as one train for more than the minimum RTT (half of it unpaced) plus what
-  // batching alone adds (up to 1 ms): cwnd has reached the path's BDP; or when
+  // batching alone adds (up to 1 ms), and for at least 1 ms: cwnd has reached the path's BDP; or when
   // the round trip grows by an eighth of the minimum (clamped to 4..16 ms): the
   // queue is filling, and doubling once more would overflow it at high BDP.
   bool hystart = true;
