@@ -392,6 +392,7 @@ class Association {
   // data.cc
   void HandleData(Instant now, const ChunkView& c);
   bool BuildDataPacket(Instant now, Transmit* out);
+  void OnChunkResent(Instant now, OutstandingChunk& c);
   bool HasRetransmitBufferRoom() const;
   void DeliverMessages();
   // sack.cc

@@ -402,82 +402,21 @@ TEST(SctpLossRecovery, RetransmittingTheFirstOutstandingChunkRestartsT3) {
   EXPECT_EQ(m.t3_expiries, 0u);
 }
 
-// One message of five packets on an idle 100 ms path, its fourth packet lost: only the fifth
-// arrives after it, one miss indication where RFC 9260 needs three, so without RACK the loss
-// waits for T3 (and cwnd falls to one MTU). With RACK (Options::rack) the SACK for the fifth
-// packet shows that a packet sent before it is missing, and once a round trip plus the
-// reordering window has passed since it left, it is retransmitted.
-struct TailLoss {
-  double seconds = 0;  // from Send() to the message's delivery
-  sctp::Metrics sender;
-};
-TailLoss LoseTheFourthOfFive(bool rack) {
-  LinkConditions link;
-  link.latency = Duration::Millis(25);
-  sctp::Options o;
-  o.rack = rack;
-  LinkedPair p(link, o, 5);
-  Network& net = p.net;
-  SctpEndpoint &a = p.a, &b = p.b;
-  EXPECT_TRUE(p.Connect());
-  int delivered = 0;
-  Instant delivered_at;
-  b.on_event = [&](Instant now, sctp::Event& e) {
-    if (std::holds_alternative<sctp::MessageReceived>(e)) {
-      delivered++;
-      delivered_at = now;
-    }
-  };
-  // A few round trips of small messages first, so that the RTO is at its 200 ms floor.
-  for (int i = 0; i < 10; ++i) {
-    EXPECT_EQ(a.assoc().Send(net.now(), StreamId(0), sctp::kPpidBinary, std::vector<uint8_t>(100, 1)),
-              sctp::SendStatus::kOk);
-    a.Drain(net.now());
-    net.RunFor(Duration::Millis(150));
-  }
-  net.RunFor(Duration::Seconds(1));
-  int data_packets = 0;
-  net.SetDropFilter([&](const SocketAddress& from, const SocketAddress&, ByteView payload) {
-    return from == a.local() && payload.size() > 200 && ++data_packets == 4;
-  });
-  const Instant start = net.now();
-  EXPECT_EQ(a.assoc().Send(net.now(), StreamId(0), sctp::kPpidBinary, std::vector<uint8_t>(5000, 2)),
-            sctp::SendStatus::kOk);
-  a.Drain(net.now());
-  EXPECT_TRUE(net.RunUntilCondition([&] { return delivered == 11; }, net.now() + Duration::Seconds(10)));
-  EXPECT_GE(data_packets, 5);  // 5000 bytes at a 1200-byte MTU: five packets, then retransmissions
-  return {(delivered_at - start).seconds_f(), a.assoc().metrics()};
-}
-
-TEST(SctpLossRecovery, RackRepairsALossNearTheEndOfABurst) {
-  const TailLoss without = LoseTheFourthOfFive(false);
-  const TailLoss with = LoseTheFourthOfFive(true);
-  std::printf("lost 4th of 5 at 100 ms: without RACK %.3f s (%llu T3), with RACK %.3f s (%llu T3, %llu RACK losses)\n",
-              without.seconds, static_cast<unsigned long long>(without.sender.t3_expiries), with.seconds,
-              static_cast<unsigned long long>(with.sender.t3_expiries),
-              static_cast<unsigned long long>(with.sender.rack_losses));
-  EXPECT_EQ(without.sender.t3_expiries, 1u) << "the scenario no longer needs RACK";
-  EXPECT_EQ(with.sender.t3_expiries, 0u);
-  EXPECT_EQ(with.sender.rack_losses, 1u);
-  EXPECT_EQ(with.sender.retransmissions, 1u);
-  // The fifth packet's round trip plus the reordering window (a quarter of the minimum RTT), then
-  // the retransmission's one-way trip: ~0.18 s (0.190 measured; 0.370 without RACK).
-  EXPECT_LT(with.seconds, 0.25);
-  EXPECT_LT(with.seconds, without.seconds);
-}
-
-// Tail loss probe (Options::tail_loss_probe, RFC 8985 section 7). A message of five packets on an
-// idle 20 ms path (RTO at its 200 ms floor), with `drop` deciding the fate of each of the sender's
-// data packets (counted from 1) and of each of the receiver's packets in the first 30 ms.
+// A message of five packets on an idle path (two links each way of `latency`: RTT = 4 x latency),
+// after ten small messages `spacing` apart and a second of quiet, so that the RTO is at its 200 ms
+// floor. `drop_data` decides the fate of each of the sender's data packets of the message
+// (counted from 1); with `drop_early_sacks` the receiver's packets of the first 30 ms are lost.
 struct ProbeRun {
   double seconds = 0;  // from Send() to the message's delivery
   sctp::Metrics before, after;
 };
-ProbeRun FiveOnAnIdlePath(bool tlp, std::function<bool(int data_packet)> drop_data, bool drop_early_sacks = false) {
+ProbeRun FiveOnAnIdlePath(const sctp::Options& o,
+                          Duration latency,
+                          Duration spacing,
+                          std::function<bool(int data_packet)> drop_data,
+                          bool drop_early_sacks = false) {
   LinkConditions link;
-  link.latency = Duration::Millis(5);  // two links each way: 20 ms RTT
-  sctp::Options o;
-  o.tail_loss_probe = tlp;
+  link.latency = latency;
   LinkedPair p(link, o, 5);
   Network& net = p.net;
   SctpEndpoint &a = p.a, &b = p.b;
@@ -494,7 +433,7 @@ ProbeRun FiveOnAnIdlePath(bool tlp, std::function<bool(int data_packet)> drop_da
     EXPECT_EQ(a.assoc().Send(net.now(), StreamId(0), sctp::kPpidBinary, std::vector<uint8_t>(100, 1)),
               sctp::SendStatus::kOk);
     a.Drain(net.now());
-    net.RunFor(Duration::Millis(50));
+    net.RunFor(spacing);
   }
   net.RunFor(Duration::Seconds(1));
   const Instant start = net.now();
@@ -510,18 +449,53 @@ ProbeRun FiveOnAnIdlePath(bool tlp, std::function<bool(int data_packet)> drop_da
   a.Drain(net.now());
   EXPECT_TRUE(net.RunUntilCondition([&] { return delivered == 11; }, net.now() + Duration::Seconds(10)));
   net.RunFor(Duration::Millis(100));  // the last SACKs
-  EXPECT_GE(data_packets, 5);
+  EXPECT_GE(data_packets, 5);         // 5000 bytes at a 1200-byte MTU: five packets, then retransmissions
   r.seconds = (delivered_at - start).seconds_f();
   r.after = a.assoc().metrics();
   return r;
+}
+
+// One message of five packets on an idle 100 ms path, its fourth packet lost: only the fifth
+// arrives after it, one miss indication where RFC 9260 needs three, so without RACK the loss
+// waits for T3 (and cwnd falls to one MTU). With RACK (Options::rack) the SACK for the fifth
+// packet shows that a packet sent before it is missing, and once a round trip plus the
+// reordering window has passed since it left, it is retransmitted.
+ProbeRun LoseTheFourthOfFive(bool rack) {
+  sctp::Options o;
+  o.rack = rack;
+  return FiveOnAnIdlePath(o, Duration::Millis(25), Duration::Millis(150), [](int n) { return n == 4; });
+}
+
+TEST(SctpLossRecovery, RackRepairsALossNearTheEndOfABurst) {
+  const ProbeRun without = LoseTheFourthOfFive(false);
+  const ProbeRun with = LoseTheFourthOfFive(true);
+  std::printf("lost 4th of 5 at 100 ms: without RACK %.3f s (%llu T3), with RACK %.3f s (%llu T3, %llu RACK losses)\n",
+              without.seconds, static_cast<unsigned long long>(without.after.t3_expiries), with.seconds,
+              static_cast<unsigned long long>(with.after.t3_expiries),
+              static_cast<unsigned long long>(with.after.rack_losses));
+  EXPECT_EQ(without.after.t3_expiries, 1u) << "the scenario no longer needs RACK";
+  EXPECT_EQ(with.after.t3_expiries, 0u);
+  EXPECT_EQ(with.after.rack_losses, 1u);
+  EXPECT_EQ(with.after.retransmissions, 1u);
+  // The fifth packet's round trip plus the reordering window (a quarter of the minimum RTT), then
+  // the retransmission's one-way trip: ~0.18 s (0.190 measured; 0.370 without RACK).
+  EXPECT_LT(with.seconds, 0.25);
+  EXPECT_LT(with.seconds, without.seconds);
+}
+
+// Tail loss probe (Options::tail_loss_probe, RFC 8985 section 7): the same on a 20 ms path.
+ProbeRun FiveAt20Ms(bool tlp, std::function<bool(int data_packet)> drop_data, bool drop_early_sacks = false) {
+  sctp::Options o;
+  o.tail_loss_probe = tlp;
+  return FiveOnAnIdlePath(o, Duration::Millis(5), Duration::Millis(50), std::move(drop_data), drop_early_sacks);
 }
 
 // The last packet of the burst is lost: nothing is sent after it, so neither three miss
 // indications nor RACK can see it. Without a probe it waits for T3 (cwnd falls to one MTU).
 TEST(SctpLossRecovery, TailLossProbeRepairsALostLastPacket) {
   auto fifth = [](int n) { return n == 5; };
-  const ProbeRun without = FiveOnAnIdlePath(false, fifth);
-  const ProbeRun with = FiveOnAnIdlePath(true, fifth);
+  const ProbeRun without = FiveAt20Ms(false, fifth);
+  const ProbeRun with = FiveAt20Ms(true, fifth);
   std::printf(
       "lost 5th of 5 at 20 ms: without TLP %.3f s (%llu T3, cwnd %zu), with TLP %.3f s (%llu T3, %llu probes, "
       "%llu repairs, cwnd %zu -> %zu)\n",
@@ -546,7 +520,7 @@ TEST(SctpLossRecovery, TailLossProbeRepairsALostLastPacket) {
 // Nothing was lost, only the SACKs: the probe resends the last chunk, the receiver reports it as a
 // duplicate, and the sender takes that as no loss: cwnd and ssthresh stay.
 TEST(SctpLossRecovery, ATailLossProbeForLostSacksChangesNothing) {
-  const ProbeRun r = FiveOnAnIdlePath(
+  const ProbeRun r = FiveAt20Ms(
       true, [](int) { return false; }, /*drop_early_sacks=*/true);
   EXPECT_EQ(r.after.tlp_probes, 1u);
   EXPECT_EQ(r.after.tlp_repairs, 0u);

@@ -156,6 +156,23 @@ bool Association::HasRetransmitBufferRoom() const {
   return t.held_bytes < options_.max_retransmit_buffer || t.held_bytes == 0;
 }
 
+void Association::OnChunkResent(Instant now, OutstandingChunk& c) {
+  // What every retransmission records (the caller wrote the chunk): its delivery state for BBR
+  // (taken before the chunk counts as in flight again), one more transmission (Karn: no RTT
+  // sample from it), no miss indications yet, what must be acked before a miss counts
+  // (retransmit_fence), and when and in what order it left, for RACK.
+  Tcb& t = *tcb_;
+  if (t.bbr) c.rate = t.rate.OnSend(now, t.flight_bytes);
+  c.transmissions++;
+  c.nacks = 0;
+  c.retransmit_fence = t.next_tsn;
+  c.sent_at = now;
+  c.send_order = t.next_send_order++;
+  if (options_.rack) t.rack_rtx_order.emplace_back(c.tsn, now);
+  counters_.retransmissions++;
+  counters_.data_chunks_sent++;
+}
+
 bool Association::BuildDataPacket(Instant now, Transmit* out) {
   Tcb& t = *tcb_;
   bool can_send_data = state_ == State::kEstablished || state_ == State::kShutdownPending ||
@@ -223,23 +240,15 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
         continue;
       }
       WriteDataChunk(w, c.tsn, c.fragment, false);
-      if (t.bbr) c.rate = t.rate.OnSend(now, t.flight_bytes);
       // Section 7.2.4 step 4: retransmitting the earliest outstanding chunk restarts T3. The timer
       // otherwise runs from the last cumulative-ack advance, and the miss indications plus the
       // retransmission's round trip outlast an RTO at its 200 ms floor once the RTT nears it:
       // such a loss then also ended in a timeout, cwnd = 1 MTU and go-back-N.
       if (c.tsn == t.outstanding.front().tsn) t.t3_rtx = now + t.rto.rto();
+      OnChunkResent(now, c);
       c.state = OutstandingChunk::State::kInFlight;
-      c.transmissions++;
-      c.nacks = 0;
-      c.retransmit_fence = t.next_tsn;
-      c.sent_at = now;
-      c.send_order = t.next_send_order++;
-      if (options_.rack) t.rack_rtx_order.emplace_back(c.tsn, now);
       t.to_retransmit--;
       t.flight_bytes += c.size;
-      counters_.retransmissions++;
-      counters_.data_chunks_sent++;
       wrote_data = true;
     }
     t.fast_retransmit_now = false;

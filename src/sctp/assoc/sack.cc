@@ -347,17 +347,9 @@ bool Association::WriteTailLossProbe(Instant now, ByteWriter& w) {
   if (c.state != OutstandingChunk::State::kInFlight || ShouldAbandon(now, c)) return false;
   if (w.remaining() < PadTo4(DataHeaderSize() + c.fragment.length)) return false;
   WriteDataChunk(w, c.tsn, c.fragment, true);  // and the peer SACKs at once
-  if (t.bbr) c.rate = t.rate.OnSend(now, t.flight_bytes);
   // Still in flight (nothing was declared lost); sent again, so no RTT sample from its SACK.
-  c.transmissions++;
-  c.nacks = 0;
-  c.retransmit_fence = t.next_tsn;
-  c.sent_at = now;
-  c.send_order = t.next_send_order++;
-  if (options_.rack) t.rack_rtx_order.emplace_back(c.tsn, now);
+  OnChunkResent(now, c);
   t.tlp_resent = c.tsn;
-  counters_.retransmissions++;
-  counters_.data_chunks_sent++;
   return true;
 }
 
