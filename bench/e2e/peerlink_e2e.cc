@@ -282,17 +282,20 @@ int RunT1(const Options& o) {
   const Stats st = pc->GetStats();
   {
     // Diagnostics for the logs the runner keeps (not part of the result).
-    std::fprintf(stderr,
-                 "e2e_peerlink: sctp cwnd %llu, peer rwnd %llu, srtt %.1f ms, min rtt %.3f ms, rto %.3f s, %llu "
-                 "retransmissions (%llu found lost early, %llu timeouts), %llu HyStart exits, %llu tail loss probes\n",
-                 static_cast<unsigned long long>(st.sctp.congestionWindow),
-                 static_cast<unsigned long long>(st.sctp.receiverWindow),
-                 st.sctp.smoothedRoundTripTime.value_or(0) * 1e3, st.sctp.minRoundTripTime.value_or(0) * 1e3,
-                 st.sctp.rto, static_cast<unsigned long long>(st.sctp.retransmissions),
-                 static_cast<unsigned long long>(st.sctp.fastRetransmits),
-                 static_cast<unsigned long long>(st.sctp.retransmissionTimeouts),
-                 static_cast<unsigned long long>(st.sctp.hystartExits),
-                 static_cast<unsigned long long>(st.sctp.tailLossProbes));
+    std::fprintf(
+        stderr,
+        "e2e_peerlink: sctp cwnd %llu, peer rwnd %llu, srtt %.1f ms, min rtt %.3f ms, rto %.3f s, %llu "
+        "retransmissions (%llu found lost early, %llu timeouts), %llu HyStart exits (%llu on an ack train, %llu "
+        "undone), %llu tail loss probes\n",
+        static_cast<unsigned long long>(st.sctp.congestionWindow),
+        static_cast<unsigned long long>(st.sctp.receiverWindow), st.sctp.smoothedRoundTripTime.value_or(0) * 1e3,
+        st.sctp.minRoundTripTime.value_or(0) * 1e3, st.sctp.rto,
+        static_cast<unsigned long long>(st.sctp.retransmissions),
+        static_cast<unsigned long long>(st.sctp.fastRetransmits),
+        static_cast<unsigned long long>(st.sctp.retransmissionTimeouts),
+        static_cast<unsigned long long>(st.sctp.hystartExits),
+        static_cast<unsigned long long>(st.sctp.hystartAckTrainExits),
+        static_cast<unsigned long long>(st.sctp.hystartUndos), static_cast<unsigned long long>(st.sctp.tailLossProbes));
     for (const auto& so : st.sockets) {
       std::fprintf(stderr, "e2e_peerlink: socket %s: rcvbuf %d, sndbuf %d, %llu send drops\n", so.address.c_str(),
                    so.receiveBufferGranted, so.sendBufferGranted, static_cast<unsigned long long>(so.sendDrops));

@@ -447,6 +447,10 @@ struct SctpTransportStats {
   uint64_t fastRetransmits = 0;
   uint64_t retransmissionTimeouts = 0;
   uint64_t hystartExits = 0;
+  // Of hystartExits, those on an ack train (never undone), and the exits undone because the RTT
+  // came back down within three round trips (a transient, not the queue).
+  uint64_t hystartAckTrainExits = 0;
+  uint64_t hystartUndos = 0;
   uint64_t tailLossProbes = 0;
   // peerlink's own: bytes sent and kept until the peer's cumulative ack passes them
   // (Configuration::sctp_retransmit_buffer bounds it).

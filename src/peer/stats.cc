@@ -115,6 +115,8 @@ Stats Connection::GetStats() const {
     s.fastRetransmits = m.fast_retransmits;
     s.retransmissionTimeouts = m.t3_expiries;
     s.hystartExits = m.hystart_exits;
+    s.hystartAckTrainExits = m.hystart_train_exits;
+    s.hystartUndos = m.hystart_undos;
     s.tailLossProbes = m.tlp_probes;
     s.retransmitBuffer = m.retransmit_buffer;
   }

@@ -186,6 +186,8 @@ struct SctpStats {    // RTCSctpTransportStats plus what sctp::Metrics offers
   uint64_t fastRetransmits = 0;               // (peerlink) sctp::Metrics::fast_retransmits
   uint64_t retransmissionTimeouts = 0;        // (peerlink) sctp::Metrics::t3_expiries
   uint64_t hystartExits = 0;                  // (peerlink) sctp::Metrics::hystart_exits
+  uint64_t hystartAckTrainExits = 0;          // (peerlink) sctp::Metrics::hystart_train_exits
+  uint64_t hystartUndos = 0;                  // (peerlink) sctp::Metrics::hystart_undos
   uint64_t tailLossProbes = 0;                // (peerlink) sctp::Metrics::tlp_probes
   uint64_t retransmitBuffer = 0;              // (peerlink) sctp::Metrics::retransmit_buffer
 };

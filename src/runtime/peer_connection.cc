@@ -1384,6 +1384,8 @@ Stats PeerConnection::Impl::GetStats() {
                                 c.fastRetransmits,
                                 c.retransmissionTimeouts,
                                 c.hystartExits,
+                                c.hystartAckTrainExits,
+                                c.hystartUndos,
                                 c.tailLossProbes,
                                 c.retransmitBuffer};
   for (const auto& d : s.dataChannels) {

@@ -270,8 +270,9 @@ struct Metrics {
   // received (it did not report the probe as a duplicate): a tail loss repaired without T3.
   uint64_t tlp_probes = 0, tlp_repairs = 0;
   uint64_t t3_expiries = 0;
-  uint64_t hystart_exits = 0;                      // slow start left on an RTT increase (Options::hystart)
-  uint64_t hystart_undos = 0;                      // ... and resumed: the RTT was back at its minimum within 3 rounds
+  uint64_t hystart_exits = 0;        // slow start left on an RTT increase or an ack train (Options::hystart)
+  uint64_t hystart_train_exits = 0;  // ... of those, on an ack train (never undone)
+  uint64_t hystart_undos = 0;        // ... and resumed: the RTT was back at its minimum within 3 rounds
   uint64_t resume_jumps = 0, resume_retreats = 0;  // Options::resume: jumped; the jump met loss
   // Options::rapid_start: rounds in which cwnd grew 3x (no queue yet), and whether the first
   // loss was recovered from with Rapid Start's gradual reduction.

@@ -628,7 +628,13 @@ TEST(SctpCongestion, SlowStartLeavesBeforeTheQueueOverflows) {
   sctp::Options o;
   o.enable_heartbeat = false;
   BulkResult r = Bulk(Duration::Millis(50), o, Duration::Seconds(3), Duration::Seconds(1));
+  std::printf("50 ms, 512 KiB queue: %llu HyStart exits (%llu on an ack train, %llu undone), %llu retransmissions\n",
+              static_cast<unsigned long long>(r.sender.hystart_exits),
+              static_cast<unsigned long long>(r.sender.hystart_train_exits),
+              static_cast<unsigned long long>(r.sender.hystart_undos),
+              static_cast<unsigned long long>(r.sender.retransmissions));
   EXPECT_GE(r.sender.hystart_exits, 1u);
+  EXPECT_EQ(r.sender.hystart_train_exits, 0u);  // paced at 50 ms, the delay rule ends it here
   EXPECT_LT(r.sender.retransmissions, 50u);
   EXPECT_GT(r.goodput_mbit, 90);
   o.hystart = false;
@@ -873,12 +879,15 @@ TEST(SctpCongestion, HyStartAllowsForBatchedAcksOnASubMillisecondPath) {
   const auto [seconds, m] = TimedTransfer(link, o, 512);  // 32 MiB
   ASSERT_GT(seconds, 0);
   const double mb_per_s = 32 * 1.048576 / seconds;
-  std::printf("32 MiB, min RTT %.3f ms, up to 100 us jitter: %.1f MB/s, %llu HyStart exits, ssthresh %zu\n",
-              m.min_rtt ? m.min_rtt->millis_f() : -1.0, mb_per_s, static_cast<unsigned long long>(m.hystart_exits),
-              m.ssthresh);
-  EXPECT_GE(m.hystart_exits, 1u);       // HyStart still ends slow start...
-  EXPECT_GT(m.ssthresh, 1024u * 1024);  // ...but not before a train has lasted 1 ms (288792 without)
-  EXPECT_GT(mb_per_s, 850);             // 934.9 (818.6 without the 1 ms floor, 411.7 without either)
+  std::printf(
+      "32 MiB, min RTT %.3f ms, up to 100 us jitter: %.1f MB/s, %llu HyStart exits (%llu on an ack train), ssthresh "
+      "%zu\n",
+      m.min_rtt ? m.min_rtt->millis_f() : -1.0, mb_per_s, static_cast<unsigned long long>(m.hystart_exits),
+      static_cast<unsigned long long>(m.hystart_train_exits), m.ssthresh);
+  EXPECT_GE(m.hystart_exits, 1u);        // HyStart still ends slow start...
+  EXPECT_EQ(m.hystart_train_exits, 1u);  // ...on an ack train
+  EXPECT_GT(m.ssthresh, 1024u * 1024);   // ...but not before a train has lasted 1 ms (288792 without)
+  EXPECT_GT(mb_per_s, 850);              // 934.9 (818.6 without the 1 ms floor, 411.7 without either)
 }
 
 // A 4 MiB transfer (64 messages of 64 KiB) over a 100 ms path with 1% loss each way on a fast

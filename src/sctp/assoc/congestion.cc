@@ -118,6 +118,7 @@ void Association::OnRttSample(Instant now, Duration rtt) {
   if (exit) {
     t.ssthresh = t.cwnd - options_.mtu;  // cwnd <= ssthresh would still be slow start
     counters_.hystart_exits++;
+    if (!delay_exit) counters_.hystart_train_exits++;
     t.hystart_undo_rounds = delay_exit ? 3 : 0;
     t.hystart_runs.Reset();
   }
