@@ -424,6 +424,7 @@ bool Association::IsConsistent() const {
   // A tail loss probe in flight was sent, and what it resent was sent up to it.
   if (t.tlp_end && *t.tlp_end >= t.next_tsn) return false;
   if (t.tlp_resent && (!t.tlp_end || *t.tlp_resent > *t.tlp_end)) return false;
+  if (t.tlp_duplicate && !t.tlp_resent) return false;
   if (t.forward_tsn) {
     // The FORWARD-TSN summary says what a fresh walk of the same chunks says.
     const ForwardTsnSummary& s = *t.forward_tsn;

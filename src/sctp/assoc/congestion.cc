@@ -102,8 +102,9 @@ void Association::OnRttSample(Instant now, Duration rtt) {
     train += std::min(Duration::Millis(1), batching);
     // And at least 1 ms: the allowance is in bytes, but a sub-millisecond path's trains are
     // stretched by time as much (scheduling, timer slack, a DTLS worker's turn). Between two
-    // namespaces (min RTT ~25 us) the 32 MiB cell then ended slow start at 209-325 KB in six runs
-    // of six (498-684 MB/s); with the floor at 1.0-1.2 MB (904-1044 MB/s), srtt 0.6-0.8 ms.
+    // namespaces (min RTT ~25 us) the 32 MiB cell then ended slow start at 209-325 KB in six full
+    // runs of six (498-684 MB/s); with the floor at 1.0-1.2 MB in six T4-only runs (904-1067
+    // MB/s, srtt 0.6-0.8 ms), and at 692 KB (559.5) in one full run (docs/sctp.md item 9).
     train = std::max(train, Duration::Millis(1));
     if (now - t.hystart_round_start > train) exit = true;
   }

@@ -305,17 +305,13 @@ bool Association::BuildDataPacket(Instant now, Transmit* out) {
     }
   }
   // The probe: the new data just written, or else the most recently sent chunk again.
+  // (No probe is out when one is due, so tlp_resent and tlp_duplicate are clear here.)
   bool probed = false;
   if (probe && !want_retransmit) {
-    if (wrote_new) {
-      t.tlp_resent.reset();
-      probed = true;
-    } else if (WriteTailLossProbe(now, w)) {
-      probed = wrote_data = true;
-    }
+    probed = wrote_new || WriteTailLossProbe(now, w);
     if (probed) {
+      wrote_data = true;
       t.tlp_end = t.next_tsn - 1;
-      t.tlp_duplicate = false;
       counters_.tlp_probes++;
     }
   }

@@ -571,6 +571,7 @@ void Association::OnT3Expired(Instant now) {
   t.tlp_timer.reset();
   t.tlp_end.reset();
   t.tlp_resent.reset();
+  t.tlp_duplicate = false;
   counters_.t3_expiries++;
   t.round_lossy = true;
   if (CountError(now, "retransmission timeout")) return;
