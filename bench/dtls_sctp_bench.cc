@@ -13,18 +13,14 @@
 // copies into a fresh vector and drops delivered messages instead.
 //
 //   dtls_sctp_bench [--quick] [--no-message-pool] [--out FILE] [--suite aes128gcm|aes256gcm|chacha20]
-#include <time.h>
-
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <fstream>
 #include <memory>
-#include <sstream>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "src/base/check.h"
 #include "src/dtls/endpoint.h"
 #include "src/sctp/association.h"
@@ -36,22 +32,10 @@ namespace {
 
 bool g_message_pool = true;
 
-#if defined(NDEBUG) && !defined(PEERLINK_DCHECK_ALWAYS_ON)
-constexpr bool kDchecksOn = false;
-#else
-constexpr bool kDchecksOn = true;
-#endif
-
 Instant Now() {
   return Instant::FromNanos(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
           .count());
-}
-
-double CpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 struct Side {
@@ -198,7 +182,7 @@ RunResult Run(dtls::CipherSuite suite, size_t total_bytes) {
   uint64_t sent = 0;
   uint64_t datagrams_before = bench.a().datagrams + bench.b().datagrams;
   uint64_t allocs_before = peerlink::testing::AllocationCount();
-  double cpu_start = CpuSeconds();
+  double cpu_start = bench::ProcessCpuSeconds();
   auto start = std::chrono::steady_clock::now();
   // Bounded: every round either delivers or waits for a timer of at most RTO.
   for (int round = 0; round < 10'000'000 && bench.b().messages < to_send; ++round) {
@@ -217,7 +201,7 @@ RunResult Run(dtls::CipherSuite suite, size_t total_bytes) {
     if (bench.a().failed || bench.b().failed) return r;
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  double cpu_secs = CpuSeconds() - cpu_start;
+  double cpu_secs = bench::ProcessCpuSeconds() - cpu_start;
   r.ok = bench.b().messages == to_send && bench.b().bytes == to_send * kMessage;
   r.cipher = bench.a().cipher;
   r.sctp_mtu = bench.sctp_mtu();
@@ -234,38 +218,30 @@ RunResult Run(dtls::CipherSuite suite, size_t total_bytes) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
-  std::string out_file;
+  bench::Args args(argc, argv, "[--quick] [--no-message-pool] [--suite aes128gcm|aes256gcm|chacha20] [--out FILE]");
+  const bool quick = args.Flag("--quick");
+  g_message_pool = !args.Flag("--no-message-pool");
+  const std::optional<std::string> suite_name = args.Value("--suite");
+  const std::optional<std::string> out_file = args.Value("--out");
+  args.Finish();
   dtls::CipherSuite suite = dtls::CipherSuite::kEcdheEcdsaAes128Gcm;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--quick")) quick = true;
-    if (!std::strcmp(argv[i], "--no-message-pool")) g_message_pool = false;
-    if (!std::strcmp(argv[i], "--out") && i + 1 < argc) out_file = argv[++i];
-    if (!std::strcmp(argv[i], "--suite") && i + 1 < argc) {
-      std::string s = argv[++i];
-      if (s == "aes256gcm")
-        suite = dtls::CipherSuite::kEcdheEcdsaAes256Gcm;
-      else if (s == "chacha20")
-        suite = dtls::CipherSuite::kEcdheEcdsaChacha20Poly1305;
-      else if (s != "aes128gcm") {
-        std::fprintf(stderr, "unknown suite %s\n", s.c_str());
-        return 2;
-      }
-    }
-  }
+  if (suite_name == "aes256gcm")
+    suite = dtls::CipherSuite::kEcdheEcdsaAes256Gcm;
+  else if (suite_name == "chacha20")
+    suite = dtls::CipherSuite::kEcdheEcdsaChacha20Poly1305;
+  else if (suite_name && suite_name != "aes128gcm")
+    args.Fail("unknown suite '" + *suite_name + "'");
   RunResult r = Run(suite, quick ? 8u << 20 : 256u << 20);
-  const char* malloc_tuning = std::getenv("GLIBC_TUNABLES");
   char buf[1024];
   std::snprintf(
       buf, sizeof(buf),
-      "{\n  \"glibc_tunables\": \"%s\",\n  \"dchecks\": %s,\n  \"message_pool\": %s,\n  \"dtls_sctp_in_memory\": [\n"
+      "{\n  %s,\n  \"dtls_sctp_in_memory\": [\n"
       "    {\"ok\": %s, \"cipher\": \"%s\", \"udp_mtu\": 1200, \"sctp_packet\": %zu, \"message_bytes\": 65536, "
       "\"MB_per_s\": %.1f, \"cpu_MB_per_s\": %.1f, \"ns_per_datagram\": %.1f, \"allocs_per_datagram\": %.2f, "
       "\"datagrams\": %llu, \"messages\": %llu}\n  ]\n}\n",
-      malloc_tuning ? malloc_tuning : "", kDchecksOn ? "true" : "false", g_message_pool ? "true" : "false",
-      r.ok ? "true" : "false", r.cipher.c_str(), r.sctp_mtu, r.mb_per_s, r.cpu_mb_per_s, r.ns_per_datagram,
-      r.allocs_per_datagram, static_cast<unsigned long long>(r.datagrams), static_cast<unsigned long long>(r.messages));
-  std::fputs(buf, stdout);
-  if (!out_file.empty()) std::ofstream(out_file) << buf;
+      bench::RunConditionsJson(g_message_pool).c_str(), r.ok ? "true" : "false", r.cipher.c_str(), r.sctp_mtu,
+      r.mb_per_s, r.cpu_mb_per_s, r.ns_per_datagram, r.allocs_per_datagram,
+      static_cast<unsigned long long>(r.datagrams), static_cast<unsigned long long>(r.messages));
+  bench::EmitJson(buf, out_file);
   return r.ok ? 0 : 1;
 }

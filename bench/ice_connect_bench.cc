@@ -9,11 +9,12 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
+#include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "src/base/rng.h"
 #include "src/runtime/clock.h"
 #include "src/runtime/ice_agent_runner.h"
@@ -95,14 +96,14 @@ double Percentile(std::vector<double> v, double p) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  bench::Args args(argc, argv, "[--runs N] [--out FILE]");
   int runs = 100;
-  std::string out;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--runs") && i + 1 < argc)
-      runs = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--out") && i + 1 < argc)
-      out = argv[++i];
+  if (const std::optional<std::string> n = args.Value("--runs")) {
+    runs = std::atoi(n->c_str());
+    if (runs < 1 || runs > 100000) args.Fail("--runs takes a count from 1 to 100000, not '" + *n + "'");
   }
+  const std::optional<std::string> out = args.Value("--out");
+  args.Finish();
   CryptoRng rng;
   // One warm-up run (not counted): the first connect in a process also pays
   // for OpenSSL's lazy algorithm fetches.
@@ -130,7 +131,6 @@ int main(int argc, char** argv) {
                 runs, failures, Percentile(connect, 0.5), Percentile(connect, 0.99),
                 *std::max_element(connect.begin(), connect.end()), Percentile(total, 0.5), Percentile(total, 0.99),
                 *std::max_element(total.begin(), total.end()));
-  std::fputs(json, stdout);
-  if (!out.empty()) std::ofstream(out) << json;
+  bench::EmitJson(json, out);
   return failures == 0 ? 0 : 1;
 }

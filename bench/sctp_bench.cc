@@ -21,17 +21,14 @@
 //  copies into a fresh vector and drops delivered messages instead.
 //
 //   sctp_bench [--quick] [--in-memory-only] [--no-message-pool] [--out FILE]
-#include <time.h>
-
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "src/base/check.h"
 #include "src/sctp/association.h"
 #include "src/sctp/data_chunks.h"
@@ -48,12 +45,6 @@ using namespace peerlink::sctp;
 
 namespace {
 
-#if defined(NDEBUG) && !defined(PEERLINK_DCHECK_ALWAYS_ON)
-constexpr bool kDchecksOn = false;
-#else
-constexpr bool kDchecksOn = true;
-#endif
-
 struct InMemoryResult {
   double mb_per_s = 0;      // user bytes delivered / wall-clock time
   double cpu_mb_per_s = 0;  // user bytes delivered / CPU time of this (single-threaded) process
@@ -64,12 +55,6 @@ struct InMemoryResult {
 };
 
 bool g_message_pool = true;
-
-double CpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
 
 InMemoryResult InMemory(size_t total_bytes, bool zero_checksum, bool interleaving = true) {
   Options o;
@@ -87,7 +72,7 @@ InMemoryResult InMemory(size_t total_bytes, bool zero_checksum, bool interleavin
   uint64_t received = 0;
   uint64_t packets_before = p.packets();
   uint64_t allocs_before = peerlink::testing::AllocationCount();
-  double cpu_start = CpuSeconds();
+  double cpu_start = bench::ProcessCpuSeconds();
   auto start = std::chrono::steady_clock::now();
   while (received < to_send) {
     while (sent < to_send && p.a().total_buffered_amount() < 2 * 1024 * 1024) {
@@ -103,7 +88,7 @@ InMemoryResult InMemory(size_t total_bytes, bool zero_checksum, bool interleavin
     p.b().HandleTimeout(p.now());
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  double cpu_secs = CpuSeconds() - cpu_start;
+  double cpu_secs = bench::ProcessCpuSeconds() - cpu_start;
   uint64_t allocs = peerlink::testing::AllocationCount() - allocs_before;
   InMemoryResult r;
   r.messages = received;
@@ -139,13 +124,13 @@ std::vector<uint8_t> LiarSack(const sctp::testing::Liar& liar, size_t blocks) {
 // A's CPU time per SACK `packet` in microseconds, with whatever it sends in answer (20 times).
 double CpuMicrosPerSack(sctp::testing::Pair& p, const std::vector<uint8_t>& packet) {
   constexpr int kReps = 20;
-  const double start = CpuSeconds();
+  const double start = bench::ProcessCpuSeconds();
   for (int i = 0; i < kReps; ++i) {
     p.a().HandlePacket(p.now(), packet);
     for (int k = 0; k < 1000; ++k)
       if (std::holds_alternative<Deadline>(p.a().PollOutput(p.now()))) break;
   }
-  return (CpuSeconds() - start) * 1e6 / kReps;
+  return (bench::ProcessCpuSeconds() - start) * 1e6 / kReps;
 }
 
 HostileSackResult HostileSack() {
@@ -203,9 +188,9 @@ AbandonResult Abandon() {
     p.side_a().outbox.clear();
     if (p.a().metrics().bytes_in_flight < kMessages * 1000) return r;
     const Instant t3 = p.side_a().deadline;
-    const double start = CpuSeconds();
+    const double start = bench::ProcessCpuSeconds();
     p.a().HandleTimeout(t3);
-    r.t3_abandon_ms = (CpuSeconds() - start) * 1e3;
+    r.t3_abandon_ms = (bench::ProcessCpuSeconds() - start) * 1e3;
     if (p.a().metrics().messages_abandoned != kMessages) return r;
     r.messages = kMessages;
   }
@@ -273,11 +258,11 @@ double LossRecoveryMs(LossMode mode) {
   constexpr size_t kMessages = 20000;
   for (size_t i = 0; i < kMessages; ++i)
     if (p.a().Send(p.now(), StreamId(1), kPpidBinary, std::vector<uint8_t>(1000, 5)) != SendStatus::kOk) return 0;
-  const double start = CpuSeconds();
+  const double start = bench::ProcessCpuSeconds();
   p.Exchange();
   lose_all = false;
   p.RunFor(Duration::Seconds(60));
-  const double ms = (CpuSeconds() - start) * 1e3;
+  const double ms = (bench::ProcessCpuSeconds() - start) * 1e3;
   return p.b().metrics().messages_received == kMessages ? ms : 0;
 }
 
@@ -346,25 +331,19 @@ SimResult Sim(int rtt_ms, double loss, Duration measure) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
-  [[maybe_unused]] bool in_memory_only = false;  // the simulator table exists only with tests/sim
-  std::string out_file;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--quick")) quick = true;
-    if (!std::strcmp(argv[i], "--in-memory-only")) in_memory_only = true;
-    if (!std::strcmp(argv[i], "--no-message-pool")) g_message_pool = false;
-    if (!std::strcmp(argv[i], "--out") && i + 1 < argc) out_file = argv[++i];
-  }
+  bench::Args args(argc, argv, "[--quick] [--in-memory-only] [--no-message-pool] [--out FILE]");
+  const bool quick = args.Flag("--quick");
+  [[maybe_unused]] const bool in_memory_only = args.Flag("--in-memory-only");  // the simulator table needs tests/sim
+  g_message_pool = !args.Flag("--no-message-pool");
+  const std::optional<std::string> out_file = args.Value("--out");
+  args.Finish();
   std::ostringstream json;
   size_t total = quick ? 8u << 20 : 512u << 20;
   InMemoryResult zc = InMemory(total, true);
   InMemoryResult crc = InMemory(total / 2, false);
   InMemoryResult data = InMemory(total / 2, true, false);  // plain DATA, as with Chrome's default
   char buf[640];
-  const char* malloc_tuning = std::getenv("GLIBC_TUNABLES");
-  json << "{\n  \"glibc_tunables\": \"" << (malloc_tuning ? malloc_tuning : "") << "\",\n";
-  json << "  \"dchecks\": " << (kDchecksOn ? "true" : "false") << ",\n";
-  json << "  \"message_pool\": " << (g_message_pool ? "true" : "false") << ",\n  \"in_memory\": [\n";
+  json << "{\n  " << bench::RunConditionsJson(g_message_pool) << ",\n  \"in_memory\": [\n";
   auto row = [&](const char* checksum, const char* chunks, const InMemoryResult& r, bool last) {
     std::snprintf(
         buf, sizeof(buf),
@@ -419,7 +398,6 @@ int main(int argc, char** argv) {
   }
 #endif
   json << "\n}\n";
-  std::fputs(json.str().c_str(), stdout);
-  if (!out_file.empty()) std::ofstream(out_file) << json.str();
+  bench::EmitJson(json.str(), out_file);
   return zc.messages > 0 && crc.messages > 0 && data.messages > 0 ? 0 : 1;
 }

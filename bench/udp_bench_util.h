@@ -1,24 +1,16 @@
-// Shared by udp_recv_bench and udp_send_bench: thread CPU time, the median run, arguments and
+// Shared by udp_recv_bench and udp_send_bench: the median run, arguments and
 // output.
 #pragma once
 
-#include <time.h>
-
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
-#include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
-namespace peerlink::bench {
+#include "bench/bench_util.h"
 
-inline double ThreadCpuSeconds() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
+namespace peerlink::bench {
 
 // The median of `runs` results of `run()` by their cpu_ns_per_datagram.
 template <typename Run>
@@ -41,36 +33,35 @@ void SetPerDatagram(Result& r, double cpu_seconds, uint64_t n) {
 
 // `[--quick] [--out FILE]`: --quick runs once with `quick_datagrams`, else three times.
 struct UdpBenchArgs {
-  std::string out_file;
+  std::optional<std::string> out_file;
   uint64_t datagrams = 0;
   int runs = 3;
 };
 inline UdpBenchArgs ParseUdpBenchArgs(int argc, char** argv, uint64_t quick_datagrams, uint64_t full_datagrams) {
+  Args args(argc, argv, "[--quick] [--out FILE]");
   UdpBenchArgs a;
   a.datagrams = full_datagrams;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--quick")) {
-      a.datagrams = quick_datagrams;
-      a.runs = 1;
-    }
-    if (!std::strcmp(argv[i], "--out") && i + 1 < argc) a.out_file = argv[++i];
+  if (args.Flag("--quick")) {
+    a.datagrams = quick_datagrams;
+    a.runs = 1;
   }
+  a.out_file = args.Value("--out");
+  args.Finish();
   return a;
 }
 
 // The JSON document: the common header, `results` and `ratios` (each a list of objects, one
 // per line, already comma-separated); printed, and written to `out_file` if one was given.
-inline void EmitJson(uint64_t datagrams,
-                     int runs,
-                     const std::string& results,
-                     const std::string& ratios,
-                     const std::string& out_file) {
+inline void EmitUdpJson(uint64_t datagrams,
+                        int runs,
+                        const std::string& results,
+                        const std::string& ratios,
+                        const std::optional<std::string>& out_file) {
   const std::string json = "{\n  \"datagram_bytes\": 1200, \"datagrams_per_run\": " + std::to_string(datagrams) +
                            ", \"runs\": " + std::to_string(runs) +
                            ",\n  \"median_of_runs_by\": \"cpu_ns_per_datagram\",\n  \"results\": [\n" + results +
                            "\n  ],\n  \"ratios\": [\n" + ratios + "\n  ]\n}\n";
-  std::fputs(json.c_str(), stdout);
-  if (!out_file.empty()) std::ofstream(out_file) << json;
+  EmitJson(json, out_file);
 }
 
 }  // namespace peerlink::bench

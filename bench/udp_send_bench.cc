@@ -110,6 +110,6 @@ int main(int argc, char** argv) {
                   batched.cpu_ns_per_datagram > 0 ? base.cpu_ns_per_datagram / batched.cpu_ns_per_datagram : 0.0);
     ratios << buf;
   }
-  bench::EmitJson(args.datagrams, args.runs, json.str(), ratios.str(), args.out_file);
+  bench::EmitUdpJson(args.datagrams, args.runs, json.str(), ratios.str(), args.out_file);
   return ok ? 0 : 1;
 }
