@@ -132,8 +132,9 @@ struct Options {
   // that did not ask for an immediate SACK), one packet goes out whatever cwnd says: new data if
   // there is some, else the most recently sent chunk again. Its SACK shows the loss to RACK
   // instead of leaving it to T3 (cwnd one MTU, go-back-N). A probe that resent a chunk the peer
-  // did not report as a duplicate repaired a loss, and cwnd is reduced once for it. Not armed
-  // when T3 would fire first (RFC 8985 would send the probe then; we keep RFC 9260's T3).
+  // did not report as a duplicate repaired a loss, and cwnd is reduced once for it. When T3 would
+  // fire first (from ~100 ms of RTT with the 200 ms RTO floor), the probe is sent at T3's time in
+  // its place, as RFC 8985 does; T3 restarts after it, so a dead path is declared one RTO later.
   bool tail_loss_probe = true;
   // Pacing (sans-I/O): new DATA leaves at most at gain * cwnd / SRTT (gain 2
   // in slow start, 1.25 after, as Linux fq), the core asking to be woken with

@@ -517,6 +517,35 @@ TEST(SctpLossRecovery, TailLossProbeRepairsALostLastPacket) {
   EXPECT_EQ(with.after.ssthresh, with.after.cwnd);
 }
 
+// The same on a 100 ms path: two SRTTs (~202 ms) are past T3 (200 ms, the RTO floor), so the probe
+// goes at T3's time in its place (RFC 8985 section 7.2). The loss is repaired just as soon, but as
+// a loss, not a timeout: cwnd takes the decrease factor instead of falling to one MTU, and the RTO
+// is not backed off.
+TEST(SctpLossRecovery, TailLossProbeTakesT3sPlaceOnALongPath) {
+  auto fifth = [](int n) { return n == 5; };
+  sctp::Options o;
+  o.tail_loss_probe = false;
+  const ProbeRun without = FiveOnAnIdlePath(o, Duration::Millis(25), Duration::Millis(150), fifth);
+  o.tail_loss_probe = true;
+  const ProbeRun with = FiveOnAnIdlePath(o, Duration::Millis(25), Duration::Millis(150), fifth);
+  std::printf(
+      "lost 5th of 5 at 100 ms: without TLP %.3f s (%llu T3, cwnd %zu, rto %.3f s), with TLP %.3f s (%llu T3, %llu "
+      "probes, %llu repairs, cwnd %zu -> %zu, rto %.3f s)\n",
+      without.seconds, static_cast<unsigned long long>(without.after.t3_expiries), without.after.cwnd,
+      without.after.rto.seconds_f(), with.seconds, static_cast<unsigned long long>(with.after.t3_expiries),
+      static_cast<unsigned long long>(with.after.tlp_probes), static_cast<unsigned long long>(with.after.tlp_repairs),
+      with.before.cwnd, with.after.cwnd, with.after.rto.seconds_f());
+  EXPECT_EQ(without.after.t3_expiries, 1u) << "the scenario no longer needs a probe";
+  EXPECT_EQ(without.after.cwnd, 1200u);
+  EXPECT_EQ(with.after.t3_expiries, 0u);
+  EXPECT_EQ(with.after.tlp_probes, 1u);
+  EXPECT_EQ(with.after.tlp_repairs, 1u);
+  EXPECT_EQ(with.after.retransmissions - with.before.retransmissions, 1u) << "the probe alone";
+  EXPECT_LE(with.seconds, without.seconds + 0.001) << "the probe must not come later than T3 would";
+  EXPECT_EQ(with.after.cwnd, static_cast<size_t>(static_cast<double>(with.before.cwnd) * 0.7));
+  EXPECT_LT(with.after.rto, without.after.rto) << "a probe does not back the RTO off";
+}
+
 // Nothing was lost, only the SACKs: the probe resends the last chunk, the receiver reports it as a
 // duplicate, and the sender takes that as no loss: cwnd and ssthresh stay.
 TEST(SctpLossRecovery, ATailLossProbeForLostSacksChangesNothing) {
@@ -531,9 +560,13 @@ TEST(SctpLossRecovery, ATailLossProbeForLostSacksChangesNothing) {
 }
 
 // A message that may not be retransmitted (max_retransmits = 0) is not resent by a probe either.
-TEST(SctpLossRecovery, ATailLossProbeKeepsToARetransmissionBudgetOfZero) {
+// At 20 ms the probe is due before T3; at 100 ms it is due in T3's place, and when it cannot be
+// sent, T3 fires after all and abandons the message.
+class TailLossProbeBudget : public ::testing::TestWithParam<int> {};
+INSTANTIATE_TEST_SUITE_P(RttMs, TailLossProbeBudget, ::testing::Values(20, 100));
+TEST_P(TailLossProbeBudget, ATailLossProbeKeepsToARetransmissionBudgetOfZero) {
   LinkConditions link;
-  link.latency = Duration::Millis(5);
+  link.latency = Duration::Millis(GetParam() / 4);
   LinkedPair p(link, sctp::Options{}, 5);
   Network& net = p.net;
   SctpEndpoint &a = p.a, &b = p.b;
@@ -556,12 +589,18 @@ TEST(SctpLossRecovery, ATailLossProbeKeepsToARetransmissionBudgetOfZero) {
   ASSERT_EQ(a.assoc().Send(net.now(), StreamId(1), sctp::kPpidBinary, std::vector<uint8_t>(500, 3), once),
             sctp::SendStatus::kOk);
   a.Drain(net.now());
+  // T3 (200 ms, restarted when the previous message's SACK came in) abandons it in time: a probe
+  // that could not be sent did not put T3 off.
+  net.RunFor(Duration::Millis(300));
+  EXPECT_EQ(a.assoc().metrics().messages_abandoned, 1u);
+  EXPECT_EQ(a.assoc().metrics().t3_expiries, 1u);
   net.RunFor(Duration::Seconds(2));
   const sctp::Metrics m = a.assoc().metrics();
   EXPECT_EQ(data_packets, 1);
   EXPECT_EQ(m.retransmissions, rtx_before);
   EXPECT_EQ(m.tlp_probes, 0u);
   EXPECT_EQ(m.messages_abandoned, 1u);
+  EXPECT_EQ(m.t3_expiries, 1u);
   EXPECT_EQ(delivered, 10);
 }
 

@@ -201,9 +201,11 @@ done:
 void Association::HandleTimeout(Instant now) {
   if (terminated_) return;
   if ((t1_init_ && *t1_init_ <= now) || (t1_cookie_ && *t1_cookie_ <= now)) OnT1Expired(now);
-  if (tcb_ && tcb_->t3_rtx && *tcb_->t3_rtx <= now) OnT3Expired(now);
-  if (tcb_ && tcb_->rack_timer && *tcb_->rack_timer <= now) OnRackTimer(now);
+  // The probe before T3: one due at T3's time is sent in T3's place. The packet that carries it
+  // restarts T3; if none can carry it, T3 is still due and fires on the next call.
   if (tcb_ && tcb_->tlp_timer && *tcb_->tlp_timer <= now) OnTailLossProbeTimer();
+  if (tcb_ && tcb_->t3_rtx && *tcb_->t3_rtx <= now && !tcb_->tlp_due) OnT3Expired(now);
+  if (tcb_ && tcb_->rack_timer && *tcb_->rack_timer <= now) OnRackTimer(now);
   if (tcb_ && tcb_->delayed_ack && *tcb_->delayed_ack <= now) {
     tcb_->delayed_ack.reset();
     tcb_->sack_now = true;

@@ -323,8 +323,9 @@ void Association::ArmTailLossProbe(Instant now) {
   // The SACK for a flight of one packet may wait for the peer's delayed-ack timer, unless that
   // packet asked for an immediate one; we take the peer's timer to be what ours is.
   if (t.flight_bytes <= options_.mtu && !t.last_data_immediate) pto += options_.delayed_ack;
-  // T3 first: it stays RFC 9260's (RFC 8985 would send the probe at that time instead).
-  if (now + pto < *t.t3_rtx) t.tlp_timer = now + pto;
+  // Never later than T3: when T3 would come first (from ~100 ms of RTT up, with the 200 ms RTO
+  // floor), the probe is sent in its place (RFC 8985 section 7.2), and T3 restarts after it.
+  t.tlp_timer = std::min(now + pto, *t.t3_rtx);
 }
 
 void Association::OnTailLossProbeTimer() {
