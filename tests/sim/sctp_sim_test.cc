@@ -490,31 +490,38 @@ ProbeRun FiveAt20Ms(bool tlp, std::function<bool(int data_packet)> drop_data, bo
   return FiveOnAnIdlePath(o, Duration::Millis(5), Duration::Millis(50), std::move(drop_data), drop_early_sacks);
 }
 
-// The last packet of the burst is lost: nothing is sent after it, so neither three miss
-// indications nor RACK can see it. Without a probe it waits for T3 (cwnd falls to one MTU).
-TEST(SctpLossRecovery, TailLossProbeRepairsALostLastPacket) {
-  auto fifth = [](int n) { return n == 5; };
-  const ProbeRun without = FiveAt20Ms(false, fifth);
-  const ProbeRun with = FiveAt20Ms(true, fifth);
+// The last of five packets lost, without and with the probe: T3 repairs it (cwnd one MTU, the RTO
+// backed off), or the probe alone does, as a loss (cwnd times the decrease factor).
+void ExpectTheProbeRepairsTheLastPacket(const char* path, const ProbeRun& without, const ProbeRun& with) {
   std::printf(
-      "lost 5th of 5 at 20 ms: without TLP %.3f s (%llu T3, cwnd %zu), with TLP %.3f s (%llu T3, %llu probes, "
-      "%llu repairs, cwnd %zu -> %zu)\n",
-      without.seconds, static_cast<unsigned long long>(without.after.t3_expiries), without.after.cwnd, with.seconds,
-      static_cast<unsigned long long>(with.after.t3_expiries), static_cast<unsigned long long>(with.after.tlp_probes),
-      static_cast<unsigned long long>(with.after.tlp_repairs), with.before.cwnd, with.after.cwnd);
+      "lost 5th of 5 at %s: without TLP %.3f s (%llu T3, cwnd %zu, rto %.3f s), with TLP %.3f s (%llu T3, %llu "
+      "probes, %llu repairs, cwnd %zu -> %zu, rto %.3f s)\n",
+      path, without.seconds, static_cast<unsigned long long>(without.after.t3_expiries), without.after.cwnd,
+      without.after.rto.seconds_f(), with.seconds, static_cast<unsigned long long>(with.after.t3_expiries),
+      static_cast<unsigned long long>(with.after.tlp_probes), static_cast<unsigned long long>(with.after.tlp_repairs),
+      with.before.cwnd, with.after.cwnd, with.after.rto.seconds_f());
   EXPECT_EQ(without.after.t3_expiries, 1u) << "the scenario no longer needs a probe";
   EXPECT_EQ(without.after.tlp_probes, 0u);
+  EXPECT_EQ(without.after.cwnd, 1200u);
   EXPECT_EQ(with.after.t3_expiries, 0u);
   EXPECT_EQ(with.after.tlp_probes, 1u);
   EXPECT_EQ(with.after.tlp_repairs, 1u);
   EXPECT_EQ(with.after.retransmissions - with.before.retransmissions, 1u) << "the probe alone";
+  EXPECT_EQ(with.after.cwnd, static_cast<size_t>(static_cast<double>(with.before.cwnd) * 0.7));
+  EXPECT_EQ(with.after.ssthresh, with.after.cwnd);
+}
+
+// The last packet of the burst is lost: nothing is sent after it, so neither three miss
+// indications nor RACK can see it. Without a probe it waits for T3.
+TEST(SctpLossRecovery, TailLossProbeRepairsALostLastPacket) {
+  auto fifth = [](int n) { return n == 5; };
+  const ProbeRun without = FiveAt20Ms(false, fifth);
+  const ProbeRun with = FiveAt20Ms(true, fifth);
+  ExpectTheProbeRepairsTheLastPacket("20 ms", without, with);
   // Two SRTTs + 2 ms after the SACK for the first four (20 ms), then the probe's one-way trip:
   // ~72 ms (0.075 measured; T3: 0.233).
   EXPECT_LT(with.seconds, 0.1);
   EXPECT_GT(without.seconds, 0.2);
-  // The repaired loss reduces cwnd once, by the decrease factor, not to one MTU.
-  EXPECT_EQ(with.after.cwnd, static_cast<size_t>(static_cast<double>(with.before.cwnd) * 0.7));
-  EXPECT_EQ(with.after.ssthresh, with.after.cwnd);
 }
 
 // The same on a 100 ms path: two SRTTs (~202 ms) are past T3 (200 ms, the RTO floor), so the probe
@@ -528,21 +535,8 @@ TEST(SctpLossRecovery, TailLossProbeTakesT3sPlaceOnALongPath) {
   const ProbeRun without = FiveOnAnIdlePath(o, Duration::Millis(25), Duration::Millis(150), fifth);
   o.tail_loss_probe = true;
   const ProbeRun with = FiveOnAnIdlePath(o, Duration::Millis(25), Duration::Millis(150), fifth);
-  std::printf(
-      "lost 5th of 5 at 100 ms: without TLP %.3f s (%llu T3, cwnd %zu, rto %.3f s), with TLP %.3f s (%llu T3, %llu "
-      "probes, %llu repairs, cwnd %zu -> %zu, rto %.3f s)\n",
-      without.seconds, static_cast<unsigned long long>(without.after.t3_expiries), without.after.cwnd,
-      without.after.rto.seconds_f(), with.seconds, static_cast<unsigned long long>(with.after.t3_expiries),
-      static_cast<unsigned long long>(with.after.tlp_probes), static_cast<unsigned long long>(with.after.tlp_repairs),
-      with.before.cwnd, with.after.cwnd, with.after.rto.seconds_f());
-  EXPECT_EQ(without.after.t3_expiries, 1u) << "the scenario no longer needs a probe";
-  EXPECT_EQ(without.after.cwnd, 1200u);
-  EXPECT_EQ(with.after.t3_expiries, 0u);
-  EXPECT_EQ(with.after.tlp_probes, 1u);
-  EXPECT_EQ(with.after.tlp_repairs, 1u);
-  EXPECT_EQ(with.after.retransmissions - with.before.retransmissions, 1u) << "the probe alone";
+  ExpectTheProbeRepairsTheLastPacket("100 ms", without, with);
   EXPECT_LE(with.seconds, without.seconds + 0.001) << "the probe must not come later than T3 would";
-  EXPECT_EQ(with.after.cwnd, static_cast<size_t>(static_cast<double>(with.before.cwnd) * 0.7));
   EXPECT_LT(with.after.rto, without.after.rto) << "a probe does not back the RTO off";
 }
 
